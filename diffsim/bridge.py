@@ -1,0 +1,164 @@
+"""Warp <-> PyTorch autograd bridge: the one mechanism every simulator uses.
+
+``warp_apply(fn, *tensors, ...)`` runs a Warp computation inside a PyTorch graph.
+``fn`` receives Warp arrays (zero-copy views of the input tensors) and returns a
+tuple of Warp arrays it allocated itself (with ``requires_grad=True``). The call is
+recorded on a ``wp.Tape``; PyTorch's backward seeds the outputs' gradients and
+replays the tape in reverse.
+
+Ownership rules (see Warp's PyTorch interop guide and GH-1732):
+
+* every input that needs a gradient gets a dedicated, freshly zeroed torch buffer
+  as its Warp ``.grad``; the buffer is cloned before it is handed to torch;
+* outputs own their ``.grad`` buffers, so the incoming ``grad_output`` is *copied*
+  into them by ``tape.backward(grads=...)``, never adopted or aliased;
+* the tape is zeroed before every backward, so ``retain_graph=True`` and repeated
+  use of the op in one graph give the same gradients each time;
+* returned outputs are clones, so a caller mutating them cannot corrupt the tape.
+
+``recompute=True`` is gradient checkpointing: the forward runs ``fn`` without a
+tape and keeps only the inputs; backward re-runs ``fn`` under a tape. Chaining
+such ops (``checkpointed_rollout``) bounds the memory of a T-step rollout to the
+segment boundaries plus one segment's tape.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import warp as wp
+
+from diffsim import runtime
+
+WarpFn = Callable[..., Sequence[wp.array]]
+
+
+def _to_warp(t: torch.Tensor, dtype, grad_buffer: torch.Tensor | None) -> wp.array:
+    if grad_buffer is None:
+        return wp.from_torch(t, dtype=dtype, requires_grad=False)
+    return wp.from_torch(t, dtype=dtype, requires_grad=True, grad=wp.from_torch(grad_buffer, dtype=dtype))
+
+
+class _WarpOp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, fn, dtypes, recompute, *tensors):
+        runtime.init()
+        inputs = [t.detach().contiguous() for t in tensors]
+        ctx.fn, ctx.dtypes, ctx.recompute = fn, dtypes, recompute
+        if recompute:
+            with torch.no_grad():
+                outs = fn(*[_to_warp(x, d, None) for x, d in zip(inputs, dtypes)])
+            ctx.save_for_backward(*inputs)
+            ctx.out_dtypes = [o.dtype for o in outs]
+            return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
+        ctx.save_for_backward(*inputs)
+        tape, grads, outs = _WarpOp._record(ctx, inputs)
+        ctx.tape, ctx.grads, ctx.outs = tape, grads, outs
+        return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
+
+    @staticmethod
+    def _record(ctx, inputs):
+        needs = ctx.needs_input_grad[3:]
+        grads = [torch.zeros_like(x) if n else None for x, n in zip(inputs, needs)]
+        wp_inputs = [_to_warp(x, d, g) for x, d, g in zip(inputs, ctx.dtypes, grads)]
+        tape = wp.Tape()
+        with tape:
+            outs = ctx.fn(*wp_inputs)
+        for o in outs:
+            if o.grad is None:
+                raise RuntimeError("warp_apply: fn must allocate its outputs with requires_grad=True")
+        return tape, grads, outs
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        inputs = ctx.saved_tensors  # also checks that no input was modified in place
+        if ctx.recompute:
+            tape, grads, outs = _WarpOp._record(ctx, inputs)
+        else:
+            tape, grads, outs = ctx.tape, ctx.grads, ctx.outs
+        tape.zero()
+        for g in grads:
+            if g is not None:
+                g.zero_()
+        seeds = {}
+        for o, g in zip(outs, grad_outputs):
+            if g is None:
+                continue
+            g = g.detach().contiguous()
+            seeds[o] = wp.from_torch(g, dtype=o.dtype, requires_grad=False)
+        if seeds:
+            tape.backward(grads=seeds)
+        result = [g.clone() if g is not None else None for g in grads]
+        if ctx.recompute:
+            tape.reset()
+        return (None, None, None, *result)
+
+
+def warp_apply(fn: WarpFn, *tensors: torch.Tensor, dtypes: Sequence | None = None, recompute: bool = False):
+    """Apply the Warp computation ``fn`` to torch tensors, differentiably.
+
+    Args:
+        fn: ``fn(*warp_arrays) -> tuple[wp.array, ...]``. It must launch only
+            differentiable kernels (or differentiable ``wp.copy``), write every
+            output element once, and allocate its outputs with ``requires_grad=True``
+            on the inputs' device.
+        tensors: torch tensors; any of them may require grad.
+        dtypes: Warp dtype per input (``None`` entries keep the tensor's scalar
+            type; a vector type such as ``wp.vec3d`` consumes the trailing dim).
+        recompute: run the forward without a tape and re-run it under one in
+            backward (checkpointing; trades one extra forward for memory).
+
+    Returns:
+        tuple of torch tensors, one per Warp output (vector outputs gain a
+        trailing dimension), carrying gradients to ``tensors``.
+    """
+    if dtypes is None:
+        dtypes = [None] * len(tensors)
+    if len(dtypes) != len(tensors):
+        raise ValueError(f"dtypes has {len(dtypes)} entries for {len(tensors)} tensors")
+    return _WarpOp.apply(fn, tuple(dtypes), recompute, *tensors)
+
+
+def checkpointed_rollout(step: Callable, state: tuple, num_steps: int, segment_length: int | None = None):
+    """Chain ``num_steps`` applications of a differentiable ``step`` with bounded memory.
+
+    ``step(k, *state) -> (*next_state, *per_step_outputs)`` is a torch-level step
+    (for instance one built with ``warp_apply``), where ``state`` is a tuple of
+    tensors. The rollout is split into segments of ``segment_length`` steps
+    (default ``ceil(sqrt(num_steps))``); each segment is wrapped in
+    ``torch.utils.checkpoint``, so only segment-boundary states are kept and each
+    segment's graph is rebuilt during backward.
+
+    Returns ``(final_state, outputs)`` where ``outputs`` is a list (one entry per
+    step) of tuples of per-step outputs.
+    """
+    import math
+
+    from torch.utils.checkpoint import checkpoint
+
+    if num_steps < 0:
+        raise ValueError(f"num_steps must be >= 0, got {num_steps}")
+    if segment_length is None:
+        segment_length = max(1, math.isqrt(max(num_steps, 1)))
+    if segment_length < 1:
+        raise ValueError(f"segment_length must be >= 1, got {segment_length}")
+    n_state = len(state)
+
+    def run_segment(k0, k1, *s):
+        outs = []
+        for k in range(k0, k1):
+            res = step(k, *s)
+            s, extra = tuple(res[:n_state]), tuple(res[n_state:])
+            outs.append(extra)
+        flat = [x for extra in outs for x in extra]
+        return (*s, *flat)
+
+    outputs: list[tuple] = []
+    for k0 in range(0, num_steps, segment_length):
+        k1 = min(num_steps, k0 + segment_length)
+        res = checkpoint(run_segment, k0, k1, *state, use_reentrant=False)
+        state = tuple(res[:n_state])
+        flat = res[n_state:]
+        per = len(flat) // (k1 - k0) if k1 > k0 else 0
+        outputs.extend(tuple(flat[i * per:(i + 1) * per]) for i in range(k1 - k0))
+    return state, outputs

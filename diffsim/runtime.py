@@ -1,0 +1,74 @@
+"""Warp runtime helpers: device choice, quiet initialisation, dtypes.
+
+Every simulator in diffsim takes a ``device`` argument. ``resolve_device`` turns
+``None`` into the default device, which is, in order:
+
+1. the ``DIFFSIM_DEVICE`` environment variable (``"cpu"``, ``"cuda"``, ``"cuda:1"``...),
+2. ``"cuda:0"`` when Warp sees a CUDA device,
+3. ``"cpu"``.
+
+Warp is initialised lazily and quietly (``wp.config.log_level``), and its kernel
+cache lives in ``~/.cache/warp`` unless ``WARP_CACHE_PATH`` says otherwise.
+
+Floating point: float32 is the default everywhere; float64 is available for
+verification (gradient checks, reference comparisons). ``warp_scalar`` maps a
+torch dtype to the matching Warp scalar type.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import warp as wp
+
+_initialised = False
+
+DEFAULT_DTYPE = torch.float32
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+
+def init() -> None:
+    """Initialise Warp once, without its banner and module-load chatter."""
+    global _initialised
+    if _initialised:
+        return
+    wp.config.log_level = wp.LOG_WARNING
+    wp.init()
+    _initialised = True
+
+
+def resolve_device(device: str | torch.device | None = None) -> str:
+    """Return a Warp device string (``"cpu"`` or ``"cuda:N"``) for ``device``.
+
+    ``None`` picks ``$DIFFSIM_DEVICE``, else CUDA when present, else CPU.
+    Raises ``ValueError`` for an unknown device or CUDA requested without a GPU.
+    """
+    init()
+    if device is None:
+        device = os.environ.get("DIFFSIM_DEVICE") or None
+    if device is None:
+        return "cuda:0" if wp.is_cuda_available() else "cpu"
+    name = str(device)
+    if name == "cuda":
+        name = "cuda:0"
+    if name == "cpu":
+        return name
+    if name.startswith("cuda:"):
+        if not wp.is_cuda_available():
+            raise ValueError(f"device={device!r} requested but Warp finds no CUDA device; use device='cpu'")
+        return name
+    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def torch_device(device: str) -> torch.device:
+    """The torch device matching a Warp device string."""
+    return torch.device(device)
+
+
+def warp_scalar(dtype: torch.dtype):
+    """Warp scalar type for a torch floating dtype (float32 or float64 only)."""
+    if dtype == torch.float32:
+        return wp.float32
+    if dtype == torch.float64:
+        return wp.float64
+    raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")

@@ -1,5 +1,4 @@
 """Tableau consistency: row sums, weights, and the order conditions each method claims."""
-import itertools
 
 import numpy as np
 import pytest

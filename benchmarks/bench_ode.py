@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -113,15 +112,35 @@ def _best(fn, repeats):
     return min(r[0] for r in results), results[0][1]
 
 
+_PEAK_SNIPPET = """
+import sys, threading, time
+sys.path.insert(0, '.')
+from benchmarks.bench_ode import _run
+
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+_run({impl!r}, {problem!r}, {method!r}, 2, True)
+base, peak, stop = rss(), [0.0], [False]
+
+def sample():
+    while not stop[0]:
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.0005)
+
+th = threading.Thread(target=sample)
+th.start()
+_run({impl!r}, {problem!r}, {method!r}, {n}, True)
+stop[0] = True
+th.join()
+print(peak[0] - base)
+"""
+
+
 def _peak_rss_mb(impl, problem, method, n):
-    code = (
-        "import resource, sys; sys.path.insert(0, '.');"
-        "from benchmarks.bench_ode import _run;"
-        f"_run({impl!r}, {problem!r}, {method!r}, 2, True);"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        f"_run({impl!r}, {problem!r}, {method!r}, {n}, True);"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)"
-    )
+    """Peak resident-memory increase of one forward+backward, sampled in a fresh subprocess."""
+    code = _PEAK_SNIPPET.format(impl=impl, problem=problem, method=method, n=n)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

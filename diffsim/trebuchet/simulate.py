@@ -1,0 +1,125 @@
+"""``simulate``: the torch-facing trebuchet, batched and differentiable.
+
+    distance = simulate(wind, angle, mass, model="original")
+
+* ``wind``  -- wind speed in m/s, positive = tailwind (air moving along the throw);
+* ``angle`` -- release angle in radians (folded into [-pi/2, pi/2] as asin(sin(angle)));
+* ``mass``  -- counterweight mass in kg (the original took pounds: 1 lb = 0.45359237 kg);
+* returns the landing distance in metres from the pivot, with the broadcast shape of
+  the inputs and their dtype (float32 or float64).
+
+All shots run in one Warp launch, on the inputs' device. The result is
+differentiable w.r.t. all three inputs: each thread carries forward-mode dual
+numbers, so the 3-column Jacobian comes out of the same launch and backward is a
+product with it. Lanes that do not land are flagged, never silently wrong: see
+``STATUS`` and ``return_info=True`` (``status``, ``t_release``, ``t_land``,
+``steps``, and with ``record=True`` the projectile path).
+"""
+from __future__ import annotations
+
+import torch
+import warp as wp
+
+from diffsim import runtime
+from diffsim.trebuchet.constants import MODELS, TrebuchetModel
+from diffsim.trebuchet.kernel import STATUS, shot_kernel
+
+
+def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
+    runtime.init()
+    B = wind.numel()
+    dev = wind.device
+    dtype = wind.dtype
+    out = dict(
+        distance=torch.empty(B, dtype=dtype, device=dev),
+        jac=torch.empty(B, 3, dtype=dtype, device=dev),
+        status=torch.empty(B, dtype=torch.int32, device=dev),
+        t_release=torch.empty(B, dtype=dtype, device=dev),
+        t_land=torch.empty(B, dtype=dtype, device=dev),
+        steps=torch.empty(B, dtype=torch.int32, device=dev),
+        path=torch.full((B if record else 1, model.max_steps + 1 if record else 1, 2), float("nan"),
+                        dtype=dtype, device=dev),
+    )
+    if B == 0:
+        return out
+    S = runtime.warp_scalar(dtype)
+    kern = shot_kernel(model, dtype)
+
+    def w(t, dt=None):
+        return wp.from_torch(t, dtype=dt, requires_grad=False)
+
+    wp.launch(kern, B, inputs=[w(wind), w(angle), w(mass)],
+              outputs=[w(out["distance"]), w(out["jac"], wp.types.vector(3, S)), w(out["status"]),
+                       w(out["t_release"]), w(out["t_land"]), w(out["steps"]), int(record),
+                       w(out["path"], wp.types.vector(2, S))],
+              device=runtime.resolve_device(str(dev)))
+    return out
+
+
+class _Shot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, model, record, wind, angle, mass):
+        out = _launch(model, wind.detach().contiguous(), angle.detach().contiguous(), mass.detach().contiguous(),
+                      record)
+        ctx.save_for_backward(out["jac"])
+        ctx.mark_non_differentiable(out["status"], out["t_release"], out["t_land"], out["steps"], out["path"])
+        return out["distance"], out["status"], out["t_release"], out["t_land"], out["steps"], out["path"]
+
+    @staticmethod
+    def backward(ctx, grad_distance, *unused):
+        (jac,) = ctx.saved_tensors
+        g = grad_distance.unsqueeze(-1) * jac
+        return None, None, g[:, 0], g[:, 1], g[:, 2]
+
+
+def _as_tensor(name, x, like=None):
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(x, dtype=like.dtype if like is not None else torch.get_default_dtype(),
+                            device=like.device if like is not None else None)
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())
+    if x.dtype not in runtime.SUPPORTED_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {x.dtype}")
+    if bool(torch.isnan(x).any()) or bool(torch.isinf(x).any()):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return x
+
+
+def simulate(wind, angle, mass, model: str | TrebuchetModel = "original", *, return_info: bool = False,
+             record: bool = False):
+    """Landing distance (m) of a batch of shots; see the module docstring for units and flags.
+
+    Raises ``ValueError`` for NaN/inf inputs, shapes that do not broadcast, or an unknown
+    model. A counterweight mass <= 0, or one too light to lift the arm, is not an error:
+    such lanes get a status flag, the projectile's resting x as distance and zero gradient
+    (as the original did); lanes that hit the step cap get NaN.
+    """
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+        model = MODELS[model]
+    ref = next((x for x in (wind, angle, mass) if isinstance(x, torch.Tensor)), None)
+    wind = _as_tensor("wind", wind, ref)
+    angle = _as_tensor("angle", angle, wind)
+    mass = _as_tensor("mass", mass, wind)
+    dtypes = {wind.dtype, angle.dtype, mass.dtype}
+    if len(dtypes) != 1:
+        raise TypeError(f"wind, angle and mass must share one dtype, got {sorted(map(str, dtypes))}")
+    try:
+        shape = torch.broadcast_shapes(wind.shape, angle.shape, mass.shape)
+    except RuntimeError as exc:
+        raise ValueError(f"wind {tuple(wind.shape)}, angle {tuple(angle.shape)} and mass {tuple(mass.shape)} "
+                         f"do not broadcast") from exc
+    wb, ab, mb = (x.expand(shape).reshape(-1) for x in (wind, angle, mass))
+    dist, status, t_rel, t_land, steps, path = _Shot.apply(model, record, wb, ab, mb)
+    dist = dist.reshape(shape)
+    if not return_info:
+        return dist
+    info = dict(status=status.reshape(shape), t_release=t_rel.reshape(shape), t_land=t_land.reshape(shape),
+                steps=steps.reshape(shape))
+    if record:
+        info["path"] = path.reshape(*shape, *path.shape[1:])
+    return dist, info
+
+
+__all__ = ["simulate", "STATUS"]

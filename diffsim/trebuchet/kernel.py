@@ -42,6 +42,7 @@ def _build(model: TrebuchetModel, S):
     M = wp.types.matrix((6, 5), S)
     J3 = wp.types.vector(3, S)
     P2 = wp.types.vector(2, S)
+    R4 = wp.types.vector(4, S)
 
     Ll, Ls, Lw, Lp = model.long_arm, model.short_arm, model.weight_link, model.sling
     Lcg, mp, ma, g = model.arm_cg, model.projectile_mass, model.arm_mass, model.gravity
@@ -207,7 +208,7 @@ def _build(model: TrebuchetModel, S):
     @wp.kernel(enable_backward=False, module="unique")
     def shoot(wind: wp.array(dtype=S), angle: wp.array(dtype=S), mass: wp.array(dtype=S),
               distance: wp.array(dtype=S), jac: wp.array(dtype=J3), status: wp.array(dtype=wp.int32),
-              t_release: wp.array(dtype=S), t_land: wp.array(dtype=S), steps: wp.array(dtype=wp.int32),
+              t_release: wp.array(dtype=S), release: wp.array(dtype=R4), t_land: wp.array(dtype=S), steps: wp.array(dtype=wp.int32),
               record: int, traj: wp.array2d(dtype=P2)):
         i = wp.tid()
         zero = S(0.0)
@@ -224,6 +225,7 @@ def _build(model: TrebuchetModel, S):
         U = wp.matrix_from_rows(D(ta0, zero, zero, zero, zero), D(-ta0, zero, zero, zero, zero),
                                 D(S(wp.static(math.pi - theta0)), zero, zero, zero, zero), z, z, z)
         t_release[i] = zero
+        release[i] = R4()
         if not (mass[i] > zero):
             px, py = sling_pos(U)
             distance[i] = px[0]
@@ -291,6 +293,7 @@ def _build(model: TrebuchetModel, S):
                     vx, vy = sling_vel(Ue)
                     U = wp.matrix_from_rows(px, py, vx, vy, z, z)
                     t_release[i] = t_event
+                    release[i] = R4(px[0], py[0], vx[0], vy[0])
                     stage = FLIGHT
                 else:
                     xe = Ue[0]
@@ -314,7 +317,7 @@ def _build(model: TrebuchetModel, S):
                             break
                 else:
                     if stage == GROUND:
-                        if Un1[3][0] < zero and n > 1:  # the arm falls back: it can never lift the projectile
+                        if Un1[3][0] > zero:  # the arm turns backwards: the counterweight cannot lift it
                             result = TOO_LIGHT
                             U = Un1
                             break

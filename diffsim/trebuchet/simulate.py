@@ -12,8 +12,9 @@ All shots run in one Warp launch, on the inputs' device. The result is
 differentiable w.r.t. all three inputs: each thread carries forward-mode dual
 numbers, so the 3-column Jacobian comes out of the same launch and backward is a
 product with it. Lanes that do not land are flagged, never silently wrong: see
-``STATUS`` and ``return_info=True`` (``status``, ``t_release``, ``t_land``,
-``steps``, and with ``record=True`` the projectile path).
+``STATUS`` and ``return_info=True``: ``status``, ``t_release`` (s), ``release``
+(projectile ``x, y, v_x, v_y`` at release, m and m/s), ``t_land`` (s), ``steps``, and
+with ``record=True`` ``path`` (projectile ``x, y`` at every step, NaN after landing).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
         jac=torch.empty(B, 3, dtype=dtype, device=dev),
         status=torch.empty(B, dtype=torch.int32, device=dev),
         t_release=torch.empty(B, dtype=dtype, device=dev),
+        release=torch.empty(B, 4, dtype=dtype, device=dev),
         t_land=torch.empty(B, dtype=dtype, device=dev),
         steps=torch.empty(B, dtype=torch.int32, device=dev),
         path=torch.full((B if record else 1, model.max_steps + 1 if record else 1, 2), float("nan"),
@@ -50,10 +52,14 @@ def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
 
     wp.launch(kern, B, inputs=[w(wind), w(angle), w(mass)],
               outputs=[w(out["distance"]), w(out["jac"], wp.types.vector(3, S)), w(out["status"]),
-                       w(out["t_release"]), w(out["t_land"]), w(out["steps"]), int(record),
+                       w(out["t_release"]),
+                       w(out["release"], wp.types.vector(4, S)), w(out["t_land"]), w(out["steps"]), int(record),
                        w(out["path"], wp.types.vector(2, S))],
               device=runtime.resolve_device(str(dev)))
     return out
+
+
+_EXTRAS = ("status", "t_release", "release", "t_land", "steps", "path")
 
 
 class _Shot(torch.autograd.Function):
@@ -62,8 +68,9 @@ class _Shot(torch.autograd.Function):
         out = _launch(model, wind.detach().contiguous(), angle.detach().contiguous(), mass.detach().contiguous(),
                       record)
         ctx.save_for_backward(out["jac"])
-        ctx.mark_non_differentiable(out["status"], out["t_release"], out["t_land"], out["steps"], out["path"])
-        return out["distance"], out["status"], out["t_release"], out["t_land"], out["steps"], out["path"]
+        extras = [out[k] for k in _EXTRAS]
+        ctx.mark_non_differentiable(*extras)
+        return (out["distance"], *extras)
 
     @staticmethod
     def backward(ctx, grad_distance, *unused):
@@ -111,14 +118,11 @@ def simulate(wind, angle, mass, model: str | TrebuchetModel = "original", *, ret
         raise ValueError(f"wind {tuple(wind.shape)}, angle {tuple(angle.shape)} and mass {tuple(mass.shape)} "
                          f"do not broadcast") from exc
     wb, ab, mb = (x.expand(shape).reshape(-1) for x in (wind, angle, mass))
-    dist, status, t_rel, t_land, steps, path = _Shot.apply(model, record, wb, ab, mb)
+    dist, *extras = _Shot.apply(model, record, wb, ab, mb)
     dist = dist.reshape(shape)
     if not return_info:
         return dist
-    info = dict(status=status.reshape(shape), t_release=t_rel.reshape(shape), t_land=t_land.reshape(shape),
-                steps=steps.reshape(shape))
-    if record:
-        info["path"] = path.reshape(*shape, *path.shape[1:])
+    info = {k: v.reshape(*shape, *v.shape[1:]) for k, v in zip(_EXTRAS, extras) if k != "path" or record}
     return dist, info
 
 

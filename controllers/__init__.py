@@ -1,0 +1,1 @@
+"""Controllers optimised through the differentiable simulators (issue: controllers)."""

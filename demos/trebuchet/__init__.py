@@ -1,0 +1,1 @@
+"""The differentiable-trebuchet demo (Zygote paper / FluxML model-zoo), reproduced on diffsim."""

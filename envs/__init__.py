@@ -1,0 +1,1 @@
+"""Gymnasium environments over the diffsim simulators (issue: Gymnasium environments)."""

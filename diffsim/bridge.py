@@ -46,7 +46,7 @@ class _WarpOp(torch.autograd.Function):
         inputs = [t.detach().contiguous() for t in tensors]
         ctx.fn, ctx.dtypes, ctx.recompute = fn, dtypes, recompute
         if recompute:
-            with torch.no_grad():
+            with torch.no_grad(), runtime.torch_stream(inputs[0].device):
                 outs = fn(*[_to_warp(x, d, None) for x, d in zip(inputs, dtypes)])
             ctx.save_for_backward(*inputs)
             ctx.out_dtypes = [o.dtype for o in outs]
@@ -62,7 +62,7 @@ class _WarpOp(torch.autograd.Function):
         grads = [torch.zeros_like(x) if n else None for x, n in zip(inputs, needs)]
         wp_inputs = [_to_warp(x, d, g) for x, d, g in zip(inputs, ctx.dtypes, grads)]
         tape = wp.Tape()
-        with tape:
+        with runtime.torch_stream(inputs[0].device), tape:
             outs = ctx.fn(*wp_inputs)
         for o in outs:
             if o.grad is None:
@@ -87,7 +87,8 @@ class _WarpOp(torch.autograd.Function):
             g = g.detach().contiguous()
             seeds[o] = wp.from_torch(g, dtype=o.dtype, requires_grad=False)
         if seeds:
-            tape.backward(grads=seeds)
+            with runtime.torch_stream(inputs[0].device):
+                tape.backward(grads=seeds)
         result = [g.clone() if g is not None else None for g in grads]
         if ctx.recompute:
             tape.reset()

@@ -16,6 +16,7 @@ torch dtype to the matching Warp scalar type.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -72,3 +73,15 @@ def warp_scalar(dtype: torch.dtype):
     if dtype == torch.float64:
         return wp.float64
     raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+
+
+def torch_stream(device: torch.device | str):
+    """Context in which Warp launches on ``device`` run on PyTorch's current CUDA stream.
+
+    Keeps torch and Warp work ordered without device-wide syncs; a no-op on the CPU.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    init()
+    return wp.ScopedStream(wp.stream_from_torch(device))

@@ -334,7 +334,7 @@ def adaptive_grid(kern: _Kernels, y0: torch.Tensor, params: torch.Tensor, t: np.
     P = _wp(params, kern.Pv)
     V = kern.V
     t0, t_end = float(t[0]), float(t[-1])
-    with wp.ScopedDevice(device):
+    with wp.ScopedDevice(device), runtime.torch_stream(y0.device):
         wp.launch(kern.initial_step, W, inputs=[_wp(y0, V), t0, rtol, atol, P, pw, _wp(state["ycur"], V),
                                                  _wp(state["tcur"]), _wp(state["hcur"]), t_end])
         if t_end == t0:

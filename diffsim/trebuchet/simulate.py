@@ -50,12 +50,12 @@ def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
     def w(t, dt=None):
         return wp.from_torch(t, dtype=dt, requires_grad=False)
 
-    wp.launch(kern, B, inputs=[w(wind), w(angle), w(mass)],
-              outputs=[w(out["distance"]), w(out["jac"], wp.types.vector(3, S)), w(out["status"]),
-                       w(out["t_release"]),
-                       w(out["release"], wp.types.vector(4, S)), w(out["t_land"]), w(out["steps"]), int(record),
-                       w(out["path"], wp.types.vector(2, S))],
-              device=runtime.resolve_device(str(dev)))
+    with runtime.torch_stream(dev):
+        wp.launch(kern, B, inputs=[w(wind), w(angle), w(mass)],
+                  outputs=[w(out["distance"]), w(out["jac"], wp.types.vector(3, S)), w(out["status"]),
+                           w(out["t_release"]), w(out["release"], wp.types.vector(4, S)), w(out["t_land"]),
+                           w(out["steps"]), int(record), w(out["path"], wp.types.vector(2, S))],
+                  device=runtime.resolve_device(str(dev)))
     return out
 
 

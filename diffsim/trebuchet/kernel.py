@@ -238,6 +238,7 @@ def _build(model: TrebuchetModel, S):
         t = S(0.0)
         n = int(0)
         result = int(STEP_CAP)
+        n_scan = int(9)
         while n < max_steps:
             if record != 0:
                 if stage == FLIGHT:
@@ -255,16 +256,14 @@ def _build(model: TrebuchetModel, S):
             lo = zero
             hi = S(1.0)
             found = s0 * wp.sign(event_value(stage, U, Un1, Fn, Fn1, S(1.0), mw, r)) <= zero
-            if not found:
-                prev = zero
-                for k in range(1, 9):
-                    thk = S(k) / S(9.0)
-                    if not found:
-                        if s0 * wp.sign(event_value(stage, U, Un1, Fn, Fn1, thk, mw, r)) < zero:
-                            found = True
-                            lo = prev
-                            hi = thk
-                    prev = thk
+            k = int(1)
+            while not found and k < n_scan:  # runtime bound: one copy of the event code, not eight
+                thk = S(k) / S(9.0)
+                if s0 * wp.sign(event_value(stage, U, Un1, Fn, Fn1, thk, mw, r)) < zero:
+                    found = True
+                    lo = S(k - 1) / S(9.0)
+                    hi = thk
+                k += 1
             if found:
                 for it in range(80):  # bisection to adjacent floats; lo keeps the pre-event sign
                     mid = S(0.5) * (lo + hi)

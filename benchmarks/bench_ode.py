@@ -14,7 +14,7 @@ Measured side by side in one run, on one machine:
 * total trajectory-steps of the adaptive solvers: diffsim's per-trajectory
   (accepted + rejected) vs torchdiffeq's shared steps x batch;
 * peak RSS increase of one forward+backward at the largest batch, each in a fresh
-  subprocess (``--memory``).
+  subprocess (``--memory``), also with ``checkpoint_segments=32``.
 
 Usage: ``python -m benchmarks.bench_ode [--sizes 1 100 10000] [--repeats 3] [--memory]``
 """
@@ -73,9 +73,10 @@ def _run(impl, problem, method, n, backward):
     kw = dict(method="rk4", step_size=T_END / RK4_STEPS) if method == "rk4" else dict(rtol=RTOL, atol=ATOL)
     start = time.perf_counter()
     steps = None
-    if impl == "diffsim-warp":
+    if impl.startswith("diffsim-warp"):
         field = (fields.van_der_pol if problem == "vdp" else fields.pendulum)(param)
-        ys, stats = odeint(field, y0, t, return_stats=True, **kw)
+        segments = 32 if impl.endswith("checkpointed") else None
+        ys, stats = odeint(field, y0, t, return_stats=True, checkpoint_segments=segments, **kw)
         steps = int((stats["n_steps"] + stats["n_rejected"]).sum())
     elif impl == "diffsim-torch":
         ys, stats = odeint(_torch_rhs(problem, param), y0, t, return_stats=True, **kw)
@@ -182,7 +183,7 @@ def main(argv=None):
         n = max(args.sizes)
         print(f"\n| peak RSS increase, forward+backward, N={n} | method | impl | MB |\n|---|---|---|---|")
         for method in ("rk4", "dopri5"):
-            for impl in impls:
+            for impl in impls + ["diffsim-warp-checkpointed"]:
                 print(f"| vdp | {method} | {impl} | {_peak_rss_mb(impl, 'vdp', method, n):.0f} |", flush=True)
 
 

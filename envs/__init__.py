@@ -1,11 +1,29 @@
 """Gymnasium environments over the diffsim simulators.
 
-``import envs`` registers the ids (or use ``gymnasium.make("envs:diffsim/Trebuchet-v0")``):
+``import envs`` registers the ids (or prefix the module: ``gymnasium.make("envs:diffsim/Pendulum-v0")``):
 
+* ``diffsim/Pendulum-v0``  -- Gymnasium's Pendulum-v1, step for step, on Warp;
+* ``diffsim/CartPole-v0``  -- Gymnasium's CartPole-v1, step for step, on Warp;
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step).
+
+Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
+differentiable functional interface (``envs.<name>.<Name>Dynamics`` / ``TrebuchetFunctional``).
 """
 import gymnasium
 
+gymnasium.register(
+    id="diffsim/Pendulum-v0",
+    entry_point="envs.pendulum:PendulumEnv",
+    vector_entry_point="envs.pendulum:PendulumVectorEnv",
+    max_episode_steps=200,
+)
+gymnasium.register(
+    id="diffsim/CartPole-v0",
+    entry_point="envs.cartpole:CartPoleEnv",
+    vector_entry_point="envs.cartpole:CartPoleVectorEnv",
+    max_episode_steps=500,
+    reward_threshold=475.0,
+)
 gymnasium.register(
     id="diffsim/Trebuchet-v0",
     entry_point="envs.trebuchet:TrebuchetEnv",

@@ -1,0 +1,155 @@
+"""``diffsim/CartPole-v0``: Gymnasium's ``CartPole-v1``, step for step, on Warp.
+
+## Dynamics
+A pole (half-length ``length`` m, mass ``masspole`` kg) hinged on a cart (mass
+``masscart`` kg) on a frictionless track; state ``[x (m), x_dot (m/s), theta (rad,
+0 = upright), theta_dot (rad/s)]``. A push of ``+-force_mag`` N; Gymnasium's
+equations (Barto, Sutton & Anderson 1983) with explicit Euler, ``tau`` = 0.02 s:
+
+    temp      = (F + m_p l theta_dot^2 sin theta) / M
+    theta_acc = (g sin theta - cos theta temp) / (l (4/3 - m_p cos^2 theta / M))
+    x_acc     = temp - m_p l theta_acc cos theta / M
+
+## Observation, action, reward
+Observation = state (float32); action ``Discrete(2)`` (0 pushes left, 1 right);
+reward 1 per step (``sutton_barto_reward=True``: 0, and -1 on failure). Terminates
+when ``|x| > 2.4`` or ``|theta| > 12 deg``; truncated after 500 steps.
+
+## Starting state
+Each component ~ U(-0.05, 0.05) (``options`` ``low``/``high`` as Gymnasium;
+``options={"state": [...]}`` sets it exactly).
+
+## Differentiable step
+``CartPoleDynamics.step(state, action)`` takes a continuous ``action`` in units of
+``force_mag`` (``-1`` = the discrete push 0, ``+1`` = push 1) so that gradients w.r.t.
+the force exist.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import warp as wp
+from gymnasium import logger, spaces
+
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, _check_finite_action
+
+
+@wp.kernel
+def cartpole_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=wp.float64),
+                  params: wp.array(dtype=wp.float64), next_state: wp.array2d(dtype=wp.float64),
+                  reward: wp.array(dtype=wp.float64)):
+    i = wp.tid()
+    gravity, masscart, masspole, length, force_mag, tau = params[0], params[1], params[2], params[3], params[4], params[5]
+    total_mass = masspole + masscart
+    polemass_length = masspole * length
+    x, x_dot, theta, theta_dot = state[i, 0], state[i, 1], state[i, 2], state[i, 3]
+    force = force_mag * action[i, 0]
+    costheta = wp.cos(theta)
+    sintheta = wp.sin(theta)
+    temp = (force + polemass_length * theta_dot * theta_dot * sintheta) / total_mass
+    thetaacc = (gravity * sintheta - costheta * temp) / (
+        length * (wp.float64(4.0) / wp.float64(3.0) - masspole * costheta * costheta / total_mass))
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
+    next_state[i, 0] = x + tau * x_dot
+    next_state[i, 1] = x_dot + tau * xacc
+    next_state[i, 2] = theta + tau * theta_dot
+    next_state[i, 3] = theta_dot + tau * thetaacc
+    reward[i] = wp.float64(1.0)
+
+
+class CartPoleDynamics(ClassicDynamics):
+    state_dim, action_dim = 4, 1
+    kernel = cartpole_step
+    param_names = ("gravity", "masscart", "masspole", "length", "force_mag", "tau")
+    theta_threshold = 12 * 2 * math.pi / 360
+    x_threshold = 2.4
+
+    def __init__(self, gravity=9.8, masscart=1.0, masspole=0.1, length=0.5, force_mag=10.0, tau=0.02,
+                 device="cpu"):
+        for name, v in dict(masscart=masscart, masspole=masspole, length=length, tau=tau).items():
+            if not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v!r}")
+        super().__init__(dict(gravity=gravity, masscart=masscart, masspole=masspole, length=length,
+                              force_mag=force_mag, tau=tau), device)
+        high = np.array([self.x_threshold * 2, np.inf, self.theta_threshold * 2, np.inf], dtype=np.float32)
+        self.observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+
+    def initial_bounds(self):
+        return [-0.05] * 4, [0.05] * 4
+
+    def sample_initial(self, rng, options):
+        low = float(options.get("low", -0.05)) if options else -0.05
+        high = float(options.get("high", 0.05)) if options else 0.05
+        return rng.uniform(low=low, high=high, size=(4,))
+
+    def observe(self, state):
+        return state
+
+    def terminated(self, state):
+        return (state[:, 0].abs() > self.x_threshold) | (state[:, 2].abs() > self.theta_threshold)
+
+    def env_action(self, action):
+        if not self.action_space.contains(action):
+            raise ValueError(f"action must be 0 or 1 (Discrete(2)), got {action!r}")
+        return np.array([1.0 if int(action) == 1 else -1.0])
+
+    def render_frame(self, state):
+        size = 128
+        img = np.full((size, size, 3), 255, dtype=np.uint8)
+        cx = int(size / 2 + state[0] * size / 6)
+        img[90:100, max(0, cx - 12):cx + 12] = (0, 0, 0)
+        for r in np.linspace(0, 50, 100):
+            x, y = int(cx + r * math.sin(state[2])), int(90 - r * math.cos(state[2]))
+            if 0 <= x < size and 0 <= y < size:
+                img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = (202, 152, 101)
+        return img
+
+
+class CartPoleEnv(ClassicEnv):
+    def __init__(self, sutton_barto_reward: bool = False, render_mode=None, **params):
+        super().__init__(CartPoleDynamics(**params), render_mode)
+        self._sutton_barto_reward = sutton_barto_reward
+        self.steps_beyond_terminated = None
+
+    def _after_reset(self):
+        self.steps_beyond_terminated = None
+
+    def step(self, action):
+        self._transition(action)
+        terminated = bool(self.dynamics.terminated(torch.as_tensor(self.state)[None])[0])
+        if not terminated:
+            reward = 0.0 if self._sutton_barto_reward else 1.0
+        elif self.steps_beyond_terminated is None:
+            self.steps_beyond_terminated = 0
+            reward = -1.0 if self._sutton_barto_reward else 1.0
+        else:
+            if self.steps_beyond_terminated == 0:
+                logger.warn("step() called after terminated = True; call reset() first")
+            self.steps_beyond_terminated += 1
+            reward = -1.0 if self._sutton_barto_reward else 0.0
+        return self._obs(), reward, terminated, False, {}
+
+
+class CartPoleVectorEnv(ClassicVectorEnv):
+    def __init__(self, num_envs=1, max_episode_steps=500, sutton_barto_reward: bool = False, device="cpu",
+                 render_mode=None, **params):
+        if render_mode is not None:
+            raise ValueError("the vector env does not render; use CartPoleEnv(render_mode='rgb_array')")
+        super().__init__(CartPoleDynamics(device=device, **params), num_envs, max_episode_steps)
+        self._sutton_barto_reward = sutton_barto_reward
+
+    def _actions(self, actions):
+        a = np.asarray(actions)
+        if a.shape != (self.num_envs,) or not np.isin(a, (0, 1)).all():
+            raise ValueError(f"actions must be {self.num_envs} values in {{0, 1}}, got shape {a.shape}")
+        return np.where(a == 1, 1.0, -1.0)[:, None]
+
+    def step(self, actions):
+        obs, reward, term, trunc, info = super().step(actions)
+        if self._sutton_barto_reward:
+            reward = np.where(term, -1.0, 0.0)
+            reward[self._steps == 0] = 0.0
+        return obs, reward, term, trunc, info

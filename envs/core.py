@@ -1,0 +1,209 @@
+"""Shared machinery of the classic-control envs: one dynamics object, three ways in.
+
+A :class:`ClassicDynamics` holds the physical parameters and a batched Warp step
+kernel ``(state (N, S), action (N, A), params (P,)) -> (next_state (N, S), reward (N,))``
+in float64. From it:
+
+* :class:`ClassicEnv` -- a ``gymnasium.Env`` (one world), drawing initial states
+  with ``self.np_random`` exactly as Gymnasium's own env does;
+* :class:`ClassicVectorEnv` -- a native ``VectorEnv``: all worlds in one Warp launch
+  per step, Gymnasium's ``AutoresetMode.NEXT_STEP``, world ``i`` seeded ``seed + i``;
+* the functional, differentiable interface of the dynamics itself:
+  ``reset(batch, generator) -> state`` and
+  ``step(state, action) -> (next_state, obs, reward, terminated)`` on torch tensors,
+  with gradients w.r.t. state, action and ``params`` (through :func:`diffsim.bridge.warp_apply`).
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+import warp as wp
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+from diffsim.bridge import warp_apply
+
+
+class ClassicDynamics:
+    """Subclasses set ``state_dim``, ``action_dim``, ``kernel``, ``param_names`` and implement
+    ``observe``, ``terminated``, ``sample_initial`` and the spaces."""
+
+    state_dim: int
+    action_dim: int
+    kernel: wp.Kernel
+    param_names: tuple[str, ...]
+
+    def __init__(self, params: dict, device: str = "cpu"):
+        for name, value in params.items():
+            if not np.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+        self.device = device
+        self.params = torch.tensor([float(params[k]) for k in self.param_names], dtype=torch.float64, device=device)
+
+    # --- differentiable, torch-facing -------------------------------------------------------
+    def _step_fn(self, state, action, params):
+        n = state.shape[0]
+        next_state = wp.empty_like(state, requires_grad=True)
+        reward = wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True)
+        wp.launch(self.kernel, n, inputs=[state, action, params], outputs=[next_state, reward], device=state.device)
+        return next_state, reward
+
+    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
+        """``(next_state, reward)`` for a batch; float64; differentiable w.r.t. all three."""
+        params = self.params if params is None else params
+        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
+        return warp_apply(self._step_fn, state.to(torch.float64), action.to(torch.float64),
+                          params.to(torch.float64), recompute=not need_grad)
+
+    def reset(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Initial states ``(batch, S)`` drawn from the env's start distribution with ``generator``."""
+        low, high = self.initial_bounds()
+        u = torch.rand(batch, self.state_dim, generator=generator, dtype=torch.float64)
+        return (torch.as_tensor(low) + (torch.as_tensor(high) - torch.as_tensor(low)) * u).to(self.device)
+
+    def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
+        """Functional step: ``(next_state, obs, reward, terminated)``."""
+        if state.dim() != 2 or state.shape[1] != self.state_dim:
+            raise ValueError(f"state must have shape (B, {self.state_dim}), got {tuple(state.shape)}")
+        if action.dim() != 2 or action.shape != (state.shape[0], self.action_dim):
+            raise ValueError(f"action must have shape ({state.shape[0]}, {self.action_dim}), got {tuple(action.shape)}")
+        next_state, reward = self.transition(state, action, params)
+        return next_state, self.observe(next_state), reward, self.terminated(next_state)
+
+    # --- per env ----------------------------------------------------------------------------
+    def initial_bounds(self):
+        raise NotImplementedError
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def terminated(self, state: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
+
+    def sample_initial(self, rng: np.random.Generator, options) -> np.ndarray:
+        raise NotImplementedError
+
+    def env_action(self, action) -> np.ndarray:
+        """Map a Gymnasium action of one world to the kernel's continuous input row."""
+        raise NotImplementedError
+
+
+def _check_finite_action(a):
+    if not np.all(np.isfinite(a)):
+        raise ValueError("action must be finite (no NaN or inf)")
+
+
+class ClassicEnv(gym.Env):
+    """One world of a :class:`ClassicDynamics`, behaving like the Gymnasium original."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, dynamics: ClassicDynamics, render_mode: str | None = None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.dynamics, self.render_mode = dynamics, render_mode
+        self.observation_space, self.action_space = dynamics.observation_space, dynamics.action_space
+        self.state = None
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if options and "state" in options:
+            state = np.asarray(options["state"], dtype=np.float64)
+            if state.shape != (self.dynamics.state_dim,) or not np.all(np.isfinite(state)):
+                raise ValueError(f"options['state'] must be a finite array of shape ({self.dynamics.state_dim},)")
+            self.state = state.copy()
+        else:
+            self.state = self.dynamics.sample_initial(self.np_random, options)
+        self._after_reset()
+        return self._obs(), {}
+
+    def _after_reset(self):
+        pass
+
+    def _obs(self):
+        return self.dynamics.observe(torch.as_tensor(self.state)[None])[0].numpy().astype(np.float32)
+
+    def _transition(self, action):
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        u = self.dynamics.env_action(action)
+        with torch.no_grad():
+            next_state, reward = self.dynamics.transition(torch.as_tensor(self.state)[None], torch.as_tensor(u)[None])
+        self.state = next_state[0].numpy()
+        return float(reward[0])
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self.state is None:
+            raise RuntimeError("call reset() before render()")
+        return self.dynamics.render_frame(self.state)
+
+
+class ClassicVectorEnv(VectorEnv):
+    """All worlds of a :class:`ClassicDynamics` in one Warp launch per step (next-step autoreset)."""
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, dynamics: ClassicDynamics, num_envs: int, max_episode_steps: int):
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        self.dynamics, self.num_envs, self.max_episode_steps = dynamics, int(num_envs), max_episode_steps
+        self.render_mode = None
+        self.single_observation_space = dynamics.observation_space
+        self.single_action_space = dynamics.action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self._rngs = None
+        self.state = None
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None or self._rngs is None:
+            seeds = [None] * self.num_envs if seed is None else (
+                list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)])
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints")
+            self._rngs = [np.random.default_rng(s) for s in seeds]
+        if options and "state" in options:
+            state = np.asarray(options["state"], dtype=np.float64)
+            if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
+                raise ValueError(f"options['state'] must be finite with shape ({self.num_envs}, "
+                                 f"{self.dynamics.state_dim})")
+            self.state = state.copy()
+        else:
+            self.state = np.stack([self.dynamics.sample_initial(r, options) for r in self._rngs])
+        self._steps[:] = 0
+        self._autoreset[:] = False
+        return self._obs(), {}
+
+    def _obs(self):
+        return self.dynamics.observe(torch.as_tensor(self.state)).numpy().astype(np.float32)
+
+    def _actions(self, actions) -> np.ndarray:
+        raise NotImplementedError
+
+    def step(self, actions):
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        u = self._actions(actions)
+        with torch.no_grad():
+            ns, rew = self.dynamics.transition(torch.as_tensor(self.state, device=self.dynamics.device),
+                                               torch.as_tensor(u, device=self.dynamics.device))
+            term = self.dynamics.terminated(ns).cpu().numpy()
+        next_state, reward = ns.cpu().numpy(), rew.cpu().numpy()
+        self._steps += 1
+        truncated = self._steps >= self.max_episode_steps
+        # worlds that ended on the previous step are reset now (Gymnasium's next-step autoreset)
+        resetting = self._autoreset
+        if resetting.any():
+            for i in np.nonzero(resetting)[0]:
+                next_state[i] = self.dynamics.sample_initial(self._rngs[i], None)
+            reward[resetting] = 0.0
+            term[resetting] = False
+            truncated[resetting] = False
+            self._steps[resetting] = 0
+        self.state = next_state
+        self._autoreset = term | truncated
+        return self._obs(), reward, term, truncated, {}

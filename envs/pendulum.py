@@ -1,0 +1,134 @@
+"""``diffsim/Pendulum-v0``: Gymnasium's ``Pendulum-v1``, step for step, on Warp.
+
+## Dynamics
+A rigid rod of mass ``m`` (kg) and length ``l`` (m) hinged at one end, angle
+``theta`` (rad, 0 = upright) and rate ``theta_dot`` (rad/s). With torque
+``u = clip(a, -max_torque, max_torque)`` (N m), one semi-implicit Euler step of
+``dt`` (s) is (Gymnasium's update, float64):
+
+    theta_dot' = clip(theta_dot + (3 g / (2 l) sin(theta) + 3 / (m l^2) u) dt, -max_speed, max_speed)
+    theta'     = theta + theta_dot' dt
+
+## Observation, action, reward
+Observation ``[cos theta, sin theta, theta_dot]`` (float32); action ``Box(-2, 2, (1,))``
+torque; reward ``-(normalize(theta)^2 + 0.1 theta_dot^2 + 0.001 u^2)`` of the state
+*before* the step. Never terminates; truncated after 200 steps (``max_episode_steps``).
+
+## Starting state
+``theta ~ U(-pi, pi)``, ``theta_dot ~ U(-1, 1)`` (``options`` ``x_init``/``y_init`` as
+Gymnasium; ``options={"state": [theta, theta_dot]}`` sets it exactly).
+
+## Arguments
+``g`` (m/s^2, 10), ``m`` (kg, 1), ``l`` (m, 1), ``dt`` (s, 0.05), ``max_speed`` (rad/s, 8),
+``max_torque`` (N m, 2), ``render_mode``; the vector env also ``num_envs``, ``device``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import warp as wp
+from gymnasium import spaces
+
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, _check_finite_action
+
+DEFAULT_X, DEFAULT_Y = math.pi, 1.0
+
+
+@wp.kernel
+def pendulum_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=wp.float64),
+                  params: wp.array(dtype=wp.float64), next_state: wp.array2d(dtype=wp.float64),
+                  reward: wp.array(dtype=wp.float64)):
+    i = wp.tid()
+    g, m, l, dt, max_speed, max_torque = params[0], params[1], params[2], params[3], params[4], params[5]
+    th = state[i, 0]
+    thdot = state[i, 1]
+    u = wp.clamp(action[i, 0], -max_torque, max_torque)
+    u_cost = wp.float64(0.001) * u * u
+    u_acc = wp.float64(3.0) / (m * l * l) * u
+    if params[6] > wp.float64(0.5):
+        # Gymnasium's float32 action makes NumPy (>= 2) evaluate the torque terms in float32: round as it does.
+        u32 = wp.float32(u)
+        u_cost = wp.float64(wp.float32(0.001) * (u32 * u32))
+        u_acc = wp.float64(wp.float32(wp.float64(3.0) / (m * l * l)) * u32)
+    two_pi = wp.float64(2.0 * math.pi)
+    th_norm = th + wp.float64(math.pi)
+    th_norm = th_norm - two_pi * wp.floor(th_norm / two_pi) - wp.float64(math.pi)
+    reward[i] = -(th_norm * th_norm + wp.float64(0.1) * thdot * thdot + u_cost)
+    acc = wp.float64(3.0) * g / (wp.float64(2.0) * l) * wp.sin(th) + u_acc
+    new_thdot = wp.clamp(thdot + acc * dt, -max_speed, max_speed)
+    next_state[i, 0] = th + new_thdot * dt
+    next_state[i, 1] = new_thdot
+
+
+class PendulumDynamics(ClassicDynamics):
+    state_dim, action_dim = 2, 1
+    kernel = pendulum_step
+    param_names = ("g", "m", "l", "dt", "max_speed", "max_torque", "float32_torque")
+
+    def __init__(self, g=10.0, m=1.0, l=1.0, dt=0.05, max_speed=8.0, max_torque=2.0, float32_torque=False,
+                 device="cpu"):
+        for name, v in dict(m=m, l=l, dt=dt, max_speed=max_speed, max_torque=max_torque).items():
+            if not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v!r}")
+        super().__init__(dict(g=g, m=m, l=l, dt=dt, max_speed=max_speed, max_torque=max_torque,
+                              float32_torque=float(bool(float32_torque))), device)
+        high = np.array([1.0, 1.0, max_speed], dtype=np.float32)
+        self.observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)
+        self.action_space = spaces.Box(low=-max_torque, high=max_torque, shape=(1,), dtype=np.float32)
+
+    def initial_bounds(self):
+        return [-DEFAULT_X, -DEFAULT_Y], [DEFAULT_X, DEFAULT_Y]
+
+    def sample_initial(self, rng, options):
+        x = float(options.get("x_init", DEFAULT_X)) if options else DEFAULT_X
+        y = float(options.get("y_init", DEFAULT_Y)) if options else DEFAULT_Y
+        high = np.array([x, y])
+        return rng.uniform(low=-high, high=high)
+
+    def observe(self, state):
+        return torch.stack([torch.cos(state[:, 0]), torch.sin(state[:, 0]), state[:, 1]], -1)
+
+    def env_action(self, action):
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != (1,):
+            raise ValueError(f"action must have shape (1,) (torque N m), got {np.shape(action)}")
+        _check_finite_action(a)
+        return a
+
+    def render_frame(self, state):
+        return _draw_rod(state[0])
+
+
+def _draw_rod(theta, size=128):
+    img = np.full((size, size, 3), 255, dtype=np.uint8)
+    c = size // 2
+    for r in np.linspace(0, 0.4 * size, 200):
+        x, y = int(c + r * math.sin(theta)), int(c - r * math.cos(theta))
+        img[max(0, y - 2):y + 3, max(0, x - 2):x + 3] = (204, 77, 77)
+    return img
+
+
+class PendulumEnv(ClassicEnv):
+    def __init__(self, render_mode=None, **params):
+        super().__init__(PendulumDynamics(float32_torque=True, **params), render_mode)
+
+    def step(self, action):
+        reward = self._transition(action)
+        return self._obs(), reward, False, False, {}
+
+
+class PendulumVectorEnv(ClassicVectorEnv):
+    def __init__(self, num_envs=1, max_episode_steps=200, device="cpu", render_mode=None, **params):
+        if render_mode is not None:
+            raise ValueError("the vector env does not render; use PendulumEnv(render_mode='rgb_array')")
+        super().__init__(PendulumDynamics(float32_torque=True, device=device, **params), num_envs,
+                         max_episode_steps)
+
+    def _actions(self, actions):
+        a = np.asarray(actions, dtype=np.float64)
+        if a.shape != (self.num_envs, 1):
+            raise ValueError(f"actions must have shape ({self.num_envs}, 1), got {a.shape}")
+        _check_finite_action(a)
+        return a

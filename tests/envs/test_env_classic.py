@@ -1,0 +1,130 @@
+"""diffsim/Pendulum-v0 and diffsim/CartPole-v0 against Gymnasium's own envs, step by step."""
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401
+from envs.cartpole import CartPoleDynamics, CartPoleEnv, CartPoleVectorEnv
+from envs.pendulum import PendulumDynamics, PendulumEnv, PendulumVectorEnv
+
+PAIRS = [("diffsim/Pendulum-v0", "Pendulum-v1"), ("diffsim/CartPole-v0", "CartPole-v1")]
+
+
+@pytest.mark.parametrize("ours,theirs", PAIRS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_full_episode_parity_with_gymnasium(ours, theirs, seed):
+    a, b = gym.make(ours), gym.make(theirs)
+    oa, _ = a.reset(seed=seed)
+    ob, _ = b.reset(seed=seed)
+    np.testing.assert_allclose(oa, ob, rtol=0, atol=1e-6)
+    b.action_space.seed(seed)
+    steps = 0
+    while True:
+        act = b.action_space.sample()
+        ra = a.step(act)
+        rb = b.step(act)
+        np.testing.assert_allclose(ra[0], rb[0], rtol=1e-5, atol=1e-5)
+        assert abs(ra[1] - rb[1]) < 1e-5 * max(1.0, abs(rb[1]))
+        assert ra[2:4] == rb[2:4]
+        steps += 1
+        if rb[2] or rb[3]:
+            break
+    if "Pendulum" in ours:
+        assert steps == 200  # never terminates, truncated by the time limit
+
+
+@pytest.mark.parametrize("ours", [p[0] for p in PAIRS])
+def test_check_env(ours):
+    check_env(gym.make(ours, render_mode="rgb_array").unwrapped, skip_render_check=False)
+
+
+@pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2)])
+def test_vector_env_equals_single_envs(cls, n_act):
+    n = 4
+    venv = cls(num_envs=n)
+    single_cls = PendulumEnv if cls is PendulumVectorEnv else CartPoleEnv
+    singles = [single_cls() for _ in range(n)]
+    vo, _ = venv.reset(seed=5)
+    so = [e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]
+    np.testing.assert_array_equal(vo, np.stack(so))
+    rng = np.random.default_rng(0)
+    done = np.zeros(n, dtype=bool)
+    for _ in range(60):
+        acts = rng.integers(0, 2, n) if n_act else rng.uniform(-2, 2, (n, 1)).astype(np.float32)
+        vo, vr, vt, vtr, _ = venv.step(acts)
+        for i, e in enumerate(singles):
+            if done[i]:
+                continue  # after the episode ends the vector env autoresets; compare live episodes only
+            o, r, t, tr, _ = e.step(acts[i])
+            np.testing.assert_array_equal(o, vo[i])
+            assert r == vr[i] and t == vt[i]
+            done[i] = t or tr
+
+
+def test_vector_autoreset_next_step():
+    venv = gym.make_vec("diffsim/CartPole-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    assert isinstance(venv.unwrapped, CartPoleVectorEnv)
+    venv.reset(seed=0)
+    ended = None
+    for _ in range(200):
+        _, r, t, tr, _ = venv.step(np.ones(3, dtype=np.int64))
+        if ended is not None:
+            assert r[ended] == 0.0 and not t[ended]  # the reset step
+            break
+        if t.any():
+            ended = int(np.argmax(t))
+    assert ended is not None
+
+
+def test_record_episode_statistics_and_sync_equivalence():
+    venv = gym.wrappers.vector.RecordEpisodeStatistics(
+        gym.make_vec("diffsim/Pendulum-v0", num_envs=2, vectorization_mode="vector_entry_point"))
+    venv.reset(seed=0)
+    for _ in range(200):
+        _, _, _, trunc, info = venv.step(np.zeros((2, 1), dtype=np.float32))
+    assert trunc.all() and (info["episode"]["l"] == 200).all()
+
+
+@pytest.mark.parametrize("dyn", [PendulumDynamics(), CartPoleDynamics()], ids=["pendulum", "cartpole"])
+def test_functional_step_gradients(dyn):
+    g = torch.Generator().manual_seed(0)
+    state = (dyn.reset(5, g) * 3).requires_grad_(True)
+    action = (torch.rand(5, 1, generator=g, dtype=torch.float64) - 0.5).requires_grad_(True)
+    params = dyn.params.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda s, a, p: dyn.transition(s, a, p), (state, action, params),
+                                    eps=1e-6, atol=1e-7)
+
+
+def test_differentiable_rollout_through_pendulum():
+    dyn = PendulumDynamics()
+    state = torch.tensor([[0.5, 0.0]], dtype=torch.float64)
+    actions = torch.zeros(50, 1, 1, dtype=torch.float64, requires_grad=True)
+    total = 0.0
+    for k in range(50):
+        state, _, reward, _ = dyn.step(state, actions[k])
+        total = total + reward.sum()
+    (grad,) = torch.autograd.grad(total, actions)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("make,bad,match", [
+    (lambda: PendulumEnv(), np.array([np.nan], dtype=np.float32), "finite"),
+    (lambda: PendulumEnv(), np.zeros(2, dtype=np.float32), "shape"),
+    (lambda: CartPoleEnv(), 3, "0 or 1"),
+])
+def test_bad_actions(make, bad, match):
+    env = make()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=match):
+        env.step(bad)
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="m must be > 0"):
+        PendulumEnv(m=-1.0)
+    with pytest.raises(ValueError, match="num_envs"):
+        CartPoleVectorEnv(num_envs=0)
+    with pytest.raises(ValueError, match="masspole"):
+        CartPoleEnv(masspole=0.0)

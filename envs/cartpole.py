@@ -80,10 +80,10 @@ class CartPoleDynamics(ClassicDynamics):
     def initial_bounds(self):
         return [-0.05] * 4, [0.05] * 4
 
-    def sample_initial(self, rng, options):
+    def sample_initial(self, rng, options, size=None):
         low = float(options.get("low", -0.05)) if options else -0.05
         high = float(options.get("high", 0.05)) if options else 0.05
-        return rng.uniform(low=low, high=high, size=(4,))
+        return rng.uniform(low=low, high=high, size=(4,) if size is None else (size, 4))
 
     def observe(self, state):
         return state

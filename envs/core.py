@@ -80,7 +80,9 @@ class ClassicDynamics:
     def terminated(self, state: torch.Tensor) -> torch.Tensor:
         return torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
 
-    def sample_initial(self, rng: np.random.Generator, options) -> np.ndarray:
+    def sample_initial(self, rng: np.random.Generator, options, size=None) -> np.ndarray:
+        """Initial state(s) drawn from ``rng`` exactly as the Gymnasium env's ``reset`` does
+        (``size=K`` draws K consecutive ones in one call, the same numbers)."""
         raise NotImplementedError
 
     def env_action(self, action) -> np.ndarray:
@@ -140,6 +142,30 @@ class ClassicEnv(gym.Env):
         return self.dynamics.render_frame(self.state)
 
 
+class _ResetStreams:
+    """Per-world initial states from per-world generators, pre-drawn in blocks of ``block``.
+
+    A block draw gives the same numbers as ``block`` consecutive draws, so world ``i``
+    still sees exactly what a single env seeded like it sees, at a fraction of the cost.
+    """
+
+    def __init__(self, dynamics, seeds, block=64):
+        self.dynamics, self.block = dynamics, block
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        n = len(seeds)
+        self.buffer = np.zeros((n, block, dynamics.state_dim))
+        self.used = np.full(n, block, dtype=np.int64)
+
+    def draw(self, idx: np.ndarray) -> np.ndarray:
+        empty = idx[self.used[idx] >= self.block]
+        for i in empty:
+            self.buffer[i] = self.dynamics.sample_initial(self.rngs[i], None, size=self.block)
+            self.used[i] = 0
+        out = self.buffer[idx, self.used[idx]]
+        self.used[idx] += 1
+        return out
+
+
 class ClassicVectorEnv(VectorEnv):
     """All worlds of a :class:`ClassicDynamics` in one Warp launch per step (next-step autoreset)."""
 
@@ -154,26 +180,28 @@ class ClassicVectorEnv(VectorEnv):
         self.single_action_space = dynamics.action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._rngs = None
+        self._streams = None
         self.state = None
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed=None, options=None):
-        if seed is not None or self._rngs is None:
+        if seed is not None or self._streams is None:
             seeds = [None] * self.num_envs if seed is None else (
                 list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)])
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed must be an int or a list of {self.num_envs} ints")
-            self._rngs = [np.random.default_rng(s) for s in seeds]
+            self._streams = _ResetStreams(self.dynamics, seeds)
         if options and "state" in options:
             state = np.asarray(options["state"], dtype=np.float64)
             if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
                 raise ValueError(f"options['state'] must be finite with shape ({self.num_envs}, "
                                  f"{self.dynamics.state_dim})")
             self.state = state.copy()
+        elif options:
+            raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
         else:
-            self.state = np.stack([self.dynamics.sample_initial(r, options) for r in self._rngs])
+            self.state = self._streams.draw(np.arange(self.num_envs))
         self._steps[:] = 0
         self._autoreset[:] = False
         return self._obs(), {}
@@ -198,8 +226,7 @@ class ClassicVectorEnv(VectorEnv):
         # worlds that ended on the previous step are reset now (Gymnasium's next-step autoreset)
         resetting = self._autoreset
         if resetting.any():
-            for i in np.nonzero(resetting)[0]:
-                next_state[i] = self.dynamics.sample_initial(self._rngs[i], None)
+            next_state[resetting] = self._streams.draw(np.nonzero(resetting)[0])
             reward[resetting] = 0.0
             term[resetting] = False
             truncated[resetting] = False

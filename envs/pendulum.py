@@ -81,11 +81,11 @@ class PendulumDynamics(ClassicDynamics):
     def initial_bounds(self):
         return [-DEFAULT_X, -DEFAULT_Y], [DEFAULT_X, DEFAULT_Y]
 
-    def sample_initial(self, rng, options):
+    def sample_initial(self, rng, options, size=None):
         x = float(options.get("x_init", DEFAULT_X)) if options else DEFAULT_X
         y = float(options.get("y_init", DEFAULT_Y)) if options else DEFAULT_Y
         high = np.array([x, y])
-        return rng.uniform(low=-high, high=high)
+        return rng.uniform(low=-high, high=high, size=None if size is None else (size, 2))
 
     def observe(self, state):
         return torch.stack([torch.cos(state[:, 0]), torch.sin(state[:, 0]), state[:, 1]], -1)

@@ -41,26 +41,33 @@ def test_check_env(ours):
 
 
 @pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2)])
-def test_vector_env_equals_single_envs(cls, n_act):
+def test_vector_env_equals_single_envs_through_autoresets(cls, n_act):
     n = 4
-    venv = cls(num_envs=n)
+    venv = cls(num_envs=n, max_episode_steps=70)
     single_cls = PendulumEnv if cls is PendulumVectorEnv else CartPoleEnv
     singles = [single_cls() for _ in range(n)]
     vo, _ = venv.reset(seed=5)
     so = [e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]
     np.testing.assert_array_equal(vo, np.stack(so))
     rng = np.random.default_rng(0)
-    done = np.zeros(n, dtype=bool)
-    for _ in range(60):
+    ended, steps, resets = np.zeros(n, dtype=bool), np.zeros(n, dtype=int), 0
+    for _ in range(300):
         acts = rng.integers(0, 2, n) if n_act else rng.uniform(-2, 2, (n, 1)).astype(np.float32)
         vo, vr, vt, vtr, _ = venv.step(acts)
         for i, e in enumerate(singles):
-            if done[i]:
-                continue  # after the episode ends the vector env autoresets; compare live episodes only
-            o, r, t, tr, _ = e.step(acts[i])
+            if ended[i]:  # next-step autoreset: the vector env returns the single env's next reset
+                o, _ = e.reset()
+                np.testing.assert_array_equal(o, vo[i])
+                assert vr[i] == 0.0 and not vt[i] and not vtr[i]
+                ended[i], steps[i] = False, 0
+                resets += 1
+                continue
+            o, r, t, _, _ = e.step(acts[i])
+            steps[i] += 1
             np.testing.assert_array_equal(o, vo[i])
-            assert r == vr[i] and t == vt[i]
-            done[i] = t or tr
+            assert r == vr[i] and t == vt[i] and vtr[i] == (steps[i] >= 70)  # as TimeLimit does
+            ended[i] = t or steps[i] >= 70
+    assert resets >= n  # every world went through at least one autoreset
 
 
 def test_vector_autoreset_next_step():

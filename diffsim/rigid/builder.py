@@ -1,0 +1,246 @@
+"""``ModelBuilder``: describe a multibody system; ``finalize`` it into a batched ``Model``.
+
+Conventions follow MuJoCo, so the same MJCF means the same system:
+
+* frames: every body has a position and a w-x-y-z unit quaternion relative to its
+  parent (the world is body -1); lengths in m, masses in kg, inertias in kg m^2,
+  angles in rad;
+* a body's inertia is its mass, the centre of mass ``ipos`` in the body frame and the
+  3x3 rotational inertia about the centre of mass in the body frame (from an explicit
+  inertial or accumulated from its geoms' shapes and densities);
+* joints: ``hinge`` (1 dof, rotation about ``axis`` through ``pos``), ``slide`` (1 dof,
+  translation along ``axis``), ``free`` (6 dof: 3 positions + w-x-y-z quaternion in
+  qpos, 6 velocities), or none (the body is welded to its parent).
+
+Validation happens here, before anything runs: non-positive mass, inertia that is
+not symmetric positive definite (or violates the triangle inequality), unknown joint
+types, parents that do not exist, zero axes and malformed quaternions raise
+``ValueError`` naming the body or joint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+JOINT_TYPES = ("hinge", "slide", "free")
+GEOM_TYPES = ("plane", "sphere", "capsule", "box", "cylinder")
+JOINT_DOFS = {"hinge": (1, 1), "slide": (1, 1), "free": (7, 6)}  # (nq, nv)
+
+
+def quat_to_mat(q) -> np.ndarray:
+    w, x, y, z = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def _unit_quat(name, q):
+    q = np.asarray(q, dtype=np.float64)
+    if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) < 1e-12:
+        raise ValueError(f"{name}: quaternion must be 4 finite numbers (w x y z), not all zero, got {q}")
+    return q / np.linalg.norm(q)
+
+
+def _vec3(name, v):
+    v = np.asarray(v, dtype=np.float64)
+    if v.shape != (3,) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be 3 finite numbers, got {v}")
+    return v
+
+
+@dataclass
+class Joint:
+    name: str
+    type: str
+    axis: np.ndarray
+    pos: np.ndarray
+    damping: float = 0.0
+    armature: float = 0.0
+
+
+@dataclass
+class Geom:
+    name: str
+    type: str
+    size: np.ndarray
+    pos: np.ndarray
+    quat: np.ndarray
+    mass: float | None = None
+    density: float = 1000.0
+    friction: float = 1.0
+
+
+@dataclass
+class Body:
+    name: str
+    parent: int
+    pos: np.ndarray
+    quat: np.ndarray
+    mass: float | None = None
+    ipos: np.ndarray | None = None
+    inertia: np.ndarray | None = None  # 3x3 about the COM, body frame
+    joints: list[Joint] = field(default_factory=list)
+    geoms: list[Geom] = field(default_factory=list)
+
+
+@dataclass
+class Actuator:
+    name: str
+    joint: str
+    gear: float = 1.0
+    ctrlrange: tuple[float, float] | None = None
+
+
+def shape_mass_inertia(geom: Geom) -> tuple[float, np.ndarray]:
+    """Mass and inertia (about the geom centre, geom frame) of a solid shape, as MuJoCo computes them."""
+    s = geom.size
+    if geom.type == "sphere":
+        vol = 4.0 / 3.0 * np.pi * s[0] ** 3
+    elif geom.type == "box":
+        vol = 8.0 * s[0] * s[1] * s[2]
+    elif geom.type == "cylinder":
+        vol = np.pi * s[0] ** 2 * 2.0 * s[1]
+    elif geom.type == "capsule":
+        vol = np.pi * s[0] ** 2 * 2.0 * s[1] + 4.0 / 3.0 * np.pi * s[0] ** 3
+    else:
+        return 0.0, np.zeros((3, 3))
+    mass = geom.mass if geom.mass is not None else geom.density * vol
+    if geom.type == "sphere":
+        i = 0.4 * mass * s[0] ** 2
+        return mass, np.diag([i, i, i])
+    if geom.type == "box":
+        a, b, c = 2 * s
+        return mass, np.diag([b * b + c * c, a * a + c * c, a * a + b * b]) * mass / 12.0
+    r, h = s[0], 2.0 * s[1]
+    if geom.type == "cylinder":
+        ix = mass * (r * r / 4 + h * h / 12)
+        return mass, np.diag([ix, ix, mass * r * r / 2])
+    # capsule: a cylinder and two hemispheres, mass split by volume
+    mc = mass * (np.pi * r * r * h) / vol
+    ms = mass - mc
+    ix = mc * (r * r / 4 + h * h / 12) + ms * (2 * r * r / 5 + h * h / 4 + 3 * h * r / 8)
+    return mass, np.diag([ix, ix, mc * r * r / 2 + ms * 2 * r * r / 5])
+
+
+class ModelBuilder:
+    """Collects bodies, joints, geoms and actuators of one world."""
+
+    def __init__(self, gravity=(0.0, 0.0, -9.81), timestep: float = 0.002):
+        self.gravity = _vec3("gravity", gravity)
+        if not timestep > 0:
+            raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
+        self.timestep = float(timestep)
+        self.bodies: list[Body] = []
+        self.actuators: list[Actuator] = []
+
+    def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None) -> int:
+        name = name or f"body{len(self.bodies)}"
+        if not (-1 <= parent < len(self.bodies)):
+            raise ValueError(f"body {name!r}: parent {parent} does not exist (bodies so far: {len(self.bodies)}; "
+                             f"-1 is the world)")
+        self.bodies.append(Body(name, parent, _vec3(f"body {name!r} pos", pos), _unit_quat(f"body {name!r}", quat)))
+        return len(self.bodies) - 1
+
+    def _body(self, body: int) -> Body:
+        if not (0 <= body < len(self.bodies)):
+            raise ValueError(f"body index {body} does not exist")
+        return self.bodies[body]
+
+    def add_joint(self, body: int, type: str = "hinge", axis=(0, 0, 1), pos=(0, 0, 0), damping: float = 0.0,
+                  armature: float = 0.0, name: str | None = None) -> None:
+        b = self._body(body)
+        name = name or f"{b.name}_joint{len(b.joints)}"
+        if type not in JOINT_TYPES:
+            raise ValueError(f"joint {name!r}: unknown type {type!r}; supported: {JOINT_TYPES}")
+        axis = _vec3(f"joint {name!r} axis", axis)
+        if np.linalg.norm(axis) < 1e-12:
+            raise ValueError(f"joint {name!r}: axis must be non-zero")
+        if damping < 0 or armature < 0:
+            raise ValueError(f"joint {name!r}: damping and armature must be >= 0, got {damping}, {armature}")
+        if type == "free" and (b.joints or b.parent != -1):
+            raise ValueError(f"joint {name!r}: a free joint must be the only joint of a body attached to the world")
+        if len(b.joints) >= 1:
+            raise ValueError(f"body {b.name!r}: one joint per body is supported; joint {name!r} would be the second")
+        b.joints.append(Joint(name, type, axis / np.linalg.norm(axis), _vec3(f"joint {name!r} pos", pos),
+                              float(damping), float(armature)))
+
+    def set_inertial(self, body: int, mass: float, pos=(0, 0, 0), inertia=None, quat=(1, 0, 0, 0)) -> None:
+        """Explicit inertia: ``inertia`` is the diagonal (3,) in the frame ``quat``, or a full (3, 3) matrix."""
+        b = self._body(body)
+        if not (np.isfinite(mass) and mass > 0):
+            raise ValueError(f"body {b.name!r}: mass must be > 0 (kg), got {mass!r}")
+        inertia = np.zeros(3) if inertia is None else np.asarray(inertia, dtype=np.float64)
+        if inertia.shape == (3,):
+            if np.any(inertia < 0):
+                raise ValueError(f"body {b.name!r}: principal inertia must be >= 0, got {inertia}")
+            R = quat_to_mat(_unit_quat(f"body {b.name!r} inertial", quat))
+            inertia = R @ np.diag(inertia) @ R.T
+        b.mass, b.ipos, b.inertia = float(mass), _vec3(f"body {b.name!r} inertial pos", pos), inertia
+
+    def add_geom(self, body: int, type: str, size, pos=(0, 0, 0), quat=(1, 0, 0, 0), mass: float | None = None,
+                 density: float = 1000.0, friction: float = 1.0, name: str | None = None) -> None:
+        b = self._body(body) if body >= 0 else None
+        owner = b.name if b else "world"
+        name = name or f"{owner}_geom"
+        if type not in GEOM_TYPES:
+            raise ValueError(f"geom {name!r}: unknown type {type!r}; supported: {GEOM_TYPES}")
+        if mass is not None and not mass >= 0:
+            raise ValueError(f"geom {name!r}: mass must be >= 0, got {mass!r}")
+        if not density >= 0:
+            raise ValueError(f"geom {name!r}: density must be >= 0, got {density!r}")
+        size = np.asarray(size, dtype=np.float64)
+        geom = Geom(name, type, size, _vec3(f"geom {name!r} pos", pos), _unit_quat(f"geom {name!r}", quat), mass,
+                    density, friction)
+        if b is not None:
+            b.geoms.append(geom)
+
+    def add_actuator(self, joint: str, gear: float = 1.0, ctrlrange=None, name: str | None = None) -> None:
+        names = [j.name for b in self.bodies for j in b.joints]
+        if joint not in names:
+            raise ValueError(f"actuator {name or joint!r}: no joint named {joint!r} (joints: {names})")
+        if ctrlrange is not None and not ctrlrange[0] <= ctrlrange[1]:
+            raise ValueError(f"actuator {name or joint!r}: ctrlrange must be (low, high) with low <= high")
+        self.actuators.append(Actuator(name or joint, joint, float(gear), ctrlrange))
+
+    # -----------------------------------------------------------------------------------------------
+    def body_inertia(self, b: Body) -> tuple[float, np.ndarray, np.ndarray]:
+        """(mass, COM in the body frame, 3x3 inertia about the COM in the body frame)."""
+        if b.mass is not None:
+            return b.mass, b.ipos, b.inertia
+        parts = []
+        for g in b.geoms:
+            m, i_local = shape_mass_inertia(g)
+            if m > 0:
+                R = quat_to_mat(g.quat)
+                parts.append((m, g.pos, R @ i_local @ R.T))
+        mass = sum(p[0] for p in parts)
+        if mass <= 0:
+            return 0.0, np.zeros(3), np.zeros((3, 3))
+        com = sum(p[0] * p[1] for p in parts) / mass
+        inertia = np.zeros((3, 3))
+        for m, pos, i in parts:  # parallel-axis theorem
+            d = pos - com
+            inertia += i + m * (d @ d * np.eye(3) - np.outer(d, d))
+        return mass, com, inertia
+
+    def validate(self) -> None:
+        for b in self.bodies:
+            mass, _, inertia = self.body_inertia(b)
+            if b.joints and not mass > 0:
+                raise ValueError(f"body {b.name!r}: a moving body needs mass > 0 (kg), got {mass}")
+            if mass > 0:
+                if not np.allclose(inertia, inertia.T, atol=1e-12):
+                    raise ValueError(f"body {b.name!r}: inertia matrix is not symmetric")
+                ev = np.linalg.eigvalsh(inertia)
+                if ev[0] <= 0:
+                    raise ValueError(f"body {b.name!r}: inertia is not positive definite (eigenvalues {ev})")
+                if ev[0] + ev[1] < ev[2] * (1 - 1e-9):
+                    raise ValueError(f"body {b.name!r}: inertia violates the triangle inequality (eigenvalues {ev})")
+
+    def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None):
+        """Validate and build the batched :class:`~diffsim.rigid.model.Model` (``num_worlds`` copies)."""
+        from diffsim.rigid.model import Model
+
+        self.validate()
+        return Model.from_builder(self, num_worlds=num_worlds, device=device, dtype=dtype)

@@ -1,0 +1,212 @@
+"""MJCF import (a subset of MuJoCo's XML) into a :class:`ModelBuilder`.
+
+Supported: ``<mujoco>`` with ``<compiler angle=...>``, ``<option timestep gravity>``,
+a top-level ``<default>`` without classes (``joint``, ``geom``, ``motor``
+attributes), ``<worldbody>`` with nested ``<body pos quat euler>``, ``<inertial pos
+mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
+armature>``, ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
+quat euler fromto mass density friction>``, ``<site>``/``<camera>``/``<light>``
+(ignored: no physics), and ``<actuator><motor joint gear ctrlrange>``. Anything else
+raises ``ValueError`` naming the element, so a model is never silently simplified.
+"""
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from diffsim.rigid.builder import ModelBuilder
+
+_IGNORED = {"site", "camera", "light"}
+
+
+def _floats(s, n=None, what=""):
+    vals = [float(x) for x in s.split()]
+    if n is not None and len(vals) != n:
+        raise ValueError(f"{what}: expected {n} numbers, got {s!r}")
+    return np.array(vals)
+
+
+def _euler_to_quat(e):
+    """Intrinsic x-y-z Euler angles (MuJoCo's default eulerseq) to a w-x-y-z quaternion."""
+    q = np.array([1.0, 0, 0, 0])
+    for angle, axis in zip(e, np.eye(3)):
+        r = np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * axis])
+        q = _qmul(q, r)
+    return q
+
+
+def _qmul(a, b):
+    w1, x1, y1, z1 = a
+    w2, x2, y2, z2 = b
+    return np.array([w1 * w2 - x1 * x2 - y1 * y2 - z1 * z2, w1 * x2 + x1 * w2 + y1 * z2 - z1 * y2,
+                     w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
+
+
+def _z_to(d):
+    """Quaternion rotating +z onto the unit vector ``d``."""
+    z = np.array([0.0, 0.0, 1.0])
+    c = float(z @ d)
+    if c < -1 + 1e-12:
+        return np.array([0.0, 1.0, 0.0, 0.0])
+    axis = np.cross(z, d)
+    q = np.concatenate([[1.0 + c], axis])
+    return q / np.linalg.norm(q)
+
+
+class _Parser:
+    def __init__(self, root):
+        self.degrees = True
+        self.defaults = {"joint": {}, "geom": {}, "motor": {}}
+        self.builder = ModelBuilder()
+        self.root = root
+
+    def angle(self, v):
+        return v * math.pi / 180 if self.degrees else v
+
+    def frame(self, el, what):
+        pos = _floats(el.get("pos", "0 0 0"), 3, f"{what} pos")
+        if el.get("quat") is not None and el.get("euler") is not None:
+            raise ValueError(f"{what}: give quat or euler, not both")
+        if el.get("euler") is not None:
+            quat = _euler_to_quat(self.angle(_floats(el.get("euler"), 3, f"{what} euler")))
+        else:
+            quat = _floats(el.get("quat", "1 0 0 0"), 4, f"{what} quat")
+        return pos, quat
+
+    def attrs(self, el, kind):
+        out = dict(self.defaults.get(kind, {}))
+        out.update(el.attrib)
+        return out
+
+    def run(self):
+        if self.root.tag != "mujoco":
+            raise ValueError(f"MJCF root element must be <mujoco>, got <{self.root.tag}>")
+        for child in self.root:
+            if child.tag == "compiler":
+                unknown = set(child.attrib) - {"angle", "inertiafromgeom", "coordinate"}
+                if unknown:
+                    raise ValueError(f"<compiler>: unsupported attributes {sorted(unknown)}")
+                self.degrees = child.get("angle", "degree") == "degree"
+                if child.get("coordinate", "local") != "local":
+                    raise ValueError("<compiler coordinate='global'> is not supported")
+            elif child.tag == "option":
+                unknown = set(child.attrib) - {"timestep", "gravity", "integrator"}
+                if unknown:
+                    raise ValueError(f"<option>: unsupported attributes {sorted(unknown)}")
+                if "timestep" in child.attrib:
+                    self.builder.timestep = float(child.get("timestep"))
+                if "gravity" in child.attrib:
+                    self.builder.gravity = _floats(child.get("gravity"), 3, "option gravity")
+                self.integrator = child.get("integrator")
+                for sub in child:
+                    raise ValueError(f"<option>: unsupported element <{sub.tag}>")
+            elif child.tag == "default":
+                for d in child:
+                    if d.tag not in self.defaults:
+                        raise ValueError(f"<default>: unsupported element <{d.tag}> (classes are not supported)")
+                    self.defaults[d.tag].update(d.attrib)
+            elif child.tag == "worldbody":
+                self.worldbody(child)
+            elif child.tag == "actuator":
+                for a in child:
+                    if a.tag != "motor":
+                        raise ValueError(f"<actuator>: unsupported element <{a.tag}>; only <motor>")
+                    at = self.attrs(a, "motor")
+                    unknown = set(at) - {"joint", "gear", "ctrlrange", "ctrllimited", "name"}
+                    if unknown:
+                        raise ValueError(f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
+                    limited = at.get("ctrllimited", "auto") in ("true", "auto") and "ctrlrange" in at
+                    self.builder.add_actuator(at["joint"], float(at.get("gear", "1").split()[0]),
+                                              tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
+                                              at.get("name"))
+            elif child.tag in ("size", "visual", "statistic", "asset"):
+                continue  # no physics in these
+            else:
+                raise ValueError(f"unsupported MJCF element <{child.tag}>")
+        return self.builder
+
+    def worldbody(self, wb):
+        for el in wb:
+            if el.tag == "body":
+                self.body(el, -1)
+            elif el.tag == "geom":
+                self.geom(el, -1)
+            elif el.tag not in _IGNORED:
+                raise ValueError(f"<worldbody>: unsupported element <{el.tag}>")
+
+    def body(self, el, parent):
+        name = el.get("name")
+        pos, quat = self.frame(el, f"body {name!r}")
+        b = self.builder.add_body(parent, pos, quat, name)
+        for child in el:
+            if child.tag == "inertial":
+                self.inertial(child, b)
+            elif child.tag in ("joint", "freejoint"):
+                at = self.attrs(child, "joint")
+                jtype = "free" if child.tag == "freejoint" else at.get("type", "hinge")
+                unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
+                if unknown:
+                    raise ValueError(f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+                if at.get("limited") == "true" or ("range" in at and at.get("limited", "auto") == "auto"):
+                    raise ValueError(f"joint {at.get('name', '')!r}: joint limits are not supported yet")
+                self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
+                                       _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
+                                       float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
+                                       at.get("name"))
+            elif child.tag == "geom":
+                self.geom(child, b)
+            elif child.tag == "body":
+                self.body(child, b)
+            elif child.tag not in _IGNORED:
+                raise ValueError(f"body {name!r}: unsupported element <{child.tag}>")
+
+    def inertial(self, el, b):
+        mass = float(el.get("mass"))
+        pos, quat = self.frame(el, "inertial")
+        if el.get("fullinertia") is not None:
+            xx, yy, zz, xy, xz, yz = _floats(el.get("fullinertia"), 6, "fullinertia")
+            inertia = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+            self.builder.set_inertial(b, mass, pos, inertia)
+        else:
+            diag = _floats(el.get("diaginertia", "0 0 0"), 3, "diaginertia")
+            self.builder.set_inertial(b, mass, pos, diag, quat)
+
+    def geom(self, el, b):
+        at = self.attrs(el, "geom")
+        unknown = set(at) - {"type", "size", "pos", "quat", "euler", "fromto", "mass", "density", "friction", "name",
+                             "rgba", "contype", "conaffinity", "condim"}
+        if unknown:
+            raise ValueError(f"geom {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+        gtype = at.get("type", "sphere")
+        size = _floats(at.get("size", "0 0 0"))
+        if "fromto" in at:
+            ft = _floats(at["fromto"], 6, "fromto")
+            a, c = ft[:3], ft[3:]
+            d = c - a
+            length = np.linalg.norm(d)
+            pos, quat = (a + c) / 2, _z_to(d / length)
+            size = np.array([size[0], length / 2])
+        else:
+            pos, quat = self.frame(el, f"geom {at.get('name', '')!r}")
+        friction = float(at.get("friction", "1").split()[0])
+        mass = float(at["mass"]) if "mass" in at else None
+        self.builder.add_geom(b, gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction,
+                              at.get("name"))
+
+
+def parse_mjcf(path_or_xml: str) -> ModelBuilder:
+    """Parse an MJCF file path or XML string into a :class:`ModelBuilder`."""
+    text = path_or_xml
+    if not path_or_xml.lstrip().startswith("<"):
+        if not os.path.exists(path_or_xml):
+            raise FileNotFoundError(f"MJCF file not found: {path_or_xml}")
+        with open(path_or_xml) as f:
+            text = f.read()
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"MJCF is not well-formed XML: {exc}") from exc
+    return _Parser(root).run()

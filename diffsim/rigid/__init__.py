@@ -1,9 +1,16 @@
-"""Differentiable rigid-body systems in generalised coordinates (in progress: model + MJCF import)."""
+"""Differentiable rigid-body systems in generalised coordinates.
+
+Implemented: ``ModelBuilder`` / ``Model`` (per-world parameters), MJCF import,
+hinge and slide joints (up to 4 dof), RK4 and semi-implicit Euler, ``rollout``
+with gradients w.r.t. state, controls and physical parameters. Not yet: free
+joints, contacts, joint limits (see the rigid-body issue).
+"""
 from pathlib import Path
 
 from diffsim.rigid.builder import ModelBuilder
 from diffsim.rigid.mjcf import parse_mjcf
 from diffsim.rigid.model import Model, load_mjcf
+from diffsim.rigid.rollout import rollout
 
 MODELS_DIR = Path(__file__).parent / "models"
 
@@ -17,4 +24,4 @@ def builtin_model(name: str) -> str:
     return str(path)
 
 
-__all__ = ["ModelBuilder", "Model", "load_mjcf", "parse_mjcf", "builtin_model", "MODELS_DIR"]
+__all__ = ["ModelBuilder", "Model", "load_mjcf", "parse_mjcf", "rollout", "builtin_model", "MODELS_DIR"]

@@ -1,0 +1,152 @@
+"""Rigid-body dynamics: MuJoCo parity, energy conservation, pendulum period, gradients, bad input."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from diffsim.rigid import builtin_model, load_mjcf
+from diffsim.rigid.rollout import rollout
+
+mujoco = pytest.importorskip("mujoco")
+F64 = torch.float64
+
+
+def _mujoco_rollout(path, q0, v0, ctrl):
+    mj = mujoco.MjModel.from_xml_path(path)
+    mj.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
+    d = mujoco.MjData(mj)
+    d.qpos[:], d.qvel[:] = q0, v0
+    qs = [d.qpos.copy()]
+    for u in ctrl:
+        d.ctrl[:] = u
+        mujoco.mj_step(mj, d)
+        qs.append(d.qpos.copy())
+    return np.array(qs), d.qvel.copy()
+
+
+@pytest.mark.parametrize("name", ["pendulum", "double_pendulum", "cartpole", "acrobot"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_mujoco_rk4_after_two_seconds(name, seed):
+    path = builtin_model(name)
+    model = load_mjcf(path, num_worlds=1, dtype=F64)
+    rng = np.random.default_rng(seed)
+    q0, v0 = rng.uniform(-1, 1, model.nq), rng.uniform(-1, 1, model.nv)
+    T = int(round(2.0 / model.timestep))
+    ctrl = rng.uniform(-1, 1, (T, model.nu)) * np.sin(np.linspace(0, 6, T))[:, None]
+    ref_q, ref_v = _mujoco_rollout(path, q0, v0, ctrl)
+    qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
+    assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
+    assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8
+
+
+def _energy(path, qs, vs):
+    """Total energy of each state, computed by MuJoCo (an independent implementation)."""
+    mj = mujoco.MjModel.from_xml_path(path)
+    mj.opt.enableflags |= mujoco.mjtEnableBit.mjENBL_ENERGY
+    d = mujoco.MjData(mj)
+    out = []
+    for q, v in zip(qs, vs):
+        d.qpos[:], d.qvel[:] = q, v
+        mujoco.mj_forward(mj, d)
+        out.append(d.energy.sum())
+    return np.array(out)
+
+
+def test_double_pendulum_energy_drift_below_1e6_over_10s():
+    path = builtin_model("double_pendulum")
+    model = load_mjcf(path, dtype=F64, timestep=1e-3)
+    T = 10_000
+    qs, vs = rollout(model, torch.tensor([[1.2, -0.7]], dtype=F64), torch.tensor([[0.0, 1.5]], dtype=F64),
+                     torch.zeros(1, T, model.nu, dtype=F64))
+    e = _energy(path, qs[0, ::100].numpy(), vs[0, ::100].numpy())
+    scale = np.abs(e).max()
+    assert np.abs(e - e[0]).max() / scale < 1e-6
+
+
+def test_small_angle_pendulum_period():
+    model = load_mjcf(builtin_model("pendulum"), dtype=F64, timestep=1e-3)
+    T = 12_000
+    qs, _ = rollout(model, torch.tensor([[1e-3]], dtype=F64), torch.zeros(1, 1, dtype=F64),
+                    torch.zeros(1, T, 1, dtype=F64))
+    q = qs[0, :, 0].numpy()
+    t = np.arange(T + 1) * 1e-3
+    up = np.nonzero((q[:-1] < 0) & (q[1:] >= 0))[0]
+    crossings = t[up] - q[up] / (q[up + 1] - q[up]) * 1e-3  # linear interpolation of upward zero crossings
+    period = np.diff(crossings).mean()
+    length, g = 1.0, 9.81
+    assert abs(period - 2 * math.pi * math.sqrt(length / g)) / period < 1e-4
+    # and the exact physical-pendulum period for this bob (I_pivot = 1e-4 + m l^2) to 1e-6
+    assert abs(period - 2 * math.pi * math.sqrt((1e-4 + 1.0) / g)) / period < 1e-6
+
+
+def test_gradcheck_through_100_steps_wrt_state_controls_and_parameters():
+    model = load_mjcf(builtin_model("cartpole"), num_worlds=2, dtype=F64)
+    q0 = torch.tensor([[0.1, 0.2], [-0.1, 0.4]], dtype=F64, requires_grad=True)
+    v0 = torch.tensor([[0.0, -0.3], [0.2, 0.1]], dtype=F64, requires_grad=True)
+    ctrl = (0.3 * torch.randn(2, 100, 1, dtype=F64)).requires_grad_(True)
+    mass = model.body_mass.clone().requires_grad_(True)
+    damping = model.dof_damping.clone().requires_grad_(True)
+    pole_pos = model.joint_pos.clone().requires_grad_(True)
+    inertia = model.body_inertia.clone().requires_grad_(True)
+
+    def run(q, v, u, m, dmp, jp, inr):
+        model.body_mass, model.dof_damping, model.joint_pos, model.body_inertia = m, dmp, jp, inr
+        qs, vs = rollout(model, q, v, u)
+        return qs[:, -1], vs[:, -1]
+
+    assert torch.autograd.gradcheck(run, (q0, v0, ctrl, mass, damping, pole_pos, inertia), eps=1e-6, atol=1e-6,
+                                    rtol=1e-5)
+
+
+def test_gradient_wrt_link_length_matches_finite_differences():
+    model = load_mjcf(builtin_model("double_pendulum"), dtype=F64)
+    pos = model.body_pos.clone()
+
+    def final_angle(z):
+        model.body_pos = pos.clone()
+        model.body_pos[0, 1, 2] = z  # the elbow sits at (0, 0, z) in link 1
+        qs, _ = rollout(model, torch.tensor([[0.8, 0.3]], dtype=F64), torch.zeros(1, 2, dtype=F64),
+                        torch.zeros(1, 100, 2, dtype=F64))
+        return qs[0, -1, 1]
+
+    z = torch.tensor(-1.0, dtype=F64, requires_grad=True)
+    (g,) = torch.autograd.grad(final_angle(z), z)
+    fd = (final_angle(torch.tensor(-1.0 + 1e-6, dtype=F64)) - final_angle(torch.tensor(-1.0 - 1e-6, dtype=F64))) / 2e-6
+    assert abs(float(g) - float(fd)) < 1e-6 * max(1.0, abs(float(fd)))
+
+
+def test_worlds_with_their_own_parameters_match_single_runs():
+    model = load_mjcf(builtin_model("cartpole"), num_worlds=3, dtype=F64)
+    model.body_mass[:, 1] = torch.tensor([0.05, 0.1, 0.3], dtype=F64)
+    q0 = torch.tensor([[0.0, 0.3]] * 3, dtype=F64)
+    v0 = torch.zeros(3, 2, dtype=F64)
+    u = torch.ones(3, 50, 1, dtype=F64) * 0.2
+    qs, _ = rollout(model, q0, v0, u)
+    for i in range(3):
+        single = load_mjcf(builtin_model("cartpole"), dtype=F64)
+        single.body_mass[0, 1] = model.body_mass[i, 1]
+        qi, _ = rollout(single, q0[i:i + 1], v0[i:i + 1], u[i:i + 1])
+        assert torch.equal(qs[i], qi[0])
+    assert not torch.equal(qs[0], qs[2])
+
+
+def test_float32_rollout_runs():
+    model = load_mjcf(builtin_model("acrobot"), num_worlds=4)
+    qs, vs = rollout(model, torch.zeros(4, 2), torch.zeros(4, 2), torch.ones(4, 10, 1))
+    assert qs.dtype == torch.float32 and qs.shape == (4, 11, 2) and torch.isfinite(qs).all()
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(ctrl=torch.full((1, 5, 1), float("nan"), dtype=F64)), "ctrl must be finite"),
+    (dict(qpos=torch.zeros(2, 2, dtype=F64)), r"qpos must have shape \(1, 2\)"),
+    (dict(qvel=torch.zeros(1, 2, dtype=torch.float32)), "qvel must be torch.float64"),
+    (dict(integrator="implicit"), "integrator must be one of"),
+])
+def test_bad_rollout_input(change, match):
+    model = load_mjcf(builtin_model("cartpole"), dtype=F64)
+    args = dict(qpos=torch.zeros(1, 2, dtype=F64), qvel=torch.zeros(1, 2, dtype=F64),
+                ctrl=torch.zeros(1, 5, 1, dtype=F64), integrator="rk4")
+    args.update(change)
+    with pytest.raises((ValueError, TypeError), match=match):
+        rollout(model, **args)

@@ -196,9 +196,11 @@ class ModelBuilder:
             b.geoms.append(geom)
 
     def add_actuator(self, joint: str, gear: float = 1.0, ctrlrange=None, name: str | None = None) -> None:
-        names = [j.name for b in self.bodies for j in b.joints]
-        if joint not in names:
-            raise ValueError(f"actuator {name or joint!r}: no joint named {joint!r} (joints: {names})")
+        joints = {j.name: j for b in self.bodies for j in b.joints}
+        if joint not in joints:
+            raise ValueError(f"actuator {name or joint!r}: no joint named {joint!r} (joints: {sorted(joints)})")
+        if joints[joint].type == "free":
+            raise ValueError(f"actuator {name or joint!r}: motors on free joints are not supported")
         if ctrlrange is not None and not ctrlrange[0] <= ctrlrange[1]:
             raise ValueError(f"actuator {name or joint!r}: ctrlrange must be (low, high) with low <= high")
         self.actuators.append(Actuator(name or joint, joint, float(gear), ctrlrange))

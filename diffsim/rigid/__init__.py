@@ -1,9 +1,10 @@
 """Differentiable rigid-body systems in generalised coordinates.
 
 Implemented: ``ModelBuilder`` / ``Model`` (per-world parameters), MJCF import,
-hinge and slide joints (up to 4 dof), RK4 and semi-implicit Euler, ``rollout``
-with gradients w.r.t. state, controls and physical parameters. Not yet: free
-joints, contacts, joint limits (see the rigid-body issue).
+hinge, slide and free joints, joint and site motors, soft contacts (sphere,
+capsule and box against planes; sphere-sphere) with smooth Coulomb friction, RK4
+and semi-implicit Euler, ``rollout`` with gradients w.r.t. state, controls and
+physical parameters. Not yet: joint limits, box-box and capsule-capsule contacts.
 """
 from pathlib import Path
 
@@ -16,7 +17,8 @@ MODELS_DIR = Path(__file__).parent / "models"
 
 
 def builtin_model(name: str) -> str:
-    """Path of a built-in MJCF model (``pendulum``, ``double_pendulum``, ``cartpole``, ``acrobot``)."""
+    """Path of a built-in MJCF model: ``pendulum``, ``double_pendulum``, ``cartpole``, ``acrobot``,
+    ``quadrotor``, ``ball_and_box``."""
     path = MODELS_DIR / f"{name}.xml"
     if not path.exists():
         names = sorted(p.stem for p in MODELS_DIR.glob("*.xml"))

@@ -69,6 +69,8 @@ class Geom:
     mass: float | None = None
     density: float = 1000.0
     friction: float = 1.0
+    stiffness: float = 1e5  # N/m, soft contact normal stiffness
+    damping: float = 100.0  # N s/m, soft contact normal damping (RK4-stable at dt = 1 ms for ~1 kg bodies)
 
 
 @dataclass
@@ -86,10 +88,21 @@ class Body:
 
 @dataclass
 class Actuator:
+    """A motor on a joint (``gear[0]`` torque/force per unit control) or on a site (``gear`` is a
+    6-vector: force and torque per unit control in the site frame, applied at the site)."""
     name: str
-    joint: str
-    gear: float = 1.0
+    joint: str | None
+    gear: np.ndarray
     ctrlrange: tuple[float, float] | None = None
+    site: str | None = None
+
+
+@dataclass
+class Site:
+    name: str
+    body: int
+    pos: np.ndarray
+    quat: np.ndarray
 
 
 def shape_mass_inertia(geom: Geom) -> tuple[float, np.ndarray]:
@@ -132,6 +145,8 @@ class ModelBuilder:
             raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
         self.timestep = float(timestep)
         self.bodies: list[Body] = []
+        self.world_geoms: list[Geom] = []
+        self.sites: dict[str, Site] = {}
         self.actuators: list[Actuator] = []
 
     def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None) -> int:
@@ -179,7 +194,10 @@ class ModelBuilder:
         b.mass, b.ipos, b.inertia = float(mass), _vec3(f"body {b.name!r} inertial pos", pos), inertia
 
     def add_geom(self, body: int, type: str, size, pos=(0, 0, 0), quat=(1, 0, 0, 0), mass: float | None = None,
-                 density: float = 1000.0, friction: float = 1.0, name: str | None = None) -> None:
+                 density: float = 1000.0, friction: float = 1.0, name: str | None = None, stiffness: float = 1e5,
+                 damping: float = 100.0) -> None:
+        """A shape on ``body`` (-1 = the world). Sizes as MuJoCo: sphere (r,), capsule/cylinder (r, half-length),
+        box (half-extents). ``friction`` (Coulomb), ``stiffness`` (N/m) and ``damping`` (N s/m) set the soft contact."""
         b = self._body(body) if body >= 0 else None
         owner = b.name if b else "world"
         name = name or f"{owner}_geom"
@@ -189,21 +207,51 @@ class ModelBuilder:
             raise ValueError(f"geom {name!r}: mass must be >= 0, got {mass!r}")
         if not density >= 0:
             raise ValueError(f"geom {name!r}: density must be >= 0, got {density!r}")
+        for what, v in (("friction", friction), ("stiffness", stiffness), ("damping", damping)):
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"geom {name!r}: {what} must be a finite number >= 0, got {v!r}")
         size = np.asarray(size, dtype=np.float64)
+        need = {"sphere": 1, "capsule": 2, "cylinder": 2, "box": 3, "plane": 0}[type]
+        if size.size < need or not np.all(np.isfinite(size)) or np.any(size[:need] <= 0):
+            raise ValueError(f"geom {name!r}: a {type} needs {need} positive size values, got {size.tolist()}")
         geom = Geom(name, type, size, _vec3(f"geom {name!r} pos", pos), _unit_quat(f"geom {name!r}", quat), mass,
-                    density, friction)
+                    density, friction, float(stiffness), float(damping))
         if b is not None:
             b.geoms.append(geom)
+        elif type == "plane":
+            self.world_geoms.append(geom)
+        else:
+            raise ValueError(f"geom {name!r}: only planes can be attached to the world for now")
 
-    def add_actuator(self, joint: str, gear: float = 1.0, ctrlrange=None, name: str | None = None) -> None:
-        joints = {j.name: j for b in self.bodies for j in b.joints}
-        if joint not in joints:
-            raise ValueError(f"actuator {name or joint!r}: no joint named {joint!r} (joints: {sorted(joints)})")
-        if joints[joint].type == "free":
-            raise ValueError(f"actuator {name or joint!r}: motors on free joints are not supported")
+    def add_site(self, body: int, name: str, pos=(0, 0, 0), quat=(1, 0, 0, 0)) -> None:
+        """A named frame on ``body`` (actuators can push there)."""
+        self._body(body)
+        if name in self.sites:
+            raise ValueError(f"site {name!r} is defined twice")
+        self.sites[name] = Site(name, body, _vec3(f"site {name!r} pos", pos), _unit_quat(f"site {name!r}", quat))
+
+    def add_actuator(self, joint: str | None = None, gear=1.0, ctrlrange=None, name: str | None = None,
+                     site: str | None = None) -> None:
+        """A motor on ``joint`` (gear: scalar) or on ``site`` (gear: 6 numbers, force then torque, site frame)."""
+        label = name or joint or site
+        if (joint is None) == (site is None):
+            raise ValueError(f"actuator {label!r}: give exactly one of joint= or site=")
+        g = np.zeros(6)
+        gear = np.atleast_1d(np.asarray(gear, dtype=np.float64))
+        if not np.all(np.isfinite(gear)) or gear.size > 6:
+            raise ValueError(f"actuator {label!r}: gear must be 1 to 6 finite numbers, got {gear.tolist()}")
+        g[:gear.size] = gear
+        if joint is not None:
+            joints = {j.name: j for b in self.bodies for j in b.joints}
+            if joint not in joints:
+                raise ValueError(f"actuator {label!r}: no joint named {joint!r} (joints: {sorted(joints)})")
+            if joints[joint].type == "free":
+                raise ValueError(f"actuator {label!r}: motors on free joints are not supported; use a site")
+        elif site not in self.sites:
+            raise ValueError(f"actuator {label!r}: no site named {site!r} (sites: {sorted(self.sites)})")
         if ctrlrange is not None and not ctrlrange[0] <= ctrlrange[1]:
-            raise ValueError(f"actuator {name or joint!r}: ctrlrange must be (low, high) with low <= high")
-        self.actuators.append(Actuator(name or joint, joint, float(gear), ctrlrange))
+            raise ValueError(f"actuator {label!r}: ctrlrange must be (low, high) with low <= high")
+        self.actuators.append(Actuator(label, joint, g, ctrlrange, site))
 
     # -----------------------------------------------------------------------------------------------
     def body_inertia(self, b: Body) -> tuple[float, np.ndarray, np.ndarray]:

@@ -45,6 +45,26 @@ E2 = wp.constant(V3(S(0.0), S(0.0), S(1.0)))
 
 
 @wp.func
+def softplus(x: S, scale: S):
+    """scale * log(1 + exp(x / scale)), evaluated without overflow."""
+    z = x / scale
+    return scale * (wp.max(z, S(0.0)) + wp.log(S(1.0) + wp.exp(-wp.abs(z))))
+
+
+@wp.func
+def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
+    """World force on a point p (velocity v) against the half-space n.x >= offset."""
+    pen = offset - wp.dot(n, p)
+    depth = softplus(pen, S({depth_smoothing}))
+    vn = wp.dot(n, v)
+    active = S(0.5) + S(0.5) * wp.tanh(S(0.5) * pen / S({depth_smoothing}))  # sigmoid, no overflow
+    fn = active * softplus(k * depth - c * vn * active, S({force_smoothing}))  # zero when separated
+    vt = v - vn * n
+    ft = (-mu * fn / wp.sqrt(wp.dot(vt, vt) + S({friction_smoothing}) * S({friction_smoothing}))) * vt
+    return fn * n + ft
+
+
+@wp.func
 def quat_integrate(qt: Q4, omega: V3, h: S):
     """qt * exp(h omega / 2), omega in the body frame; Taylor-expanded near zero (smooth gradients)."""
     rv = h * omega
@@ -62,11 +82,11 @@ def quat_integrate(qt: Q4, omega: V3, h: S):
 class Layout:
     """Offsets of the per-world parameters in the flat parameter row."""
 
-    def __init__(self, nb: int, nv: int, nu: int):
+    def __init__(self, nb: int, nv: int, nu: int, ng: int = 0):
         self.nb, self.nv, self.nu = nb, nv, nu
         sizes = [("body_pos", 3 * nb), ("body_quat", 4 * nb), ("body_mass", nb), ("body_ipos", 3 * nb),
                  ("body_inertia", 9 * nb), ("joint_pos", 3 * nb), ("joint_axis", 3 * nb), ("dof_damping", nv),
-                 ("dof_armature", nv), ("actuator_gear", nu), ("gravity", 3)]
+                 ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng)]
         self.offset, o = {}, 0
         for name, n in sizes:
             self.offset[name] = o
@@ -82,9 +102,11 @@ def generate(model, scalar: str) -> str:
     nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
     if nv < 1:
         raise ValueError("the model has no degrees of freedom: nothing to simulate")
-    L = Layout(nb, nv, nu)
+    L = Layout(nb, nv, nu, len(model.geoms))
     o = L.offset
-    lines = [_HEADER.format(scalar=scalar, nq=nq, nv=nv, nu=max(nu, 1)), "", "@wp.func",
+    lines = [_HEADER.format(scalar=scalar, nq=nq, nv=nv, nu=max(nu, 1), depth_smoothing=CONTACT_DEPTH_SMOOTHING,
+                            force_smoothing=CONTACT_FORCE_SMOOTHING, friction_smoothing=FRICTION_SMOOTHING),
+             "", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), w: int):",
              f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
     dof_body = {}  # dof -> (body, kind, component)
@@ -174,6 +196,17 @@ def generate(model, scalar: str) -> str:
             return f"E{k}", None
         return f"wp.cross(fa{bi}_{k}, c{b} - x{bi})", f"fa{bi}_{k}"
 
+    def jac_point(i, b, point):
+        """Linear Jacobian column of dof i at a world point attached to body b."""
+        bi, kind, k = dof_body[i]
+        if kind == HINGE:
+            return f"wp.cross(ax{bi}, {point} - r{bi})"
+        if kind == SLIDE:
+            return f"ax{bi}"
+        if kind == FREE_LIN:
+            return f"E{k}"
+        return f"wp.cross(fa{bi}_{k}, {point} - x{bi})"
+
     lines.append("    # --- mass matrix and bias forces")
     for i in range(nv):
         bi = dof_body[i][0]
@@ -197,11 +230,13 @@ def generate(model, scalar: str) -> str:
             if i == j:
                 expr += f" + P[w, {o['dof_armature'] + i}]"
             lines.append(f"    M{i}{j} = {expr}")
+    lines += _contacts(model, o, dof_body, subtree, jac_point)
+    lines += _site_actuators(model, o, dof_body, subtree, jac_point)
     for i in range(nv):
-        force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]"]
+        force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]", f"cf{i}", f"af{i}"]
         for a_, dof in enumerate(model.actuator_dof):
             if dof == i:
-                force.append(f"P[w, {o['actuator_gear'] + a_}] * u[{a_}]")
+                force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
         lines.append(f"    f{i} = " + " + ".join(force) + f" - bias{i}")
     lines += _cholesky_solve(nv)
     lines += ["", "", "@wp.func", "def integrate(q: VQ, qd: VV, h: S):",
@@ -232,6 +267,102 @@ def generate(model, scalar: str) -> str:
     lines.append("    return VQ(" + ", ".join(entries) + ")")
     lines += _STEP.format(nu=max(nu, 1), nq=nq, nv=nv).splitlines()
     return "\n".join(lines) + "\n"
+
+
+CONTACT_DEPTH_SMOOTHING = 2e-5  # m: penetration enters as a softplus at this scale
+CONTACT_FORCE_SMOOTHING = 1e-2  # N: the normal force is a softplus (never pulls) at this scale
+FRICTION_SMOOTHING = 1e-2  # m/s: Coulomb friction -mu fn vt / sqrt(|vt|^2 + eps^2)
+
+
+def _contact_points(model, gi):
+    """(local points in the body frame, radius) approximating geom gi for contact."""
+    body, gtype, size, pos, quat = model.geoms[gi]
+    from diffsim.rigid.builder import quat_to_mat
+    import numpy as np
+    R, p = quat_to_mat(quat), np.array(pos)
+    if gtype == "sphere":
+        return [p], size[0]
+    if gtype == "capsule":
+        return [p + R @ np.array([0, 0, size[1]]), p - R @ np.array([0, 0, size[1]])], size[0]
+    if gtype == "box":
+        return [p + R @ (np.array(size[:3]) * np.array(c)) for c in
+                [(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]], 0.0
+    raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box and planes are)")
+
+
+def _contacts(model, o, dof_body, subtree, jac_point) -> list[str]:
+    """Soft spring-damper normal force with smooth Coulomb friction, as generalised forces cf{i}."""
+    nv = model.nv
+    out = ["    # --- soft contacts"] + [f"    cf{i} = S(0.0)" for i in range(nv)]
+    ancestors = {b: [i for i in range(nv) if b in subtree(dof_body[i][0])] for b in range(model.nbody)}
+    n = 0
+    for gi, (b, gtype, size, pos, quat) in enumerate(model.geoms):
+        if not model.planes and gtype != "sphere":
+            continue
+        base = o["geom_contact"] + 3 * gi
+        mu, k, c = f"P[w, {base}]", f"P[w, {base + 1}]", f"P[w, {base + 2}]"
+        points, radius = _contact_points(model, gi) if model.planes or gtype == "sphere" else ([], 0.0)
+        points, radius = [[float(x) for x in lp] for lp in points], float(radius)
+        for normal, offset in model.planes:
+            normal, offset = [float(x) for x in normal], float(offset)
+            for lp in points:
+                out += [f"    pc{n} = x{b} + R{b} @ V3(S({lp[0]!r}), S({lp[1]!r}), S({lp[2]!r})) - "
+                        f"S({radius!r}) * V3(S({normal[0]!r}), S({normal[1]!r}), S({normal[2]!r}))",
+                        f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), "
+                        f"V3(S({normal[0]!r}), S({normal[1]!r}), S({normal[2]!r})), S({offset!r}), {mu}, {k}, {c})"]
+                for i in ancestors[b]:
+                    out.append(f"    cf{i} = cf{i} + wp.dot({jac_point(i, b, f'pc{n}')}, F{n}c)")
+                n += 1
+    spheres = [(gi, g) for gi, g in enumerate(model.geoms) if g[1] == "sphere"]
+    for a_ in range(len(spheres)):
+        for b_ in range(a_ + 1, len(spheres)):
+            (g1, (b1, _, s1, p1, _)), (g2, (b2, _, s2, p2, _)) = spheres[a_], spheres[b_]
+            s1, p1, s2, p2 = ([float(x) for x in t] for t in (s1, p1, s2, p2))
+            if b1 == b2 or model.body_parent[b1] == b2 or model.body_parent[b2] == b1:
+                continue  # same body, or parent and child (MuJoCo's default exclusion)
+            e1, e2 = o["geom_contact"] + 3 * g1, o["geom_contact"] + 3 * g2
+            out += [f"    s1_{n} = x{b1} + R{b1} @ V3(S({p1[0]!r}), S({p1[1]!r}), S({p1[2]!r}))",
+                    f"    s2_{n} = x{b2} + R{b2} @ V3(S({p2[0]!r}), S({p2[1]!r}), S({p2[2]!r}))",
+                    f"    d{n} = s2_{n} - s1_{n}",
+                    f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
+                    f"    pc{n} = s1_{n} + S({s1[0]!r}) * nn{n}",
+                    f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) - (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
+                    # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
+                    f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, "
+                    f"wp.dot(-nn{n}, s2_{n}) + S({s2[0]!r}), S(0.5) * (P[w, {e1}] + P[w, {e2}]), "
+                    f"S(0.5) * (P[w, {e1 + 1}] + P[w, {e2 + 1}]), S(0.5) * (P[w, {e1 + 2}] + P[w, {e2 + 2}]))"]
+            for i in ancestors[b1]:
+                out.append(f"    cf{i} = cf{i} + wp.dot({jac_point(i, b1, f'pc{n}')}, F{n}c)")
+            for i in ancestors[b2]:
+                out.append(f"    cf{i} = cf{i} - wp.dot({jac_point(i, b2, f'pc{n}')}, F{n}c)")
+            n += 1
+    return out
+
+
+def _site_actuators(model, o, dof_body, subtree, jac_point) -> list[str]:
+    """Generalised forces af{i} of motors pushing on sites (force and torque in the site frame)."""
+    nv = model.nv
+    out = ["    # --- site actuators"] + [f"    af{i} = S(0.0)" for i in range(nv)]
+    for a_, site in enumerate(model.actuator_site):
+        if site is None:
+            continue
+        b, pos, quat = site
+        g = o["actuator_gear"] + 6 * a_
+        out += [f"    Rs{a_} = R{b} @ wp.quat_to_matrix(Q4(S({quat[1]!r}), S({quat[2]!r}), S({quat[3]!r}), S({quat[0]!r})))",
+                f"    ps{a_} = x{b} + R{b} @ V3(S({pos[0]!r}), S({pos[1]!r}), S({pos[2]!r}))",
+                f"    fs{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g}], P[w, {g + 1}], P[w, {g + 2}]))",
+                f"    ts{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g + 3}], P[w, {g + 4}], P[w, {g + 5}]))"]
+        for i in range(nv):
+            bi, kind, k = dof_body[i]
+            if b not in subtree(bi):
+                continue
+            term = f"wp.dot({jac_point(i, b, f'ps{a_}')}, fs{a_})"
+            if kind == HINGE:
+                term += f" + wp.dot(ax{bi}, ts{a_})"
+            elif kind == FREE_ROT:
+                term += f" + wp.dot(fa{bi}_{k}, ts{a_})"
+            out.append(f"    af{i} = af{i} + {term}")
+    return out
 
 
 def _cholesky_solve(nv: int) -> list[str]:
@@ -346,6 +477,6 @@ def load(model, scalar: str):
     spec = importlib.util.spec_from_file_location(f"diffsim_rigid_dyn_{key}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.layout = Layout(model.nbody, model.nv, model.nu)
+    module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms))
     _LOADED[key] = module
     return module

@@ -5,8 +5,8 @@ a top-level ``<default>`` without classes (``joint``, ``geom``, ``motor``
 attributes), ``<worldbody>`` with nested ``<body pos quat euler>``, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
 armature>``, ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
-quat euler fromto mass density friction>``, ``<site>``/``<camera>``/``<light>``
-(ignored: no physics), and ``<actuator><motor joint gear ctrlrange>``. Anything else
+quat euler fromto mass density friction>``, ``<site name pos quat>``, ``<camera>``/``<light>``
+(ignored: no physics), and ``<actuator><motor joint|site gear ctrlrange>``. Anything else
 raises ``ValueError`` naming the element, so a model is never silently simplified.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
 
-_IGNORED = {"site", "camera", "light"}
+_IGNORED = {"camera", "light"}
 
 
 def _floats(s, n=None, what=""):
@@ -115,13 +115,13 @@ class _Parser:
                     if a.tag != "motor":
                         raise ValueError(f"<actuator>: unsupported element <{a.tag}>; only <motor>")
                     at = self.attrs(a, "motor")
-                    unknown = set(at) - {"joint", "gear", "ctrlrange", "ctrllimited", "name"}
+                    unknown = set(at) - {"joint", "site", "gear", "ctrlrange", "ctrllimited", "name"}
                     if unknown:
                         raise ValueError(f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
                     limited = at.get("ctrllimited", "auto") in ("true", "auto") and "ctrlrange" in at
-                    self.builder.add_actuator(at["joint"], float(at.get("gear", "1").split()[0]),
+                    self.builder.add_actuator(at.get("joint"), _floats(at.get("gear", "1")),
                                               tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
-                                              at.get("name"))
+                                              at.get("name"), site=at.get("site"))
             elif child.tag in ("size", "visual", "statistic", "asset"):
                 continue  # no physics in these
             else:
@@ -158,6 +158,11 @@ class _Parser:
                                        at.get("name"))
             elif child.tag == "geom":
                 self.geom(child, b)
+            elif child.tag == "site":
+                pos, quat = self.frame(child, f"site {child.get('name')!r}")
+                if child.get("name") is None:
+                    continue  # an anonymous site cannot carry an actuator: no physics
+                self.builder.add_site(b, child.get("name"), pos, quat)
             elif child.tag == "body":
                 self.body(child, b)
             elif child.tag not in _IGNORED:

@@ -17,9 +17,15 @@ name                   shape                 meaning (units, frame)
 ``joint_axis``         (W, nb, 3)            joint axis in the body frame (unit)
 ``dof_damping``        (W, nv)               viscous damping (N m s/rad or N s/m)
 ``dof_armature``       (W, nv)               armature inertia added to the mass matrix diagonal
-``actuator_gear``      (W, nu)               torque or force per unit control
+``actuator_gear``      (W, nu, 6)            per unit control: joint motors use [0] (N m or N);
+                                             site motors a force and a torque in the site frame
 ``gravity``            (W, 3)                gravity (m/s^2), world frame (z up in MJCF)
+``geom_contact``       (W, ng, 3)            per body geom: friction coefficient, contact stiffness
+                                             (N/m), contact damping (N s/m)
 =====================  ====================  ====================================================
+
+Geometry (``geoms``: body, type, size, pose in the body frame) and the world planes
+(``planes``: unit normal, offset) are topology: fixed at build time.
 """
 from __future__ import annotations
 
@@ -29,10 +35,10 @@ import numpy as np
 import torch
 
 from diffsim import runtime
-from diffsim.rigid.builder import JOINT_DOFS, JOINT_TYPES, ModelBuilder
+from diffsim.rigid.builder import JOINT_DOFS, JOINT_TYPES, ModelBuilder, quat_to_mat
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
-               "dof_damping", "dof_armature", "actuator_gear", "gravity")
+               "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact")
 
 
 @dataclass
@@ -46,7 +52,8 @@ class Model:
     dof_adr: tuple
     nq: int
     nv: int
-    actuator_dof: tuple
+    actuator_dof: tuple  # dof of a joint motor, -1 for a site motor
+    actuator_site: tuple  # (body, pos, quat) of a site motor, None for a joint motor
     actuator_ctrlrange: tuple
     body_pos: torch.Tensor
     body_quat: torch.Tensor
@@ -59,6 +66,9 @@ class Model:
     dof_armature: torch.Tensor
     actuator_gear: torch.Tensor
     gravity: torch.Tensor
+    geom_contact: torch.Tensor
+    geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
+    planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     device: str = "cpu"
 
     @property
@@ -102,6 +112,11 @@ class Model:
                 jpos.append(np.zeros(3))
                 jaxis.append(np.array([0.0, 0.0, 1.0]))
         inert = [b.body_inertia(body) for body in b.bodies]
+        geoms = [(i, g) for i, body in enumerate(b.bodies) for g in body.geoms if g.type != "plane"]
+        planes = []
+        for g in b.world_geoms:
+            n = quat_to_mat(g.quat) @ np.array([0.0, 0.0, 1.0])
+            planes.append((tuple(n), float(n @ g.pos)))
 
         def rep(x, shape):
             t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(shape), dtype=dtype, device=dev)
@@ -111,7 +126,10 @@ class Model:
             num_worlds=num_worlds, timestep=b.timestep,
             body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
             joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
-            actuator_dof=tuple(joint_dof[a.joint] for a in b.actuators),
+            actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),
+            actuator_site=tuple(None if a.site is None else (b.sites[a.site].body, tuple(map(float, b.sites[a.site].pos)),
+                                                             tuple(map(float, b.sites[a.site].quat)))
+                                for a in b.actuators),
             actuator_ctrlrange=tuple(a.ctrlrange for a in b.actuators),
             body_pos=rep([body.pos for body in b.bodies], (nb, 3)),
             body_quat=rep([body.quat for body in b.bodies], (nb, 4)),
@@ -120,8 +138,11 @@ class Model:
             body_inertia=rep([i for _, _, i in inert], (nb, 3, 3)),
             joint_pos=rep(jpos, (nb, 3)), joint_axis=rep(jaxis, (nb, 3)),
             dof_damping=rep(damping, (nv,)), dof_armature=rep(armature, (nv,)),
-            actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators),)),
-            gravity=rep(b.gravity, (3,)), device=dev)
+            actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators), 6)),
+            gravity=rep(b.gravity, (3,)),
+            geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
+            geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
+            planes=tuple(planes), device=dev)
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,

@@ -35,7 +35,7 @@ def _check_against_mujoco(xml_or_path):
     assert model.timestep == mj.opt.timestep
 
 
-@pytest.mark.parametrize("name", ["pendulum", "double_pendulum", "cartpole", "acrobot"])
+@pytest.mark.parametrize("name", ["pendulum", "double_pendulum", "cartpole", "acrobot", "quadrotor", "ball_and_box"])
 def test_builtin_models_match_mujoco_compiler(name):
     _check_against_mujoco(builtin_model(name))
 

@@ -142,6 +142,16 @@ class ClassicEnv(gym.Env):
         return self.dynamics.render_frame(self.state)
 
 
+def world_seeds(seed, num_envs: int) -> list:
+    """Per-world seeds of a vector env: ``seed + i`` for an int (Gymnasium's convention), a list as given."""
+    if seed is None:
+        return [None] * num_envs
+    seeds = list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(num_envs)]
+    if len(seeds) != num_envs:
+        raise ValueError(f"seed must be an int or a list of {num_envs} ints, got {len(seeds)}")
+    return seeds
+
+
 class _ResetStreams:
     """Per-world initial states from per-world generators, pre-drawn in blocks of ``block``.
 
@@ -187,11 +197,7 @@ class ClassicVectorEnv(VectorEnv):
 
     def reset(self, *, seed=None, options=None):
         if seed is not None or self._streams is None:
-            seeds = [None] * self.num_envs if seed is None else (
-                list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)])
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints")
-            self._streams = _ResetStreams(self.dynamics, seeds)
+            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
         if options and "state" in options:
             state = np.asarray(options["state"], dtype=np.float64)
             if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):

@@ -48,6 +48,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from diffsim.trebuchet import LB, MODELS, simulate
 from envs import counter_rng
+from envs.core import world_seeds
 
 WIND_LIMIT = 20.0
 ANGLE_RANGE = (0.02, 0.5 * math.pi)
@@ -206,12 +207,8 @@ class TrebuchetVectorEnv(VectorEnv):
 
     def reset(self, *, seed=None, options=None):
         if seed is not None or self._keys is None:
-            seeds = [None] * self.num_envs if seed is None else (
-                list(seed) if isinstance(seed, (list, tuple)) else [seed + i for i in range(self.num_envs)])
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"seed must be an int or a list of {self.num_envs} ints, got {len(seeds)}")
-            self._keys = np.array([np.random.default_rng(s).integers(0, 2 ** 63) if s is not None else
-                                   np.random.default_rng().integers(0, 2 ** 63) for s in seeds], dtype=np.uint64)
+            self._keys = np.array([np.random.default_rng(s).integers(0, 2 ** 63)
+                                   for s in world_seeds(seed, self.num_envs)], dtype=np.uint64)
             self._episodes[:] = 0
         self.state = self._contexts.draw(self._keys, self._episodes)
         if options and "state" in options:

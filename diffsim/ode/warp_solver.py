@@ -1,12 +1,13 @@
-"""The Warp path: every trajectory is one Warp thread, the whole batch one launch per step.
+"""The Warp path: every trajectory is one Warp thread; one launch advances the whole batch 16 steps.
 
 Kernels are generated per (vector field, method, scalar type, state size) and
 cached. Three kinds:
 
-* ``step``   -- one step of the method for every trajectory: ``Y[k+1] = Phi(Y[k])``
-  (rows past a trajectory's own step count copy the state). Each step writes a
-  fresh row of the trajectory array, so the ``wp.Tape`` replays it exactly; a
-  time loop inside one thread would not be replayed (Warp docs, "dynamic loops").
+* ``step``   -- up to ``STEPS_PER_LAUNCH`` steps of the method for every trajectory,
+  ``Y[k+1] = Phi(Y[k])`` (rows past a trajectory's own step count copy the state).
+  The steps are unrolled at compile time and each writes a fresh row of the
+  trajectory array, so the ``wp.Tape`` replays them exactly; a runtime time loop
+  inside one thread would not be replayed (Warp docs, "dynamic loops").
 * ``output`` -- dense output at the requested times (Dormand-Prince's order-4
   continuous extension, or the state itself for grid-aligned outputs).
 * ``attempt`` (Dormand-Prince only, no adjoint) -- one attempted step per running

@@ -57,6 +57,7 @@ class Joint:
     pos: np.ndarray
     damping: float = 0.0
     armature: float = 0.0
+    range: tuple[float, float] | None = None  # soft limits (rad or m) for hinge and slide joints
 
 
 @dataclass
@@ -163,7 +164,8 @@ class ModelBuilder:
         return self.bodies[body]
 
     def add_joint(self, body: int, type: str = "hinge", axis=(0, 0, 1), pos=(0, 0, 0), damping: float = 0.0,
-                  armature: float = 0.0, name: str | None = None) -> None:
+                  armature: float = 0.0, name: str | None = None, range=None) -> None:
+        """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it."""
         b = self._body(body)
         name = name or f"{b.name}_joint{len(b.joints)}"
         if type not in JOINT_TYPES:
@@ -177,8 +179,14 @@ class ModelBuilder:
             raise ValueError(f"joint {name!r}: a free joint must be the only joint of a body attached to the world")
         if len(b.joints) >= 1:
             raise ValueError(f"body {b.name!r}: one joint per body is supported; joint {name!r} would be the second")
+        if range is not None:
+            if type == "free":
+                raise ValueError(f"joint {name!r}: a free joint cannot have a range")
+            if not (len(range) == 2 and np.all(np.isfinite(range)) and range[0] < range[1]):
+                raise ValueError(f"joint {name!r}: range must be (low, high) with low < high, got {range!r}")
+            range = (float(range[0]), float(range[1]))
         b.joints.append(Joint(name, type, axis / np.linalg.norm(axis), _vec3(f"joint {name!r} pos", pos),
-                              float(damping), float(armature)))
+                              float(damping), float(armature), range))
 
     def set_inertial(self, body: int, mass: float, pos=(0, 0, 0), inertia=None, quat=(1, 0, 0, 0)) -> None:
         """Explicit inertia: ``inertia`` is the diagonal (3,) in the frame ``quat``, or a full (3, 3) matrix."""

@@ -65,6 +65,16 @@ def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
 
 
 @wp.func
+def joint_limit(q: S, qd: S, lo: S, hi: S):
+    """Soft limit: a smooth one-sided spring-damper pushing q back into [lo, hi]."""
+    below = softplus(lo - q, S({depth_smoothing}))
+    above = softplus(q - hi, S({depth_smoothing}))
+    act = S(0.5) * (S(2.0) + wp.tanh(S(0.5) * (lo - q) / S({depth_smoothing}))
+                    + wp.tanh(S(0.5) * (q - hi) / S({depth_smoothing})))  # ~1 beyond a limit, ~0 inside
+    return S({limit_k}) * (below - above) - S({limit_c}) * qd * act
+
+
+@wp.func
 def quat_integrate(qt: Q4, omega: V3, h: S):
     """qt * exp(h omega / 2), omega in the body frame; Taylor-expanded near zero (smooth gradients)."""
     rv = h * omega
@@ -86,7 +96,8 @@ class Layout:
         self.nb, self.nv, self.nu = nb, nv, nu
         sizes = [("body_pos", 3 * nb), ("body_quat", 4 * nb), ("body_mass", nb), ("body_ipos", 3 * nb),
                  ("body_inertia", 9 * nb), ("joint_pos", 3 * nb), ("joint_axis", 3 * nb), ("dof_damping", nv),
-                 ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng)]
+                 ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng),
+                 ("dof_range", 2 * nv)]
         self.offset, o = {}, 0
         for name, n in sizes:
             self.offset[name] = o
@@ -105,7 +116,8 @@ def generate(model, scalar: str) -> str:
     L = Layout(nb, nv, nu, len(model.geoms))
     o = L.offset
     lines = [_HEADER.format(scalar=scalar, nq=nq, nv=nv, nu=max(nu, 1), depth_smoothing=CONTACT_DEPTH_SMOOTHING,
-                            force_smoothing=CONTACT_FORCE_SMOOTHING, friction_smoothing=FRICTION_SMOOTHING),
+                            force_smoothing=CONTACT_FORCE_SMOOTHING, friction_smoothing=FRICTION_SMOOTHING,
+                            limit_k=JOINT_LIMIT_STIFFNESS, limit_c=JOINT_LIMIT_DAMPING),
              "", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), w: int):",
              f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
@@ -234,6 +246,9 @@ def generate(model, scalar: str) -> str:
     lines += _site_actuators(model, o, dof_body, subtree, jac_point)
     for i in range(nv):
         force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]", f"cf{i}", f"af{i}"]
+        if model.dof_limited[i]:
+            force.append(f"joint_limit(q[{model_qadr_of_dof(model, i)}], qd[{i}], P[w, {o['dof_range'] + 2 * i}], "
+                         f"P[w, {o['dof_range'] + 2 * i + 1}])")
         for a_, dof in enumerate(model.actuator_dof):
             if dof == i:
                 force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
@@ -337,6 +352,16 @@ def _contacts(model, o, dof_body, subtree, jac_point) -> list[str]:
                 out.append(f"    cf{i} = cf{i} - wp.dot({jac_point(i, b2, f'pc{n}')}, F{n}c)")
             n += 1
     return out
+
+
+JOINT_LIMIT_STIFFNESS = 1e4  # N m/rad (or N/m) beyond a joint's range
+JOINT_LIMIT_DAMPING = 10.0  # N m s/rad (or N s/m), active beyond the range
+
+
+def model_qadr_of_dof(model, dof: int) -> int:
+    """qpos index of a hinge/slide dof."""
+    b = model.dof_adr.index(dof)
+    return model.qpos_adr[b]
 
 
 def _site_actuators(model, o, dof_body, subtree, jac_point) -> list[str]:

@@ -4,7 +4,7 @@ Supported: ``<mujoco>`` with ``<compiler angle=...>``, ``<option timestep gravit
 a top-level ``<default>`` without classes (``joint``, ``geom``, ``motor``
 attributes), ``<worldbody>`` with nested ``<body pos quat euler>``, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
-armature>``, ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
+armature range limited>`` (soft limits), ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
 quat euler fromto mass density friction>``, ``<site name pos quat>``, ``<camera>``/``<light>``
 (ignored: no physics), and ``<actuator><motor joint|site gear ctrlrange>``. Anything else
 raises ``ValueError`` naming the element, so a model is never silently simplified.
@@ -150,12 +150,16 @@ class _Parser:
                 unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
                 if unknown:
                     raise ValueError(f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
-                if at.get("limited") == "true" or ("range" in at and at.get("limited", "auto") == "auto"):
-                    raise ValueError(f"joint {at.get('name', '')!r}: joint limits are not supported yet")
+                limited = at.get("limited") == "true" or ("range" in at and at.get("limited", "auto") == "auto")
+                rng = None
+                if limited:
+                    rng = _floats(at["range"], 2, "joint range")
+                    if jtype == "hinge":
+                        rng = np.array([self.angle(x) for x in rng])
                 self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
                                        _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
                                        float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
-                                       at.get("name"))
+                                       at.get("name"), None if rng is None else tuple(rng))
             elif child.tag == "geom":
                 self.geom(child, b)
             elif child.tag == "site":

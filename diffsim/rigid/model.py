@@ -22,6 +22,7 @@ name                   shape                 meaning (units, frame)
 ``gravity``            (W, 3)                gravity (m/s^2), world frame (z up in MJCF)
 ``geom_contact``       (W, ng, 3)            per body geom: friction coefficient, contact stiffness
                                              (N/m), contact damping (N s/m)
+``dof_range``          (W, nv, 2)            soft joint limits (rad or m); used for limited dofs only
 =====================  ====================  ====================================================
 
 Geometry (``geoms``: body, type, size, pose in the body frame) and the world planes
@@ -38,7 +39,7 @@ from diffsim import runtime
 from diffsim.rigid.builder import JOINT_DOFS, JOINT_TYPES, ModelBuilder, quat_to_mat
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
-               "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact")
+               "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range")
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Model:
     actuator_gear: torch.Tensor
     gravity: torch.Tensor
     geom_contact: torch.Tensor
+    dof_range: torch.Tensor
+    dof_limited: tuple = ()  # per dof: True where a soft limit applies
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     device: str = "cpu"
@@ -91,7 +94,7 @@ class Model:
         nb = len(b.bodies)
         jtype, qadr, dadr = [], [], []
         nq = nv = 0
-        jpos, jaxis, damping, armature, joint_dof = [], [], [], [], {}
+        jpos, jaxis, damping, armature, joint_dof, ranges, limited = [], [], [], [], {}, [], []
         for body in b.bodies:
             if body.joints:
                 j = body.joints[0]
@@ -105,6 +108,8 @@ class Model:
                 jaxis.append(j.axis)
                 damping += [j.damping] * jv
                 armature += [j.armature] * jv
+                ranges += [j.range or (0.0, 0.0)] * jv
+                limited += [j.range is not None] * jv
             else:
                 jtype.append(-1)
                 qadr.append(-1)
@@ -140,6 +145,7 @@ class Model:
             dof_damping=rep(damping, (nv,)), dof_armature=rep(armature, (nv,)),
             actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators), 6)),
             gravity=rep(b.gravity, (3,)),
+            dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
             planes=tuple(planes), device=dev)

@@ -4,6 +4,7 @@
 
 * ``diffsim/Pendulum-v0``  -- Gymnasium's Pendulum-v1, step for step, on Warp;
 * ``diffsim/CartPole-v0``  -- Gymnasium's CartPole-v1, step for step, on Warp;
+* ``diffsim/Acrobot-v0``   -- Gymnasium's Acrobot-v1, step for step, on Warp;
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step).
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
@@ -23,6 +24,13 @@ gymnasium.register(
     vector_entry_point="envs.cartpole:CartPoleVectorEnv",
     max_episode_steps=500,
     reward_threshold=475.0,
+)
+gymnasium.register(
+    id="diffsim/Acrobot-v0",
+    entry_point="envs.acrobot:AcrobotEnv",
+    vector_entry_point="envs.acrobot:AcrobotVectorEnv",
+    max_episode_steps=500,
+    reward_threshold=-100.0,
 )
 gymnasium.register(
     id="diffsim/Trebuchet-v0",

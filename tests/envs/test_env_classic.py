@@ -6,10 +6,12 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
+from envs.acrobot import AcrobotDynamics, AcrobotEnv, AcrobotVectorEnv
 from envs.cartpole import CartPoleDynamics, CartPoleEnv, CartPoleVectorEnv
 from envs.pendulum import PendulumDynamics, PendulumEnv, PendulumVectorEnv
 
-PAIRS = [("diffsim/Pendulum-v0", "Pendulum-v1"), ("diffsim/CartPole-v0", "CartPole-v1")]
+PAIRS = [("diffsim/Pendulum-v0", "Pendulum-v1"), ("diffsim/CartPole-v0", "CartPole-v1"),
+         ("diffsim/Acrobot-v0", "Acrobot-v1")]
 
 
 @pytest.mark.parametrize("ours,theirs", PAIRS)
@@ -40,11 +42,11 @@ def test_check_env(ours):
     check_env(gym.make(ours, render_mode="rgb_array").unwrapped, skip_render_check=False)
 
 
-@pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2)])
+@pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2), (AcrobotVectorEnv, 3)])
 def test_vector_env_equals_single_envs_through_autoresets(cls, n_act):
     n = 4
     venv = cls(num_envs=n, max_episode_steps=70)
-    single_cls = PendulumEnv if cls is PendulumVectorEnv else CartPoleEnv
+    single_cls = {PendulumVectorEnv: PendulumEnv, CartPoleVectorEnv: CartPoleEnv, AcrobotVectorEnv: AcrobotEnv}[cls]
     singles = [single_cls() for _ in range(n)]
     vo, _ = venv.reset(seed=5)
     so = [e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]
@@ -52,7 +54,7 @@ def test_vector_env_equals_single_envs_through_autoresets(cls, n_act):
     rng = np.random.default_rng(0)
     ended, steps, resets = np.zeros(n, dtype=bool), np.zeros(n, dtype=int), 0
     for _ in range(300):
-        acts = rng.integers(0, 2, n) if n_act else rng.uniform(-2, 2, (n, 1)).astype(np.float32)
+        acts = rng.integers(0, n_act, n) if n_act else rng.uniform(-2, 2, (n, 1)).astype(np.float32)
         vo, vr, vt, vtr, _ = venv.step(acts)
         for i, e in enumerate(singles):
             if ended[i]:  # next-step autoreset: the vector env returns the single env's next reset
@@ -94,7 +96,8 @@ def test_record_episode_statistics_and_sync_equivalence():
     assert trunc.all() and (info["episode"]["l"] == 200).all()
 
 
-@pytest.mark.parametrize("dyn", [PendulumDynamics(), CartPoleDynamics()], ids=["pendulum", "cartpole"])
+@pytest.mark.parametrize("dyn", [PendulumDynamics(), CartPoleDynamics(), AcrobotDynamics()],
+                         ids=["pendulum", "cartpole", "acrobot"])
 def test_functional_step_gradients(dyn):
     g = torch.Generator().manual_seed(0)
     state = (dyn.reset(5, g) * 3).requires_grad_(True)

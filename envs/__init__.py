@@ -5,6 +5,10 @@
 * ``diffsim/Pendulum-v0``  -- Gymnasium's Pendulum-v1, step for step, on Warp;
 * ``diffsim/CartPole-v0``  -- Gymnasium's CartPole-v1, step for step, on Warp;
 * ``diffsim/Acrobot-v0``   -- Gymnasium's Acrobot-v1, step for step, on Warp;
+* ``diffsim/CartPoleSwingUp-v0`` -- swing up and balance, continuous push (rigid-body cart-pole);
+* ``diffsim/DoublePendulum-v0`` -- swing up and balance a double pendulum (two torques);
+* ``diffsim/Quadrotor-v0`` -- fly to a goal and hover (four rotor thrusts);
+* ``diffsim/Throw-v0``     -- push or throw a box to rest on a target (contacts, friction);
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step).
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
@@ -37,3 +41,12 @@ gymnasium.register(
     entry_point="envs.trebuchet:TrebuchetEnv",
     vector_entry_point="envs.trebuchet:TrebuchetVectorEnv",
 )
+
+for _name, _module, _steps in (("CartPoleSwingUp", "cartpole_swingup", 500), ("DoublePendulum", "double_pendulum", 500),
+                               ("Quadrotor", "quadrotor", 500), ("Throw", "throw", None)):
+    gymnasium.register(
+        id=f"diffsim/{_name}-v0",
+        entry_point=f"envs.{_module}:{_name}Env",
+        vector_entry_point=f"envs.{_module}:{_name}VectorEnv",
+        max_episode_steps=_steps,
+    )

@@ -1,0 +1,75 @@
+"""``diffsim/CartPoleSwingUp-v0``: swing a hanging pole up and balance it, by a continuous push.
+
+## Dynamics
+The built-in ``cartpole`` MJCF model (:mod:`diffsim.rigid`): a 1 kg cart on a slider
+(damping 0.1 N s/m) and a 0.1 kg, 1 m pole on a hinge (damping 0.01 N m s/rad), RK4 at
+2 ms, ``frame_skip`` = 5 (an env step is 10 ms). State ``[x, theta, x_dot, theta_dot]``
+(m, rad with 0 = upright, m/s, rad/s).
+
+## Observation, action, reward
+Observation ``[x, cos theta, sin theta, x_dot, theta_dot]``; action ``Box(-1, 1, (1,))``,
+the push in units of the 10 N gear; reward ``cos(theta) - 0.01 x^2 - 0.001 a^2`` per step
+(1 when balanced at the centre). Terminates if ``|x| > 3`` m; truncated after 500 steps.
+
+## Starting state
+Hanging down: ``theta ~ pi + U(-0.05, 0.05)``, ``x, x_dot, theta_dot ~ U(-0.05, 0.05)``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from gymnasium import spaces
+
+from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
+
+
+class CartPoleSwingUpDynamics(RigidDynamics):
+    model_name = "cartpole"
+    frame_skip = 5
+
+    def __init__(self, device="cpu", **overrides):
+        super().__init__(device=device, **overrides)
+        high = np.array([np.inf] * 5, dtype=np.float32)
+        self.observation_space = spaces.Box(-high, high, dtype=np.float32)
+
+    def initial_bounds(self):
+        return [-0.05, math.pi - 0.05, -0.05, -0.05], [0.05, math.pi + 0.05, 0.05, 0.05]
+
+    def sample_initial(self, rng, options, size=None):
+        s = rng.uniform(-0.05, 0.05, size=(4,) if size is None else (size, 4))
+        s[..., 1] += math.pi
+        return s
+
+    def observe(self, state):
+        return torch.stack([state[:, 0], torch.cos(state[:, 1]), torch.sin(state[:, 1]), state[:, 2], state[:, 3]], -1)
+
+    def reward(self, state, action, next_state):
+        return torch.cos(next_state[:, 1]) - 0.01 * next_state[:, 0] ** 2 - 0.001 * action[:, 0] ** 2
+
+    def terminated(self, state):
+        return state[:, 0].abs() > 3.0
+
+    def render_frame(self, state):
+        size = 128
+        img = np.full((size, size, 3), 255, dtype=np.uint8)
+        cx = int(size / 2 + state[0] * size / 8)
+        img[70:78, max(0, cx - 10):max(0, cx + 10)] = (0, 0, 0)
+        for r in np.linspace(0, 40, 80):
+            x, y = int(cx + r * math.sin(state[1])), int(74 - r * math.cos(state[1]))
+            if 0 <= x < size and 0 <= y < size:
+                img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = (202, 152, 101)
+        return img
+
+
+class CartPoleSwingUpEnv(RigidEnv):
+    def __init__(self, render_mode=None, **params):
+        super().__init__(CartPoleSwingUpDynamics(**params), render_mode)
+
+
+class CartPoleSwingUpVectorEnv(RigidVectorEnv):
+    def __init__(self, num_envs=1, max_episode_steps=500, device="cpu", render_mode=None, **params):
+        if render_mode is not None:
+            raise ValueError("the vector env does not render; use CartPoleSwingUpEnv(render_mode='rgb_array')")
+        super().__init__(CartPoleSwingUpDynamics(device=device, **params), num_envs, max_episode_steps)

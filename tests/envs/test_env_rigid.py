@@ -1,0 +1,114 @@
+"""The rigid-body envs: Gymnasium contract, vector == single, differentiable steps, task sanity."""
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401
+from envs.cartpole_swingup import CartPoleSwingUpDynamics
+from envs.double_pendulum import DoublePendulumDynamics
+from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv
+from envs.throw import ThrowDynamics, ThrowEnv
+
+IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0"]
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_check_env(env_id):
+    check_env(gym.make(env_id, render_mode="rgb_array").unwrapped, skip_render_check=False)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_vector_env_equals_single_envs(env_id):
+    n = 3
+    venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
+    singles = [gym.make(env_id).unwrapped for _ in range(n)]
+    vo, _ = venv.reset(seed=4)
+    for i, e in enumerate(singles):
+        np.testing.assert_array_equal(e.reset(seed=4 + i)[0], vo[i])
+    rng = np.random.default_rng(0)
+    space = singles[0].action_space
+    for _ in range(3 if env_id.endswith("Throw-v0") else 10):
+        acts = rng.uniform(space.low, space.high, (n, *space.shape)).astype(np.float32)
+        vo, vr, vt, _, _ = venv.step(acts)
+        for i, e in enumerate(singles):
+            o, r, t, _, _ = e.step(acts[i])
+            if t:  # next-step autoreset: compare the reset on the vector side next time
+                e.reset()
+            np.testing.assert_allclose(o, vo[i], rtol=0, atol=1e-12)
+            assert abs(r - vr[i]) < 1e-12 and t == vt[i]
+        if env_id.endswith("Throw-v0"):
+            venv.step(acts)  # the autoreset step
+
+
+@pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics()],
+                         ids=["swingup", "double_pendulum", "quadrotor"])
+def test_functional_step_gradcheck(dyn):
+    state = dyn.reset(2, torch.Generator().manual_seed(0)).requires_grad_(True)
+    low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)
+    action = (low + (high - low) * torch.rand(2, dyn.nu, generator=torch.Generator().manual_seed(1),
+                                              dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda s, a: dyn.step(s, a)[2], (state, action), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_gradient_reaches_physical_parameters():
+    dyn = CartPoleSwingUpDynamics()
+    dyn.template.body_mass.requires_grad_(True)
+    state = dyn.reset(4, torch.Generator().manual_seed(0))
+    total = 0.0
+    for _ in range(20):
+        state, _, reward, _ = dyn.step(state, torch.full((4, 1), 0.5, dtype=torch.float64))
+        total = total + reward.sum()
+    (g,) = torch.autograd.grad(total, dyn.template.body_mass)
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
+
+
+def test_quadrotor_hover_keeps_position_and_goal_reward():
+    env = QuadrotorEnv()
+    env.reset(seed=0, options={"state": [0, 0, 1, 1, 0, 0, 0] + [0] * 6 + [0, 0, 1]})
+    for _ in range(50):
+        _, r, t, _, _ = env.step(np.full(4, HOVER))
+    assert not t and r > -2e-6 and abs(env.state[2] - 1.0) < 1e-9  # -1e-6: the distance is sqrt(d^2 + 1e-12)
+
+
+def test_throw_push_lands_at_v0_squared_over_2_mu_g():
+    env = ThrowEnv()
+    target = 2.0 ** 2 / (2 * 0.5 * 9.81)
+    env.reset(options={"state": [0, 0, 0.1, 1, 0, 0, 0] + [0] * 6 + [target]})
+    _, r, t, _, info = env.step(np.array([2.0, 0.0]))
+    assert t and abs(r) < 0.05 * target
+
+
+def test_throw_gradient_w_r_t_friction_matches_finite_differences():
+    dyn = ThrowDynamics()
+    base = dyn.template.geom_contact.clone()
+    state = torch.tensor([[0, 0, 0.1, 1, 0, 0, 0] + [0] * 6 + [1.0]], dtype=torch.float64)
+
+    def final_x(mu):
+        dyn.template.geom_contact = base.clone()
+        dyn.template.geom_contact[0, 0, 0] = mu
+        ns, _ = dyn.transition(state, torch.tensor([[2.0, 0.0]], dtype=torch.float64))
+        return ns[0, 0]
+
+    mu = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(final_x(mu), mu)
+    fd = (final_x(torch.tensor(0.5 + 1e-6, dtype=torch.float64)) - final_x(torch.tensor(0.5 - 1e-6, dtype=torch.float64))) / 2e-6
+    assert abs(float(g) - float(fd)) < 1e-4 * abs(float(fd))
+    assert abs(float(g) - (-2.0 ** 2 / (2 * 0.5 ** 2 * 9.81))) < 0.05 * abs(float(g))  # d/dmu of v0^2/(2 mu g)
+
+
+@pytest.mark.parametrize("env_id,bad,match", [("diffsim/DoublePendulum-v0", np.zeros(3), "shape"),
+                                              ("diffsim/Quadrotor-v0", np.full(4, np.nan), "finite")])
+def test_bad_actions(env_id, bad, match):
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=match):
+        env.step(bad)
+
+
+def test_bad_parameter_override():
+    with pytest.raises(ValueError, match="unknown physical parameter"):
+        CartPoleSwingUpDynamics(pole_length=2.0)

@@ -50,3 +50,24 @@ for _name, _module, _steps in (("CartPoleSwingUp", "cartpole_swingup", 500), ("D
         vector_entry_point=f"envs.{_module}:{_name}VectorEnv",
         max_episode_steps=_steps,
     )
+
+FUNCTIONAL = {
+    "diffsim/Pendulum-v0": "envs.pendulum:PendulumDynamics",
+    "diffsim/CartPole-v0": "envs.cartpole:CartPoleDynamics",
+    "diffsim/Acrobot-v0": "envs.acrobot:AcrobotDynamics",
+    "diffsim/CartPoleSwingUp-v0": "envs.cartpole_swingup:CartPoleSwingUpDynamics",
+    "diffsim/DoublePendulum-v0": "envs.double_pendulum:DoublePendulumDynamics",
+    "diffsim/Quadrotor-v0": "envs.quadrotor:QuadrotorDynamics",
+    "diffsim/Throw-v0": "envs.throw:ThrowDynamics",
+}
+
+
+def make_functional(env_id: str, **kwargs):
+    """The differentiable, torch-facing dynamics of ``env_id``: ``reset(batch, generator)`` and
+    ``step(state, action) -> (next_state, obs, reward, terminated)``."""
+    import importlib
+
+    if env_id not in FUNCTIONAL:
+        raise ValueError(f"env_id must be one of {sorted(FUNCTIONAL)}, got {env_id!r}")
+    module, name = FUNCTIONAL[env_id].split(":")
+    return getattr(importlib.import_module(module), name)(**kwargs)

@@ -1,4 +1,4 @@
-"""Analytic policy gradient (back-propagation through time through the differentiable env step).
+"""Analytic policy gradient (back-propagation through time through the differentiable env step), and SHAC.
 
 Each iteration rolls ``num_envs`` worlds forward for ``window`` steps with the policy in
 the loop and back-propagates the discounted return through the simulator into the
@@ -7,11 +7,15 @@ policy. Windows are truncated: the next window continues from the detached last 
 explosion of long chaotic rollouts (``shared/reference/warp.md`` section 7). Gradients are
 clipped by global norm; a non-finite loss or gradient stops training with a message
 (the last good checkpoint is kept).
+
+``algo="shac"`` is Short-Horizon Actor-Critic (Xu et al., ICLR 2022): the same short
+windows, plus a learned value function that bootstraps the tail, ``gamma^T V(s_T)``,
+whose gradient also flows through the simulator; the critic is fitted to TD(lambda)
+targets from the window (target network updated softly).
 """
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +36,11 @@ class APGConfig:
     grad_clip: float = 1.0
     hidden: tuple = (64, 64)
     seed: int = 0
+    algo: str = "apg"  # or "shac"
+    lam: float = 0.95  # SHAC: TD(lambda)
+    critic_lr: float = 1e-3
+    critic_epochs: int = 8
+    target_tau: float = 0.2  # SHAC: soft update of the target critic
 
 
 def _action_bounds(dyn):
@@ -47,6 +56,33 @@ def make_policy(dyn, cfg: APGConfig) -> MLPPolicy:
     obs_dim = dyn.observe(dyn.reset(1, torch.Generator().manual_seed(0))).shape[-1]
     low, high = _action_bounds(dyn)
     return MLPPolicy(obs_dim, dyn.action_dim, low, high, hidden=cfg.hidden)
+
+
+class Critic(torch.nn.Module):
+    """V(obs): an MLP on normalised observations (the policy's running statistics)."""
+
+    def __init__(self, obs_dim: int, hidden=(64, 64)):
+        super().__init__()
+        layers, d = [], obs_dim
+        for h in hidden:
+            layers += [torch.nn.Linear(d, h), torch.nn.Tanh()]
+            d = h
+        layers.append(torch.nn.Linear(d, 1))
+        self.net = torch.nn.Sequential(*layers).double()
+
+    def forward(self, obs_normalised):
+        return self.net(obs_normalised).squeeze(-1)
+
+
+def _td_lambda(rewards, values, dones, gamma, lam):
+    """TD(lambda) targets for t = 0..T-1 from rewards (T, N), values (T+1, N), dones (T, N)."""
+    targets = torch.zeros_like(rewards)
+    g = values[-1]
+    for t in reversed(range(rewards.shape[0])):
+        nxt = (1 - lam) * values[t + 1] + lam * g
+        g = rewards[t] + gamma * (1.0 - dones[t]) * nxt
+        targets[t] = g
+    return targets
 
 
 def evaluate(dyn, policy, episodes: int = 32, steps: int = 200, seed: int = 123) -> float:
@@ -67,11 +103,19 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
     """Train; writes ``out/checkpoint.pt`` and ``out/log.csv``; returns ``(policy, rows)``."""
     from tqdm import tqdm
 
+    if cfg.algo not in ("apg", "shac"):
+        raise ValueError(f"algo must be 'apg' or 'shac', got {cfg.algo!r}")
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log_path = out / "checkpoint.pt", out / "log.csv"
     torch.manual_seed(cfg.seed)
     policy = make_policy(dyn, cfg)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    critic = target = critic_opt = None
+    if cfg.algo == "shac":
+        critic = Critic(policy.norm.mean.shape[0], cfg.hidden)
+        target = Critic(policy.norm.mean.shape[0], cfg.hidden)
+        target.load_state_dict(critic.state_dict())
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
     gen = torch.Generator().manual_seed(cfg.seed)
     start, rows = 0, []
     state, age = None, 0
@@ -83,6 +127,10 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
             raise ValueError(f"--resume: {ckpt} was written with another configuration")
         policy.load_state_dict(saved["policy"])
         opt.load_state_dict(saved["optimizer"])
+        if critic is not None:
+            critic.load_state_dict(saved["critic"])
+            target.load_state_dict(saved["target"])
+            critic_opt.load_state_dict(saved["critic_optimizer"])
         gen.set_state(saved["rng"])
         start, state, age = saved["iteration"], saved["state"], saved["age"]
         rows = [dict(zip(("iteration", "env_steps", "window_return", "eval_return"), r)) for r in saved["rows"].tolist()]
@@ -94,12 +142,20 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
         ret = torch.zeros(cfg.num_envs, dtype=torch.float64)
         discount = 1.0
         s = state.detach()
+        alive = torch.ones(cfg.num_envs, dtype=torch.float64)
+        observations, rewards, dones = [], [], []
         for _ in range(cfg.window):
             obs = dyn.observe(s)
             policy.norm.update(obs)
-            s, _, reward, _ = dyn.step(s, policy(obs))
-            ret = ret + discount * reward
+            s, _, reward, term = dyn.step(s, policy(obs))
+            ret = ret + discount * alive * reward
             discount *= cfg.gamma
+            observations.append(obs.detach())
+            rewards.append(reward.detach())
+            dones.append(term.to(torch.float64))
+            alive = alive * (1.0 - term.to(torch.float64))
+        if critic is not None:  # bootstrap the tail with the target critic; its gradient flows through s
+            ret = ret + discount * alive * target(policy.norm(dyn.observe(s)))
         loss = -ret.mean() / cfg.window
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at iteration {it}; last checkpoint: {ckpt}")
@@ -109,6 +165,8 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
         if not torch.isfinite(norm):
             raise FloatingPointError(f"non-finite gradient at iteration {it}; last checkpoint: {ckpt}")
         opt.step()
+        if critic is not None:
+            _fit_critic(critic, target, critic_opt, policy, observations, rewards, dones, dyn.observe(s).detach(), cfg)
         state, age = s.detach(), age + cfg.window
         done = it + 1
         if done % log_every == 0 or done == cfg.iterations:
@@ -116,7 +174,7 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
             rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
                              window_return=float(ret.detach().mean()), eval_return=eval_ret))
             bar.set_postfix(eval_return=f"{eval_ret:.1f}")
-            _save(ckpt, policy, opt, gen, done, state, age, rows, cfg)
+            _save(ckpt, policy, opt, gen, done, state, age, rows, cfg, critic, target, critic_opt)
             with open(log_path, "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=list(rows[0]))
                 w.writeheader()
@@ -128,12 +186,31 @@ def _config_dict(cfg):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}
 
 
-def _save(path, policy, opt, gen, iteration, state, age, rows, cfg):
+def _fit_critic(critic, target, critic_opt, policy, observations, rewards, dones, last_obs, cfg):
+    with torch.no_grad():
+        obs_n = policy.norm(torch.stack(observations + [last_obs]))  # (T+1, N, obs)
+        values = target(obs_n)
+        targets = _td_lambda(torch.stack(rewards), values, torch.stack(dones), cfg.gamma, cfg.lam)
+    x, y = obs_n[:-1].reshape(-1, obs_n.shape[-1]), targets.reshape(-1)
+    for _ in range(cfg.critic_epochs):
+        critic_opt.zero_grad()
+        loss = ((critic(x) - y) ** 2).mean()
+        loss.backward()
+        critic_opt.step()
+    with torch.no_grad():
+        for p_t, p in zip(target.parameters(), critic.parameters()):
+            p_t.mul_(1 - cfg.target_tau).add_(cfg.target_tau * p)
+
+
+def _save(path, policy, opt, gen, iteration, state, age, rows, cfg, critic=None, target=None, critic_opt=None):
     tmp = path.with_suffix(".tmp")
-    torch.save({"policy": policy.state_dict(), "optimizer": opt.state_dict(), "rng": gen.get_state(),
-                "iteration": iteration, "state": state, "age": age, "config": _config_dict(cfg),
-                "rows": torch.tensor([[r["iteration"], r["env_steps"], r["window_return"], r["eval_return"]]
-                                      for r in rows], dtype=torch.float64)}, tmp)
+    payload = {"policy": policy.state_dict(), "optimizer": opt.state_dict(), "rng": gen.get_state(),
+               "iteration": iteration, "state": state, "age": age, "config": _config_dict(cfg),
+               "rows": torch.tensor([[r["iteration"], r["env_steps"], r["window_return"], r["eval_return"]]
+                                     for r in rows], dtype=torch.float64)}
+    if critic is not None:
+        payload.update(critic=critic.state_dict(), target=target.state_dict(), critic_optimizer=critic_opt.state_dict())
+    torch.save(payload, tmp)
     tmp.replace(path)
 
 
@@ -154,4 +231,4 @@ def plot_curve(rows, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-__all__ = ["APGConfig", "train_apg", "evaluate", "make_policy", "plot_curve", "math"]
+__all__ = ["APGConfig", "Critic", "train_apg", "evaluate", "make_policy", "plot_curve"]

@@ -1,6 +1,6 @@
 """Train a controller through a differentiable diffsim env:
 
-    python -m controllers.train --env diffsim/Pendulum-v0 --algo apg [--iterations N] [--resume]
+    python -m controllers.train --env diffsim/Pendulum-v0 --algo apg|shac [--iterations N] [--resume]
 
 Writes ``checkpoint.pt`` (loaded with ``weights_only=True`` on ``--resume``), ``log.csv`` and
 ``learning_curve.png`` to ``--out`` (default ``outputs/<env>_<algo>``), with a progress bar.
@@ -14,7 +14,7 @@ from pathlib import Path
 from controllers.apg import APGConfig, plot_curve, train_apg
 from envs import FUNCTIONAL, make_functional
 
-ALGOS = ("apg",)
+ALGOS = ("apg", "shac")
 
 
 def main(argv=None):
@@ -36,7 +36,7 @@ def main(argv=None):
     if not args.lr > 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
     cfg = dataclasses.replace(APGConfig(), env_id=args.env, iterations=args.iterations, num_envs=args.num_envs,
-                              window=args.window, lr=args.lr, seed=args.seed)
+                              window=args.window, lr=args.lr, seed=args.seed, algo=args.algo)
     out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{args.algo}"
     try:
         policy, rows = train_apg(cfg, make_functional(args.env), out, resume=args.resume,

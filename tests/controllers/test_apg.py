@@ -11,17 +11,19 @@ from envs import make_functional
 CFG = APGConfig(env_id="diffsim/Pendulum-v0", iterations=40, num_envs=32, window=32, lr=3e-3)
 
 
-def test_short_apg_run_improves_pendulum_return(tmp_path):
+@pytest.mark.parametrize("algo", ["apg", "shac"])
+def test_short_run_improves_pendulum_return(tmp_path, algo):
     """Evaluation return (fixed 32 start states, 200 steps) rises steadily over 40 iterations."""
     dyn = make_functional(CFG.env_id)
-    _, rows = train_apg(CFG, dyn, tmp_path, progress=False, log_every=5)
+    _, rows = train_apg(dataclasses.replace(CFG, algo=algo), dyn, tmp_path, progress=False, log_every=5)
     early = max(rows[0]["eval_return"], rows[1]["eval_return"])
     assert rows[-1]["eval_return"] > early + 100, [r["eval_return"] for r in rows]
     assert (tmp_path / "log.csv").read_text().count("\n") == len(rows) + 1
 
 
-def test_resume_reaches_the_same_state(tmp_path):
-    cfg = dataclasses.replace(CFG, iterations=20)
+@pytest.mark.parametrize("algo", ["apg", "shac"])
+def test_resume_reaches_the_same_state(tmp_path, algo):
+    cfg = dataclasses.replace(CFG, iterations=20, algo=algo)
     dyn = make_functional(cfg.env_id)
     full, rows_full = train_apg(cfg, dyn, tmp_path / "full", progress=False)
     half = dataclasses.replace(cfg, iterations=10)
@@ -44,10 +46,15 @@ def test_non_finite_loss_stops_cleanly(tmp_path, monkeypatch):
 
 
 def test_cli_writes_log_plot_and_checkpoint(tmp_path):
-    rows = main(["--env", "diffsim/CartPoleSwingUp-v0", "--iterations", "2", "--num-envs", "4", "--window", "4",
-                 "--out", str(tmp_path), "--no-progress"])
+    rows = main(["--env", "diffsim/CartPoleSwingUp-v0", "--algo", "shac", "--iterations", "2", "--num-envs", "4",
+                 "--window", "4", "--out", str(tmp_path), "--no-progress"])
     assert len(rows) == 1
     for name in ("checkpoint.pt", "log.csv", "learning_curve.png"):
         assert (tmp_path / name).stat().st_size > 0
     with pytest.raises(SystemExit):
         main(["--iterations", "0"])
+
+
+def test_unknown_algo():
+    with pytest.raises(ValueError, match="algo must be"):
+        train_apg(dataclasses.replace(CFG, algo="ppo"), make_functional(CFG.env_id), None, progress=False)

@@ -1,7 +1,7 @@
 """Write a short GIF of an environment rollout: ``python -m demos.render --env diffsim/CartPole-v0``.
 
 Frames come from the env's ``render_mode="rgb_array"``; actions are random (seeded) unless
-``--zero`` is given. The GIF is written with Pillow (a matplotlib dependency).
+``--zero`` is given. The GIF is written with Pillow (a matplotlib dependency) by :func:`envs.rendering.write_gif`.
 """
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from PIL import Image
-
 import envs  # noqa: F401  (registers the diffsim/ ids)
+from envs.rendering import write_gif
 
 
 def record(env_id: str, steps: int, seed: int = 0, zero: bool = False) -> list[np.ndarray]:
@@ -33,13 +32,6 @@ def record(env_id: str, steps: int, seed: int = 0, zero: bool = False) -> list[n
             break
     env.close()
     return frames
-
-
-def write_gif(frames, path: Path, fps: int = 30) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1, int(1000 / fps)), loop=0)
-    return path
 
 
 def main(argv=None):

@@ -1,6 +1,8 @@
 """Analytic policy gradient: it learns, stops on non-finite loss, resumes to the same state."""
 import dataclasses
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -58,3 +60,16 @@ def test_cli_writes_log_plot_and_checkpoint(tmp_path):
 def test_unknown_algo():
     with pytest.raises(ValueError, match="algo must be"):
         train_apg(dataclasses.replace(CFG, algo="ppo"), make_functional(CFG.env_id), None, progress=False)
+
+
+def test_evaluate_writes_gif_of_trained_policy(tmp_path):
+    from PIL import Image
+
+    from controllers.evaluate import main as evaluate_main
+
+    train_apg(dataclasses.replace(CFG, iterations=2, num_envs=4, window=4), make_functional(CFG.env_id), tmp_path,
+              progress=False, log_every=1)
+    mean_return, gif = evaluate_main([str(tmp_path / "checkpoint.pt"), "--episodes", "2", "--steps", "10"])
+    assert np.isfinite(mean_return)
+    with Image.open(gif) as im:
+        assert im.n_frames == 11

@@ -28,6 +28,7 @@ import torch
 import warp as wp
 from gymnasium import spaces
 
+from envs.rendering import two_link_frame
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
 
 AVAIL_TORQUE = (-1.0, 0.0, 1.0)
@@ -125,17 +126,7 @@ class AcrobotDynamics(ClassicDynamics):
         return np.array([AVAIL_TORQUE[int(action)]])
 
     def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        c = size // 2
-        x1, y1 = c + 28 * math.sin(state[0]), c + 28 * math.cos(state[0])
-        x2, y2 = x1 + 28 * math.sin(state[0] + state[1]), y1 + 28 * math.cos(state[0] + state[1])
-        for (xa, ya), (xb, yb) in (((c, c), (x1, y1)), ((x1, y1), (x2, y2))):
-            for t in np.linspace(0, 1, 60):
-                x, y = int(xa + t * (xb - xa)), int(ya + t * (yb - ya))
-                if 0 <= x < size and 0 <= y < size:
-                    img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = (0, 204, 204)
-        return img
+        return two_link_frame(state[0], state[1], color=(0, 204, 204))
 
 
 class AcrobotEnv(ClassicEnv):

@@ -33,7 +33,8 @@ import torch
 import warp as wp
 from gymnasium import logger, spaces
 
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, _check_finite_action
+from envs.rendering import cartpole_frame
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
 
 
 @wp.kernel
@@ -97,15 +98,7 @@ class CartPoleDynamics(ClassicDynamics):
         return np.array([1.0 if int(action) == 1 else -1.0])
 
     def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        cx = int(size / 2 + state[0] * size / 6)
-        img[90:100, max(0, cx - 12):cx + 12] = (0, 0, 0)
-        for r in np.linspace(0, 50, 100):
-            x, y = int(cx + r * math.sin(state[2])), int(90 - r * math.cos(state[2]))
-            if 0 <= x < size and 0 <= y < size:
-                img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = (202, 152, 101)
-        return img
+        return cartpole_frame(state[0], state[2], x_scale=128 / 6)
 
 
 class CartPoleEnv(ClassicEnv):

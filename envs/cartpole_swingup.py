@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
+from envs.rendering import cartpole_frame
 from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
 
 
@@ -52,15 +53,7 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         return state[:, 0].abs() > 3.0
 
     def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        cx = int(size / 2 + state[0] * size / 8)
-        img[70:78, max(0, cx - 10):max(0, cx + 10)] = (0, 0, 0)
-        for r in np.linspace(0, 40, 80):
-            x, y = int(cx + r * math.sin(state[1])), int(74 - r * math.cos(state[1]))
-            if 0 <= x < size and 0 <= y < size:
-                img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = (202, 152, 101)
-        return img
+        return cartpole_frame(state[0], state[1], x_scale=128 / 8, cart_y=70, pole=40.0)
 
 
 class CartPoleSwingUpEnv(RigidEnv):

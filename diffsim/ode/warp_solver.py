@@ -26,7 +26,7 @@ from diffsim.bridge import warp_apply
 from diffsim.ode.field import WarpVectorField
 from diffsim.ode.grid import (DFACTOR, DONE, FULL, IFACTOR, MAX_STEPS, RUNNING, SAFETY, UNDERFLOW, Grid,
                               raise_on_failure)
-from diffsim.ode.tableaus import DOPRI5, EULER, MIDPOINT, RK4, SEMI_IMPLICIT_EULER, VERLET, ExplicitRK, Partitioned
+from diffsim.ode.tableaus import DOPRI5, EULER, MIDPOINT, RK4, SEMI_IMPLICIT_EULER, VERLET, Partitioned
 
 
 STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead)

@@ -1,5 +1,4 @@
 """The rigid-body envs: Gymnasium contract, vector == single, differentiable steps, task sanity."""
-import math
 
 import gymnasium as gym
 import numpy as np

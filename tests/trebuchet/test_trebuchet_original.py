@@ -1,7 +1,6 @@
 """The "original" model against Trebuchet.jl's numbers (shared/reference/trebuchet.md, sections 4.3 and 6)."""
 import math
 
-import pytest
 import torch
 
 from diffsim.trebuchet import LB, simulate

@@ -4,7 +4,7 @@ Implemented: ``ModelBuilder`` / ``Model`` (per-world parameters), MJCF import,
 hinge, slide and free joints, joint and site motors, soft contacts (sphere,
 capsule and box against planes; sphere-sphere) with smooth Coulomb friction, RK4
 and semi-implicit Euler, ``rollout`` with gradients w.r.t. state, controls and
-physical parameters. Not yet: joint limits, box-box and capsule-capsule contacts.
+physical parameters, soft joint limits. Not yet: box-box and capsule-capsule contacts.
 """
 from pathlib import Path
 

@@ -48,12 +48,28 @@ class ClassicDynamics:
         wp.launch(self.kernel, n, inputs=[state, action, params], outputs=[next_state, reward], device=state.device)
         return next_state, reward
 
-    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
-        """``(next_state, reward)`` for a batch; float64; differentiable w.r.t. all three."""
+    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
+                   recompute: bool = False):
+        """``(next_state, reward)`` for a batch; float64; differentiable w.r.t. all three.
+        ``recompute=True`` keeps no tape: the step is re-run during backward (for checkpointing)."""
         params = self.params if params is None else params
         need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
         return warp_apply(self._step_fn, state.to(torch.float64), action.to(torch.float64),
-                          params.to(torch.float64), recompute=not need_grad)
+                          params.to(torch.float64), recompute=recompute or not need_grad)
+
+    def rollout_return(self, state: torch.Tensor, actions: torch.Tensor, gamma: float = 1.0,
+                       segment_length: int | None = None):
+        """Discounted return of an open-loop action sequence ``actions (T, B, A)`` from ``state``, and the
+        final state, differentiable with bounded memory: segments of ``segment_length`` steps (default
+        sqrt(T)) are recomputed during backward (:func:`diffsim.bridge.checkpointed_rollout`)."""
+        from diffsim.bridge import checkpointed_rollout
+
+        def one(k, s):
+            nxt, reward = self.transition(s, actions[k], recompute=True)
+            return nxt, reward * gamma ** k
+
+        (final,), rewards = checkpointed_rollout(one, (state,), actions.shape[0], segment_length)
+        return torch.stack([r[0] for r in rewards]).sum(0), final
 
     def reset(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Initial states ``(batch, S)`` drawn from the env's start distribution with ``generator``."""

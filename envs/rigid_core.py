@@ -57,12 +57,13 @@ class RigidDynamics(ClassicDynamics):
         fields = {k: getattr(self.template, k).expand(n, *getattr(self.template, k).shape[1:]) for k in PARAM_NAMES}
         return dataclasses.replace(self.template, num_worlds=n, **fields)
 
-    def transition(self, state, action, params=None):
+    def transition(self, state, action, params=None, recompute: bool = False):
         n = state.shape[0]
         state = state.to(torch.float64)
         q, v = state[:, :self.nq], state[:, self.nq:self.nq + self.nv]
         u = action.to(torch.float64)
-        qs, vs = rollout(self.model_for(n), q, v, u.unsqueeze(1).expand(n, self.frame_skip, self.nu))
+        qs, vs = rollout(self.model_for(n), q, v, u.unsqueeze(1).expand(n, self.frame_skip, self.nu),
+                         recompute=recompute)
         next_state = torch.cat([qs[:, -1], vs[:, -1], state[:, self.nq + self.nv:]], dim=1)
         return next_state, self.reward(state, u, next_state)
 

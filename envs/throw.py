@@ -53,7 +53,7 @@ class ThrowDynamics(RigidDynamics):
         s = np.concatenate([q, np.zeros((n, 6)), target], axis=1)
         return s[0] if size is None else s
 
-    def transition(self, state, action, params=None):
+    def transition(self, state, action, params=None, recompute: bool = False):
         n = state.shape[0]
         state = state.to(torch.float64)
         q, _, target = self.split(state)
@@ -61,7 +61,7 @@ class ThrowDynamics(RigidDynamics):
         zero = torch.zeros(n, 1, dtype=torch.float64, device=state.device)
         v = torch.cat([a[:, :1], zero, a[:, 1:2], zero, zero, zero], dim=1)  # launch along x, up along z
         qs, vs = rollout(self.model_for(n), q, v, torch.zeros(n, self.frame_skip, 0, dtype=torch.float64,
-                                                              device=state.device))
+                                                              device=state.device), recompute=recompute)
         next_state = torch.cat([qs[:, -1], vs[:, -1], target], dim=1)
         return next_state, self.reward(state, a, next_state)
 

@@ -8,7 +8,8 @@ same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...): the
 whole rollout is one Warp computation on a ``wp.Tape`` (one launch per step, each
-writing its own row), bridged to torch by :func:`diffsim.bridge.warp_apply`.
+writing its own row), bridged to torch by :func:`diffsim.bridge.warp_apply`;
+``recompute=True`` keeps no tape and re-runs the rollout during backward.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def _check(name, x, shape, dtype):
 
 
 def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor, integrator: str = "rk4",
-            timestep: float | None = None):
+            timestep: float | None = None, recompute: bool = False):
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
     W, nq, nv, nu = model.num_worlds, model.nq, model.nv, model.nu
@@ -91,5 +92,5 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
             wp.launch(kernel, W, inputs=[Q, QD, U, Pw, 1, nu, k, S(h), *b], device=device)
         return Q, QD
 
-    Q, QD = warp_apply(fn, qpos.contiguous(), qvel.contiguous(), u, P)
+    Q, QD = warp_apply(fn, qpos.contiguous(), qvel.contiguous(), u, P, recompute=recompute)
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)

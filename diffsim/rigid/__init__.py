@@ -12,6 +12,7 @@ from diffsim.rigid.builder import ModelBuilder
 from diffsim.rigid.mjcf import parse_mjcf
 from diffsim.rigid.model import Model, load_mjcf
 from diffsim.rigid.rollout import rollout
+from diffsim.rigid.state import Control, State, default_control, default_state, step
 
 MODELS_DIR = Path(__file__).parent / "models"
 
@@ -26,4 +27,5 @@ def builtin_model(name: str) -> str:
     return str(path)
 
 
-__all__ = ["ModelBuilder", "Model", "load_mjcf", "parse_mjcf", "rollout", "builtin_model", "MODELS_DIR"]
+__all__ = ["ModelBuilder", "Model", "State", "Control", "load_mjcf", "parse_mjcf", "rollout", "step", "default_state",
+           "default_control", "builtin_model", "MODELS_DIR"]

@@ -141,9 +141,7 @@ class AcrobotEnv(ClassicEnv):
 
 class AcrobotVectorEnv(ClassicVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=500, device="cpu", render_mode=None, **params):
-        if render_mode is not None:
-            raise ValueError("the vector env does not render; use AcrobotEnv(render_mode='rgb_array')")
-        super().__init__(AcrobotDynamics(device=device, **params), num_envs, max_episode_steps)
+        super().__init__(AcrobotDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)
 
     def _actions(self, actions):
         a = np.asarray(actions)

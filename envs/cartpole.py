@@ -129,9 +129,7 @@ class CartPoleEnv(ClassicEnv):
 class CartPoleVectorEnv(ClassicVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=500, sutton_barto_reward: bool = False, device="cpu",
                  render_mode=None, **params):
-        if render_mode is not None:
-            raise ValueError("the vector env does not render; use CartPoleEnv(render_mode='rgb_array')")
-        super().__init__(CartPoleDynamics(device=device, **params), num_envs, max_episode_steps)
+        super().__init__(CartPoleDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)
         self._sutton_barto_reward = sutton_barto_reward
 
     def _actions(self, actions):

@@ -63,6 +63,4 @@ class CartPoleSwingUpEnv(RigidEnv):
 
 class CartPoleSwingUpVectorEnv(RigidVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=500, device="cpu", render_mode=None, **params):
-        if render_mode is not None:
-            raise ValueError("the vector env does not render; use CartPoleSwingUpEnv(render_mode='rgb_array')")
-        super().__init__(CartPoleSwingUpDynamics(device=device, **params), num_envs, max_episode_steps)
+        super().__init__(CartPoleSwingUpDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)

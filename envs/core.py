@@ -197,7 +197,9 @@ class ClassicVectorEnv(VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, dynamics: ClassicDynamics, num_envs: int, max_episode_steps: int):
+    def __init__(self, dynamics: ClassicDynamics, num_envs: int, max_episode_steps: int, render_mode=None):
+        if render_mode is not None:
+            raise ValueError(f"{type(self).__name__} does not render; use the single env with render_mode='rgb_array'")
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         self.dynamics, self.num_envs, self.max_episode_steps = dynamics, int(num_envs), max_episode_steps

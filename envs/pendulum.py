@@ -121,10 +121,8 @@ class PendulumEnv(ClassicEnv):
 
 class PendulumVectorEnv(ClassicVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=200, device="cpu", render_mode=None, **params):
-        if render_mode is not None:
-            raise ValueError("the vector env does not render; use PendulumEnv(render_mode='rgb_array')")
         super().__init__(PendulumDynamics(float32_torque=True, device=device, **params), num_envs,
-                         max_episode_steps)
+                         max_episode_steps, render_mode)
 
     def _actions(self, actions):
         a = np.asarray(actions, dtype=np.float64)

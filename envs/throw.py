@@ -92,6 +92,4 @@ class ThrowEnv(RigidEnv):
 
 class ThrowVectorEnv(RigidVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=1000, device="cpu", render_mode=None, **params):
-        if render_mode is not None:
-            raise ValueError("the vector env does not render; use ThrowEnv(render_mode='rgb_array')")
-        super().__init__(ThrowDynamics(device=device, **params), num_envs, max_episode_steps)
+        super().__init__(ThrowDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)

@@ -156,3 +156,9 @@ def test_checkpointed_long_rollout_gives_the_plain_gradients(dyn):
     (g2,) = torch.autograd.grad(total.sum(), a2)
     torch.testing.assert_close(ret, total.detach(), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(g1, g2, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [PendulumVectorEnv, CartPoleVectorEnv, AcrobotVectorEnv])
+def test_vector_envs_refuse_render_mode(cls):
+    with pytest.raises(ValueError, match="does not render"):
+        cls(num_envs=2, render_mode="rgb_array")

@@ -61,11 +61,6 @@ def resolve_device(device: str | torch.device | None = None) -> str:
     raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
-def torch_device(device: str) -> torch.device:
-    """The torch device matching a Warp device string."""
-    return torch.device(device)
-
-
 def warp_scalar(dtype: torch.dtype):
     """Warp scalar type for a torch floating dtype (float32 or float64 only)."""
     if dtype == torch.float32:

@@ -35,9 +35,6 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         high = np.array([np.inf] * 5, dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
-    def initial_bounds(self):
-        return [-0.05, math.pi - 0.05, -0.05, -0.05], [0.05, math.pi + 0.05, 0.05, 0.05]
-
     def sample_initial(self, rng, options, size=None):
         s = rng.uniform(-0.05, 0.05, size=(4,) if size is None else (size, 4))
         s[..., 1] += math.pi

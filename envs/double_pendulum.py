@@ -33,9 +33,6 @@ class DoublePendulumDynamics(RigidDynamics):
         high = np.array([1, 1, 1, 1, np.inf, np.inf], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
-    def initial_bounds(self):
-        return [-0.05] * 4, [0.05] * 4
-
     def sample_initial(self, rng, options, size=None):
         return rng.uniform(-0.05, 0.05, size=(4,) if size is None else (size, 4))
 

@@ -35,9 +35,6 @@ class QuadrotorDynamics(RigidDynamics):
         super().__init__(device=device, **overrides)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(13,), dtype=np.float32)
 
-    def initial_bounds(self):
-        raise NotImplementedError("use sample_initial")
-
     def sample_initial(self, rng, options, size=None):
         n = 1 if size is None else size
         u = rng.uniform(0.0, 1.0, (n, 6))  # one draw per world, in order: block draws equal single draws

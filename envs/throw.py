@@ -43,9 +43,6 @@ class ThrowDynamics(RigidDynamics):
                                             dtype=np.float32)
         self.action_dim = 2
 
-    def initial_bounds(self):
-        raise NotImplementedError("use sample_initial")
-
     def sample_initial(self, rng, options, size=None):
         n = 1 if size is None else size
         q = np.tile([0.0, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0], (n, 1))

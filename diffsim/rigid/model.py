@@ -82,9 +82,6 @@ class Model:
     def nu(self) -> int:
         return len(self.actuator_dof)
 
-    def params(self) -> dict:
-        return {k: getattr(self, k) for k in PARAM_NAMES}
-
     @classmethod
     def from_builder(cls, b: ModelBuilder, num_worlds: int = 1, device: str | None = None, dtype=None) -> "Model":
         if not isinstance(num_worlds, int) or num_worlds < 1:

@@ -43,6 +43,7 @@ def _actions(kind, n, steps, rng):
 def _diff_rate(dyn, n, steps):
     state = dyn.reset(n, torch.Generator().manual_seed(0))
     action = torch.zeros(n, 1, dtype=torch.float64, requires_grad=True)
+    dyn.step(state, action)[2].sum().backward()  # warm-up (kernel load)
     t0 = time.perf_counter()
     for _ in range(steps):
         _, _, reward, _ = dyn.step(state, action)

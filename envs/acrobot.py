@@ -28,8 +28,9 @@ import torch
 import warp as wp
 from gymnasium import spaces
 
+from envs.core import ClassicEnv
 from envs.rendering import two_link_frame
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
+from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
 
 AVAIL_TORQUE = (-1.0, 0.0, 1.0)
 
@@ -61,14 +62,20 @@ def _wrap(x: wp.float64):
     return x
 
 
-@wp.kernel
-def acrobot_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=wp.float64),
-                 params: wp.array(dtype=wp.float64), next_state: wp.array2d(dtype=wp.float64),
-                 reward: wp.array(dtype=wp.float64)):
-    i = wp.tid()
+Vec1d = wp.types.vector(1, wp.float64)
+Vec6d = wp.types.vector(6, wp.float64)
+
+
+@wp.func
+def acrobot_terminated(s: wp.vec4d):
+    """The tip is above the pivot by more than one link length."""
+    return -wp.cos(s[0]) - wp.cos(s[1] + s[0]) > wp.float64(1.0)
+
+
+@wp.func
+def acrobot_dynamics(y: wp.vec4d, act: Vec1d, params: wp.array(dtype=wp.float64)):
     dt = params[8]
-    a = action[i, 0]
-    y = wp.vec4d(state[i, 0], state[i, 1], state[i, 2], state[i, 3])
+    a = act[0]
     h2 = dt / wp.float64(2.0)
     k1 = _dsdt(y[0], y[1], y[2], y[3], a, params)
     y2 = y + h2 * k1
@@ -78,19 +85,23 @@ def acrobot_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=w
     y4 = y + dt * k3
     k4 = _dsdt(y4[0], y4[1], y4[2], y4[3], a, params)
     yn = y + dt / wp.float64(6.0) * (k1 + wp.float64(2.0) * k2 + wp.float64(2.0) * k3 + k4)
-    th1 = _wrap(yn[0])
-    th2 = _wrap(yn[1])
-    next_state[i, 0] = th1
-    next_state[i, 1] = th2
-    next_state[i, 2] = wp.clamp(yn[2], -params[9], params[9])
-    next_state[i, 3] = wp.clamp(yn[3], -params[10], params[10])
-    done = -wp.cos(th1) - wp.cos(th2 + th1) > wp.float64(1.0)
-    reward[i] = wp.where(done, wp.float64(0.0), wp.float64(-1.0))
+    next_state = wp.vec4d(_wrap(yn[0]), _wrap(yn[1]), wp.clamp(yn[2], -params[9], params[9]),
+                          wp.clamp(yn[3], -params[10], params[10]))
+    reward = wp.where(acrobot_terminated(next_state), wp.float64(0.0), wp.float64(-1.0))
+    return next_state, reward
 
 
-class AcrobotDynamics(ClassicDynamics):
-    state_dim, action_dim = 4, 1
-    kernel = acrobot_step
+@wp.func
+def acrobot_observe(s: wp.vec4d):
+    return Vec6d(wp.cos(s[0]), wp.sin(s[0]), wp.cos(s[1]), wp.sin(s[1]), s[2], s[3])
+
+
+ACROBOT_KERNELS = build_kernels(acrobot_dynamics, acrobot_observe, acrobot_terminated, 4, 1, 6)
+
+
+class AcrobotDynamics(WarpDynamics):
+    state_dim, action_dim, obs_dim = 4, 1, 6
+    kernels = ACROBOT_KERNELS
     param_names = ("m1", "m2", "l1", "lc1", "lc2", "I1", "I2", "g", "dt", "max_vel1", "max_vel2")
 
     def __init__(self, m1=1.0, m2=1.0, l1=1.0, lc1=0.5, lc2=0.5, I1=1.0, I2=1.0, g=9.8, dt=0.2,
@@ -113,13 +124,6 @@ class AcrobotDynamics(ClassicDynamics):
         return rng.uniform(low=low, high=high, size=(4,) if size is None else (size, 4)).astype(np.float32).astype(
             np.float64)
 
-    def observe(self, state):
-        return torch.stack([torch.cos(state[:, 0]), torch.sin(state[:, 0]), torch.cos(state[:, 1]),
-                            torch.sin(state[:, 1]), state[:, 2], state[:, 3]], -1)
-
-    def terminated(self, state):
-        return -torch.cos(state[:, 0]) - torch.cos(state[:, 1] + state[:, 0]) > 1.0
-
     def env_action(self, action):
         if not self.action_space.contains(action):
             raise ValueError(f"action must be 0, 1 or 2 (Discrete(3)), got {action!r}")
@@ -139,12 +143,12 @@ class AcrobotEnv(ClassicEnv):
         return self._obs(), reward, terminated, False, {}
 
 
-class AcrobotVectorEnv(ClassicVectorEnv):
+class AcrobotVectorEnv(WarpVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=500, device="cpu", render_mode=None, **params):
         super().__init__(AcrobotDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)
 
     def _actions(self, actions):
         a = np.asarray(actions)
-        if a.shape != (self.num_envs,) or not np.isin(a, (0, 1, 2)).all():
+        if a.shape != (self.num_envs,) or not ((a == 0) | (a == 1) | (a == 2)).all():
             raise ValueError(f"actions must be {self.num_envs} values in {{0, 1, 2}}, got shape {a.shape}")
         return np.asarray(AVAIL_TORQUE)[a.astype(np.int64)][:, None]

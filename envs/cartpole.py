@@ -33,39 +33,51 @@ import torch
 import warp as wp
 from gymnasium import logger, spaces
 
+from envs.core import ClassicEnv
 from envs.rendering import cartpole_frame
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
+from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
+
+Vec1d = wp.types.vector(1, wp.float64)
+THETA_THRESHOLD = 12 * 2 * math.pi / 360  # rad
+X_THRESHOLD = 2.4  # m
 
 
-@wp.kernel
-def cartpole_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=wp.float64),
-                  params: wp.array(dtype=wp.float64), next_state: wp.array2d(dtype=wp.float64),
-                  reward: wp.array(dtype=wp.float64)):
-    i = wp.tid()
+@wp.func
+def cartpole_dynamics(s: wp.vec4d, a: Vec1d, params: wp.array(dtype=wp.float64)):
     gravity, masscart, masspole, length, force_mag, tau = params[0], params[1], params[2], params[3], params[4], params[5]
     total_mass = masspole + masscart
     polemass_length = masspole * length
-    x, x_dot, theta, theta_dot = state[i, 0], state[i, 1], state[i, 2], state[i, 3]
-    force = force_mag * action[i, 0]
+    x, x_dot, theta, theta_dot = s[0], s[1], s[2], s[3]
+    force = force_mag * a[0]
     costheta = wp.cos(theta)
     sintheta = wp.sin(theta)
     temp = (force + polemass_length * theta_dot * theta_dot * sintheta) / total_mass
     thetaacc = (gravity * sintheta - costheta * temp) / (
         length * (wp.float64(4.0) / wp.float64(3.0) - masspole * costheta * costheta / total_mass))
     xacc = temp - polemass_length * thetaacc * costheta / total_mass
-    next_state[i, 0] = x + tau * x_dot
-    next_state[i, 1] = x_dot + tau * xacc
-    next_state[i, 2] = theta + tau * theta_dot
-    next_state[i, 3] = theta_dot + tau * thetaacc
-    reward[i] = wp.float64(1.0)
+    next_state = wp.vec4d(x + tau * x_dot, x_dot + tau * xacc, theta + tau * theta_dot, theta_dot + tau * thetaacc)
+    return next_state, wp.float64(1.0)
 
 
-class CartPoleDynamics(ClassicDynamics):
-    state_dim, action_dim = 4, 1
-    kernel = cartpole_step
+@wp.func
+def cartpole_observe(s: wp.vec4d):
+    return s
+
+
+@wp.func
+def cartpole_terminated(s: wp.vec4d):
+    return wp.abs(s[0]) > wp.float64(X_THRESHOLD) or wp.abs(s[2]) > wp.float64(THETA_THRESHOLD)
+
+
+CARTPOLE_KERNELS = build_kernels(cartpole_dynamics, cartpole_observe, cartpole_terminated, 4, 1, 4)
+
+
+class CartPoleDynamics(WarpDynamics):
+    state_dim, action_dim, obs_dim = 4, 1, 4
+    kernels = CARTPOLE_KERNELS
     param_names = ("gravity", "masscart", "masspole", "length", "force_mag", "tau")
-    theta_threshold = 12 * 2 * math.pi / 360
-    x_threshold = 2.4
+    theta_threshold = THETA_THRESHOLD
+    x_threshold = X_THRESHOLD
 
     def __init__(self, gravity=9.8, masscart=1.0, masspole=0.1, length=0.5, force_mag=10.0, tau=0.02,
                  device="cpu"):
@@ -85,12 +97,6 @@ class CartPoleDynamics(ClassicDynamics):
         low = float(options.get("low", -0.05)) if options else -0.05
         high = float(options.get("high", 0.05)) if options else 0.05
         return rng.uniform(low=low, high=high, size=(4,) if size is None else (size, 4))
-
-    def observe(self, state):
-        return state
-
-    def terminated(self, state):
-        return (state[:, 0].abs() > self.x_threshold) | (state[:, 2].abs() > self.theta_threshold)
 
     def env_action(self, action):
         if not self.action_space.contains(action):
@@ -126,7 +132,7 @@ class CartPoleEnv(ClassicEnv):
         return self._obs(), reward, terminated, False, {}
 
 
-class CartPoleVectorEnv(ClassicVectorEnv):
+class CartPoleVectorEnv(WarpVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=500, sutton_barto_reward: bool = False, device="cpu",
                  render_mode=None, **params):
         super().__init__(CartPoleDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)
@@ -134,13 +140,14 @@ class CartPoleVectorEnv(ClassicVectorEnv):
 
     def _actions(self, actions):
         a = np.asarray(actions)
-        if a.shape != (self.num_envs,) or not np.isin(a, (0, 1)).all():
+        push_right = a == 1
+        if a.shape != (self.num_envs,) or not (push_right | (a == 0)).all():
             raise ValueError(f"actions must be {self.num_envs} values in {{0, 1}}, got shape {a.shape}")
-        return np.where(a == 1, 1.0, -1.0)[:, None]
+        return np.where(push_right, 1.0, -1.0)[:, None]
 
     def step(self, actions):
         obs, reward, term, trunc, info = super().step(actions)
         if self._sutton_barto_reward:
             reward = np.where(term, -1.0, 0.0)
-            reward[self._steps == 0] = 0.0
+            reward[self._steps_host == 0] = 0.0
         return obs, reward, term, trunc, info

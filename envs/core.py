@@ -79,12 +79,15 @@ class ClassicDynamics:
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step: ``(next_state, obs, reward, terminated)``."""
+        self._check_step_shapes(state, action)
+        next_state, reward = self.transition(state, action, params)
+        return next_state, self.observe(next_state), reward, self.terminated(next_state)
+
+    def _check_step_shapes(self, state, action):
         if state.dim() != 2 or state.shape[1] != self.state_dim:
             raise ValueError(f"state must have shape (B, {self.state_dim}), got {tuple(state.shape)}")
         if action.dim() != 2 or action.shape != (state.shape[0], self.action_dim):
             raise ValueError(f"action must have shape ({state.shape[0]}, {self.action_dim}), got {tuple(action.shape)}")
-        next_state, reward = self.transition(state, action, params)
-        return next_state, self.observe(next_state), reward, self.terminated(next_state)
 
     # --- per env ----------------------------------------------------------------------------
     def initial_bounds(self):

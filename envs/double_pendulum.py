@@ -15,7 +15,6 @@ Hanging: each component ~ U(-0.05, 0.05).
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from gymnasium import spaces

@@ -27,24 +27,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 import warp as wp
 from gymnasium import spaces
 
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, _check_finite_action
+from envs.core import ClassicEnv, _check_finite_action
+from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
 
 DEFAULT_X, DEFAULT_Y = math.pi, 1.0
 
 
-@wp.kernel
-def pendulum_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=wp.float64),
-                  params: wp.array(dtype=wp.float64), next_state: wp.array2d(dtype=wp.float64),
-                  reward: wp.array(dtype=wp.float64)):
-    i = wp.tid()
+Vec1d = wp.types.vector(1, wp.float64)
+Vec3d = wp.types.vector(3, wp.float64)
+
+
+@wp.func
+def pendulum_dynamics(s: wp.vec2d, a: Vec1d, params: wp.array(dtype=wp.float64)):
     g, m, l, dt, max_speed, max_torque = params[0], params[1], params[2], params[3], params[4], params[5]
-    th = state[i, 0]
-    thdot = state[i, 1]
-    u = wp.clamp(action[i, 0], -max_torque, max_torque)
+    th = s[0]
+    thdot = s[1]
+    u = wp.clamp(a[0], -max_torque, max_torque)
     u_cost = wp.float64(0.001) * u * u
     u_acc = wp.float64(3.0) / (m * l * l) * u
     if params[6] > wp.float64(0.5):
@@ -55,16 +56,28 @@ def pendulum_step(state: wp.array2d(dtype=wp.float64), action: wp.array2d(dtype=
     two_pi = wp.float64(2.0 * math.pi)
     th_norm = th + wp.float64(math.pi)
     th_norm = th_norm - two_pi * wp.floor(th_norm / two_pi) - wp.float64(math.pi)
-    reward[i] = -(th_norm * th_norm + wp.float64(0.1) * thdot * thdot + u_cost)
+    reward = -(th_norm * th_norm + wp.float64(0.1) * thdot * thdot + u_cost)
     acc = wp.float64(3.0) * g / (wp.float64(2.0) * l) * wp.sin(th) + u_acc
     new_thdot = wp.clamp(thdot + acc * dt, -max_speed, max_speed)
-    next_state[i, 0] = th + new_thdot * dt
-    next_state[i, 1] = new_thdot
+    return wp.vec2d(th + new_thdot * dt, new_thdot), reward
 
 
-class PendulumDynamics(ClassicDynamics):
-    state_dim, action_dim = 2, 1
-    kernel = pendulum_step
+@wp.func
+def pendulum_observe(s: wp.vec2d):
+    return Vec3d(wp.cos(s[0]), wp.sin(s[0]), s[1])
+
+
+@wp.func
+def pendulum_terminated(s: wp.vec2d):
+    return False
+
+
+PENDULUM_KERNELS = build_kernels(pendulum_dynamics, pendulum_observe, pendulum_terminated, 2, 1, 3)
+
+
+class PendulumDynamics(WarpDynamics):
+    state_dim, action_dim, obs_dim = 2, 1, 3
+    kernels = PENDULUM_KERNELS
     param_names = ("g", "m", "l", "dt", "max_speed", "max_torque", "float32_torque")
 
     def __init__(self, g=10.0, m=1.0, l=1.0, dt=0.05, max_speed=8.0, max_torque=2.0, float32_torque=False,
@@ -86,9 +99,6 @@ class PendulumDynamics(ClassicDynamics):
         y = float(options.get("y_init", DEFAULT_Y)) if options else DEFAULT_Y
         high = np.array([x, y])
         return rng.uniform(low=-high, high=high, size=None if size is None else (size, 2))
-
-    def observe(self, state):
-        return torch.stack([torch.cos(state[:, 0]), torch.sin(state[:, 0]), state[:, 1]], -1)
 
     def env_action(self, action):
         a = np.asarray(action, dtype=np.float64).reshape(-1)
@@ -119,7 +129,7 @@ class PendulumEnv(ClassicEnv):
         return self._obs(), reward, False, False, {}
 
 
-class PendulumVectorEnv(ClassicVectorEnv):
+class PendulumVectorEnv(WarpVectorEnv):
     def __init__(self, num_envs=1, max_episode_steps=200, device="cpu", render_mode=None, **params):
         super().__init__(PendulumDynamics(float32_torque=True, device=device, **params), num_envs,
                          max_episode_steps, render_mode)

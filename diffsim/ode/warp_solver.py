@@ -29,7 +29,7 @@ from diffsim.ode.grid import (DFACTOR, DONE, FULL, IFACTOR, MAX_STEPS, RUNNING, 
 from diffsim.ode.tableaus import DOPRI5, EULER, MIDPOINT, RK4, SEMI_IMPLICIT_EULER, VERLET, Partitioned
 
 
-STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead)
+STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead per launch)
 
 
 def _step_func(f, method, S, V, Pv, dim):
@@ -132,7 +132,7 @@ class _Kernels:
             i = wp.tid()
             dst[i] = Y[row, i]
 
-        @wp.kernel(module="unique")
+        @wp.kernel(module="unique", module_options={"max_unroll": STEPS_PER_LAUNCH})
         def step_kernel(Y: wp.array2d(dtype=V), k: int, count: int, k0: int, T: wp.array2d(dtype=wp.float64),
                         H: wp.array2d(dtype=wp.float64), n_steps: wp.array(dtype=wp.int32), gw: int,
                         P: wp.array(dtype=Pv), pw: int):

@@ -162,3 +162,19 @@ def test_checkpointed_long_rollout_gives_the_plain_gradients(dyn):
 def test_vector_envs_refuse_render_mode(cls):
     with pytest.raises(ValueError, match="does not render"):
         cls(num_envs=2, render_mode="rgb_array")
+
+
+def test_vector_env_state_lives_on_device_and_outputs_are_copies():
+    venv = PendulumVectorEnv(num_envs=3)
+    start = np.array([[0.1, 0.0], [1.0, -0.5], [3.0, 0.2]])
+    obs0, _ = venv.reset(seed=0, options={"state": start})
+    np.testing.assert_array_equal(venv.state, start)
+    np.testing.assert_allclose(obs0[:, 0], np.cos(start[:, 0]).astype(np.float32))
+    obs1, rew1, *_ = venv.step(np.zeros((3, 1), dtype=np.float32))
+    kept = obs1.copy(), rew1.copy()
+    venv.step(np.full((3, 1), 2.0, dtype=np.float32))
+    np.testing.assert_array_equal(obs1, kept[0])  # a later step does not write into returned arrays
+    np.testing.assert_array_equal(rew1, kept[1])
+    assert not np.array_equal(venv.state, start)
+    with pytest.raises(AttributeError, match="reset"):
+        venv.state = start

@@ -1,0 +1,282 @@
+"""Classic-control dynamics written as Warp functions, and the device-resident vector env built on them.
+
+An env gives three ``@wp.func``s over fixed-size float64 vectors:
+
+* ``dynamics(state, action, params) -> (next_state, reward)``,
+* ``observe(state) -> obs``,
+* ``terminated(state) -> bool``,
+
+and :func:`build_kernels` turns them into every kernel the env needs, so each piece of
+physics is written once:
+
+* ``transition``, ``observe`` and ``step`` (all four outputs of the functional step in
+  one launch) -- differentiable, for the torch interface (:class:`WarpDynamics`, through
+  :func:`diffsim.bridge.warp_apply`);
+* ``terminated`` -- a flag per world;
+* ``vector_step`` -- the whole vector-env step of all worlds in one launch: Gymnasium's
+  next-step autoreset (a world that ended on the previous step starts from its pending
+  initial state and reports reward 0, not terminated, not truncated), dynamics, step
+  counter and truncation, termination, float32 observation. State, counters and the
+  pending initial states stay in Warp arrays on the env's device between steps.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import warp as wp
+
+from diffsim import runtime
+from diffsim.bridge import warp_apply
+from envs.core import ClassicDynamics, ClassicVectorEnv, _ResetStreams, world_seeds
+
+
+@dataclass(frozen=True)
+class ClassicKernels:
+    state_type: type
+    action_type: type
+    obs_type: type
+    obs32_type: type
+    transition: wp.Kernel
+    observe: wp.Kernel
+    step: wp.Kernel
+    terminated: wp.Kernel
+    vector_step: wp.Kernel
+
+
+def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int) -> ClassicKernels:
+    """The four kernels of one env from its three ``@wp.func``s (call at import time)."""
+    VS = wp.types.vector(state_dim, wp.float64)
+    VA = wp.types.vector(action_dim, wp.float64)
+    VO = wp.types.vector(obs_dim, wp.float64)
+    VO32 = wp.types.vector(obs_dim, wp.float32)
+
+    @wp.kernel(module="unique")
+    def transition_kernel(state: wp.array(dtype=VS), action: wp.array(dtype=VA), params: wp.array(dtype=wp.float64),
+                          next_state: wp.array(dtype=VS), reward: wp.array(dtype=wp.float64)):
+        i = wp.tid()
+        s, r = dynamics(state[i], action[i], params)
+        next_state[i] = s
+        reward[i] = r
+
+    @wp.kernel(module="unique")
+    def step_kernel(state: wp.array(dtype=VS), action: wp.array(dtype=VA), params: wp.array(dtype=wp.float64),
+                    next_state: wp.array(dtype=VS), obs: wp.array(dtype=VO), reward: wp.array(dtype=wp.float64),
+                    term: wp.array(dtype=wp.float64)):
+        i = wp.tid()
+        s, r = dynamics(state[i], action[i], params)
+        next_state[i] = s
+        obs[i] = observe(s)
+        reward[i] = r
+        term[i] = wp.where(terminated(s), wp.float64(1.0), wp.float64(0.0))  # a flag; its gradient is unused
+
+    @wp.kernel(module="unique")
+    def observe_kernel(state: wp.array(dtype=VS), obs: wp.array(dtype=VO)):
+        i = wp.tid()
+        obs[i] = observe(state[i])
+
+    @wp.kernel(module="unique", enable_backward=False)
+    def terminated_kernel(state: wp.array(dtype=VS), out: wp.array(dtype=wp.bool)):
+        i = wp.tid()
+        out[i] = terminated(state[i])
+
+    @wp.kernel(module="unique", enable_backward=False)
+    def vector_step(state: wp.array(dtype=VS), action: wp.array(dtype=VA), params: wp.array(dtype=wp.float64),
+                    pending: wp.array(dtype=VS), max_steps: int, steps: wp.array(dtype=wp.int32),
+                    autoreset: wp.array(dtype=wp.bool), obs: wp.array(dtype=VO32),
+                    reward: wp.array(dtype=wp.float64), term: wp.array(dtype=wp.bool),
+                    trunc: wp.array(dtype=wp.bool)):
+        i = wp.tid()
+        s = state[i]
+        r = wp.float64(0.0)
+        done = False
+        cut = False
+        n = int(0)
+        if autoreset[i]:
+            s = pending[i]
+        else:
+            s, r = dynamics(s, action[i], params)
+            n = int(steps[i]) + 1
+            done = terminated(s)
+            cut = n >= max_steps
+        state[i] = s
+        steps[i] = wp.int32(n)
+        autoreset[i] = done or cut
+        reward[i] = r
+        term[i] = done
+        trunc[i] = cut
+        o = observe(s)
+        o32 = VO32()
+        for j in range(wp.static(obs_dim)):
+            o32[j] = wp.float32(o[j])
+        obs[i] = o32
+
+    return ClassicKernels(VS, VA, VO, VO32, transition_kernel, observe_kernel, step_kernel, terminated_kernel,
+                          vector_step)
+
+
+def _warp_device(t: torch.Tensor) -> str:
+    return runtime.resolve_device(str(t.device))
+
+
+class WarpDynamics(ClassicDynamics):
+    """A :class:`ClassicDynamics` whose physics are the Warp functions behind ``kernels``.
+
+    Subclasses set ``kernels = build_kernels(...)`` and ``obs_dim`` besides what
+    :class:`ClassicDynamics` asks for.
+    """
+
+    kernels: ClassicKernels
+    obs_dim: int
+
+    def _transition_fn(self, state, action, params):
+        n = state.shape[0]
+        next_state = wp.empty_like(state, requires_grad=True)
+        reward = wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True)
+        wp.launch(self.kernels.transition, n, inputs=[state, action, params], outputs=[next_state, reward],
+                  device=state.device)
+        return next_state, reward
+
+    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
+                   recompute: bool = False):
+        params = self.params if params is None else params
+        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
+        k = self.kernels
+        return warp_apply(self._transition_fn, state.to(torch.float64), action.to(torch.float64),
+                          params.to(torch.float64), dtypes=(k.state_type, k.action_type, None),
+                          recompute=recompute or not need_grad)
+
+    def _step_fn(self, state, action, params):
+        n, k = state.shape[0], self.kernels
+        outs = (wp.empty_like(state, requires_grad=True), wp.empty(n, dtype=k.obs_type, device=state.device,
+                                                                    requires_grad=True),
+                wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True),
+                wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True))
+        wp.launch(k.step, n, inputs=[state, action, params], outputs=list(outs), device=state.device)
+        return outs
+
+    def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
+        """Functional step ``(next_state, obs, reward, terminated)`` in one launch; see :class:`ClassicDynamics`."""
+        self._check_step_shapes(state, action)
+        params = self.params if params is None else params
+        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
+        k = self.kernels
+        next_state, obs, reward, term = warp_apply(
+            self._step_fn, state.to(torch.float64), action.to(torch.float64), params.to(torch.float64),
+            dtypes=(k.state_type, k.action_type, None), recompute=not need_grad)
+        return next_state, obs, reward, term.detach() > 0.5
+
+    def _observe_fn(self, state):
+        obs = wp.empty(state.shape[0], dtype=self.kernels.obs_type, device=state.device, requires_grad=True)
+        wp.launch(self.kernels.observe, state.shape[0], inputs=[state], outputs=[obs], device=state.device)
+        return (obs,)
+
+    def observe(self, state: torch.Tensor) -> torch.Tensor:
+        """Observations ``(B, obs_dim)`` float64 of states ``(B, state_dim)``, differentiable."""
+        need_grad = torch.is_grad_enabled() and state.requires_grad
+        return warp_apply(self._observe_fn, state.to(torch.float64), dtypes=(self.kernels.state_type,),
+                          recompute=not need_grad)[0]
+
+    def terminated(self, state: torch.Tensor) -> torch.Tensor:
+        """Termination flags ``(B,)`` (bool) of states ``(B, state_dim)``."""
+        s = state.detach().to(torch.float64).contiguous()
+        device = _warp_device(s)
+        out = wp.empty(s.shape[0], dtype=wp.bool, device=device)
+        with runtime.torch_stream(s.device):
+            wp.launch(self.kernels.terminated, s.shape[0], inputs=[wp.from_torch(s, dtype=self.kernels.state_type)],
+                      outputs=[out], device=device)
+        return wp.to_torch(out).clone()
+
+
+class WarpVectorEnv(ClassicVectorEnv):
+    """All worlds of a :class:`WarpDynamics` stepped by one ``vector_step`` launch; nothing leaves the
+    device but the actions coming in and the ``(obs, reward, terminated, truncated)`` going out."""
+
+    def __init__(self, dynamics: WarpDynamics, num_envs: int, max_episode_steps: int, render_mode=None):
+        super().__init__(dynamics, num_envs, max_episode_steps, render_mode)
+        k, n = dynamics.kernels, self.num_envs
+        self._device = runtime.resolve_device(dynamics.device)
+        self._on_cpu = self._device == "cpu"
+
+        def zeros(dtype):
+            return wp.zeros(n, dtype=dtype, device=self._device)
+
+        self._wp = dict(state=zeros(k.state_type), action=zeros(k.action_type), pending=zeros(k.state_type),
+                        steps=zeros(wp.int32), autoreset=zeros(wp.bool), obs=zeros(k.obs32_type),
+                        reward=zeros(wp.float64), term=zeros(wp.bool), trunc=zeros(wp.bool))
+        self._params = wp.from_torch(dynamics.params.contiguous())
+        # on the CPU the Warp arrays *are* the host buffers (zero-copy NumPy views)
+        self._view = {name: a.numpy() for name, a in self._wp.items()} if self._on_cpu else None
+        self._autoreset_host = np.zeros(n, dtype=bool)
+        a = self._wp  # every argument is a persistent array: record the launch once, replay it each step
+        self._step_cmd = wp.launch(dynamics.kernels.vector_step, n,
+                                   inputs=[a["state"], a["action"], self._params, a["pending"], int(max_episode_steps),
+                                           a["steps"], a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]],
+                                   device=self._device, record_tape=False, record_cmd=True)
+
+    def _upload(self, name, values, idx=None):
+        if self._on_cpu:
+            if idx is None:
+                self._view[name][...] = values
+            else:
+                self._view[name][idx] = values
+            return
+        if idx is None:
+            self._wp[name].assign(np.ascontiguousarray(values, dtype=np.float64))
+        else:  # sparse refill: upload the whole (small) buffer from the host mirror
+            self._pending_host[idx] = values
+            self._wp[name].assign(self._pending_host)
+
+    def _download(self, name) -> np.ndarray:
+        return self._view[name].copy() if self._on_cpu else self._wp[name].numpy()
+
+    @property
+    def state(self):
+        """Current states ``(num_envs, state_dim)`` float64 (a copy), or ``None`` before ``reset``."""
+        return None if self._streams is None else self._download("state")
+
+    @state.setter
+    def state(self, value):  # ClassicVectorEnv.__init__ assigns None
+        if value is not None:
+            raise AttributeError("set states through reset(options={'state': ...})")
+
+    @property
+    def _steps_host(self) -> np.ndarray:
+        return self._download("steps")
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None or self._streams is None:
+            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
+        all_worlds = np.arange(self.num_envs)
+        if options and "state" in options:
+            state = np.asarray(options["state"], dtype=np.float64)
+            if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
+                raise ValueError(f"options['state'] must be finite with shape ({self.num_envs}, "
+                                 f"{self.dynamics.state_dim})")
+        elif options:
+            raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
+        else:
+            state = self._streams.draw(all_worlds)
+        if not self._on_cpu:
+            self._pending_host = np.zeros((self.num_envs, self.dynamics.state_dim))
+        self._upload("state", state)
+        self._upload("pending", self._streams.draw(all_worlds), None if self._on_cpu else all_worlds)
+        self._wp["steps"].zero_()
+        self._wp["autoreset"].zero_()
+        self._autoreset_host[:] = False
+        obs = self.dynamics.observe(torch.as_tensor(state, device=self.dynamics.device))
+        return obs.cpu().numpy().astype(np.float32), {}
+
+    def step(self, actions):
+        if self._streams is None:
+            raise RuntimeError("call reset() before step()")
+        self._upload("action", self._actions(actions))
+        self._step_cmd.launch()
+        obs, reward = self._download("obs"), self._download("reward")
+        term, trunc = self._download("term"), self._download("trunc")
+        # the worlds that started over in this step used their pending state: draw the next one
+        restarted = np.nonzero(self._autoreset_host)[0]
+        if restarted.size:
+            self._upload("pending", self._streams.draw(restarted), restarted)
+        self._autoreset_host = term | trunc
+        return obs, reward, term, trunc, {}

@@ -445,8 +445,8 @@ def store(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), k: int, w: int, q: VQ
 
 @wp.kernel
 def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
-             pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S):
-    w = wp.tid()
+             pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+    w = wp.tid() + w0
     pi = w * pw
     q = load_q(Q, k, w)
     qd = load_v(QD, k, w)
@@ -473,9 +473,9 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
 
 @wp.kernel
 def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
-               pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S):
+               pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
     # semi-implicit Euler: qd' = qd + h qacc(q, qd); q' = q + h qd'
-    w = wp.tid()
+    w = wp.tid() + w0
     pi = w * pw
     q = load_q(Q, k, w)
     qd = load_v(QD, k, w)

@@ -8,7 +8,8 @@ same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...): the
 whole rollout is one Warp computation on a ``wp.Tape`` (one launch per step, each
-writing its own row), bridged to torch by :func:`diffsim.bridge.warp_apply`;
+writing its own row; on the CPU, blocks of worlds run on all cores through
+:func:`diffsim.parallel.launch_worlds`), bridged to torch by :func:`diffsim.bridge.warp_apply`;
 ``recompute=True`` keeps no tape and re-runs the rollout during backward.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.bridge import warp_apply
+from diffsim.parallel import launch_worlds
 from diffsim.ode.tableaus import RK4
 from diffsim.rigid import codegen
 from diffsim.rigid.model import PARAM_NAMES, Model
@@ -88,8 +90,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         QD = wp.empty((T + 1, W, nv), dtype=S, device=device, requires_grad=True)
         wp.launch(_copy_in, (W, nq), inputs=[q0], outputs=[Q], device=device)
         wp.launch(_copy_in, (W, nv), inputs=[qd0], outputs=[QD], device=device)
-        for k in range(T):
-            wp.launch(kernel, W, inputs=[Q, QD, U, Pw, 1, nu, k, S(h), *b], device=device)
+        launch_worlds([(kernel, [Q, QD, U, Pw, 1, nu, k, S(h), *b]) for k in range(T)], W, device)
         return Q, QD
 
     Q, QD = warp_apply(fn, qpos.contiguous(), qvel.contiguous(), u, P, recompute=recompute)

@@ -1,0 +1,117 @@
+"""Per-world kernel launches spread over the CPU's cores, differentiably.
+
+Warp's CPU backend runs a launch on one thread. Worlds are independent, so a
+sequence of per-world launches (a rollout) can run as contiguous blocks of worlds
+on several Python threads at once: Warp calls its compiled CPU kernels through
+``ctypes``, which releases the GIL, so the blocks run in parallel on the cores.
+
+``launch_worlds(launches, num_worlds, device)`` runs ``launches`` -- a list of
+``(kernel, inputs)`` -- in order for every world. Each kernel must take a last
+parameter ``w0: int`` and handle world ``wp.tid() + w0``, reading and writing only
+that world's entries of every array (so that neither the forward nor the adjoint of
+two blocks touch the same memory). On the CPU with more than one thread and enough
+worlds, each thread runs the whole sequence on its block; otherwise one launch per
+kernel covers all worlds. Under an active ``wp.Tape`` the blocked launches are
+recorded as one tape function that runs their adjoints in reverse, block-parallel too.
+
+Threads: ``$DIFFSIM_CPU_THREADS`` if set, else the number of CPU cores the process
+may use; ``set_cpu_threads(n)`` overrides both. Blocks have at least
+``MIN_WORLDS_PER_THREAD`` worlds (thread hand-off costs tens of microseconds).
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
+
+import warp as wp
+
+MIN_WORLDS_PER_THREAD = 128
+
+_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+
+
+def cpu_threads() -> int:
+    """Threads used for CPU launches (>= 1)."""
+    if _threads is not None:
+        return _threads
+    env = os.environ.get("DIFFSIM_CPU_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"DIFFSIM_CPU_THREADS must be an integer >= 1, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"DIFFSIM_CPU_THREADS must be an integer >= 1, got {env!r}")
+        return n
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def set_cpu_threads(n: int | None) -> None:
+    """Use ``n`` threads for CPU launches (``None``: back to the default)."""
+    global _threads
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be an int >= 1 or None, got {n!r}")
+    _threads = n
+
+
+def blocks(num_worlds: int, device) -> list[tuple[int, int]]:
+    """The ``[lo, hi)`` world blocks a CPU launch of ``num_worlds`` is split into."""
+    n = 1
+    if str(device) == "cpu":
+        n = max(1, min(cpu_threads(), num_worlds // MIN_WORLDS_PER_THREAD))
+    edges = [num_worlds * i // n for i in range(n + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(n)]
+
+
+def _map(fn, items):
+    """``fn`` over ``items``: the first on this thread, the rest on the pool; re-raises the first error."""
+    global _pool
+    if len(items) == 1:
+        return [fn(items[0])]
+    if _pool is None or _pool._max_workers < len(items) - 1:
+        _pool = ThreadPoolExecutor(max_workers=len(items) - 1, thread_name_prefix="diffsim-cpu")
+    futures = [_pool.submit(fn, item) for item in items[1:]]
+    first = fn(items[0])
+    return [first, *(f.result() for f in futures)]
+
+
+def _active_tape():
+    """The ``wp.Tape`` being recorded, if any (Warp keeps it on its runtime; no public accessor in 1.19)."""
+    from warp._src import context  # noqa: PLC0415
+
+    return context.runtime.tape
+
+
+def _adjoint(a):
+    return a.grad if isinstance(a, wp.array) and a.grad is not None else None
+
+
+def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device) -> None:
+    """Run ``launches`` (a list of ``(kernel, inputs)``) in order over ``num_worlds`` worlds; see the module doc."""
+    parts = blocks(num_worlds, device)
+    if len(parts) == 1:
+        for kernel, inputs in launches:
+            wp.launch(kernel, num_worlds, inputs=[*inputs, 0], device=device)
+        return
+
+    def forward(part):
+        lo, hi = part
+        for kernel, inputs in launches:
+            wp.launch(kernel, hi - lo, inputs=[*inputs, lo], device=device, record_tape=False)
+
+    def backward(part):
+        lo, hi = part
+        for kernel, inputs in reversed(launches):
+            args = [*inputs, lo]
+            wp.launch(kernel, hi - lo, inputs=args, adj_inputs=[_adjoint(a) for a in args], adjoint=True,
+                      device=device, record_tape=False)
+
+    for kernel, _ in launches:  # load modules here, not concurrently in the threads
+        kernel.module.load(device)
+    _map(forward, parts)
+    tape = _active_tape()
+    if tape is not None:
+        with_grad = {id(a): a for _, inputs in launches for a in inputs if _adjoint(a) is not None}
+        tape.record_func(lambda: _map(backward, parts), list(with_grad.values()))

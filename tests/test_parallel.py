@@ -1,0 +1,65 @@
+"""``diffsim.parallel``: blocked CPU launches give exactly the single-launch outputs and gradients."""
+import pytest
+import torch
+
+from diffsim import parallel
+from diffsim.rigid import builtin_model, load_mjcf, rollout
+from diffsim.rigid.state import default_state
+
+F64 = torch.float64
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(parallel, "MIN_WORLDS_PER_THREAD", 2)
+    yield
+    parallel.set_cpu_threads(None)
+
+
+def _run(model, q0, v0, u, threads, recompute=False):
+    parallel.set_cpu_threads(threads)
+    q0, v0, u = (x.clone().requires_grad_(True) for x in (q0, v0, u))
+    model.body_mass.requires_grad_(True)
+    model.body_mass.grad = None
+    qs, vs = rollout(model, q0, v0, u, recompute=recompute)
+    loss = (qs ** 2).sum() + (vs[:, -1] * torch.linspace(0.5, 1.5, vs.shape[-1], dtype=F64)).sum()
+    loss.backward()
+    return qs.detach(), vs.detach(), q0.grad, v0.grad, u.grad, model.body_mass.grad.clone()
+
+
+def test_blocks_cover_the_worlds_once(small_blocks):
+    parallel.set_cpu_threads(3)
+    assert parallel.blocks(7, "cpu") == [(0, 2), (2, 4), (4, 7)]
+    assert parallel.blocks(7, "cuda:0") == [(0, 7)]
+    assert parallel.blocks(1, "cpu") == [(0, 1)]
+
+
+@pytest.mark.parametrize("name,integrator", [("ball_and_box", "rk4"), ("double_pendulum", "euler")])
+@pytest.mark.parametrize("recompute", [False, True])
+def test_threaded_rollout_equals_single_launch(small_blocks, name, integrator, recompute):
+    W, T = 7, 40
+    model = load_mjcf(builtin_model(name), num_worlds=W, dtype=F64)
+    with torch.no_grad():
+        model.body_mass.mul_(torch.linspace(0.8, 1.2, W, dtype=F64)[:, None])  # per-world parameters
+    gen = torch.Generator().manual_seed(0)
+    q0 = default_state(model, F64).qpos + 0.05 * torch.rand(W, model.nq, generator=gen, dtype=F64)
+    v0 = 0.3 * torch.randn(W, model.nv, generator=gen, dtype=F64)
+    u = torch.randn(W, T, model.nu, generator=gen, dtype=F64)
+    one = _run(model, q0, v0, u, threads=1, recompute=recompute)
+    three = _run(model, q0, v0, u, threads=3, recompute=recompute)
+    assert parallel.blocks(W, "cpu") == [(0, 2), (2, 4), (4, 7)]
+    for a, b in zip(one, three):
+        if a is None:
+            assert b is None
+        else:
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_thread_count_validation(monkeypatch):
+    with pytest.raises(ValueError, match="n must be"):
+        parallel.set_cpu_threads(0)
+    monkeypatch.setenv("DIFFSIM_CPU_THREADS", "zero")
+    with pytest.raises(ValueError, match="DIFFSIM_CPU_THREADS"):
+        parallel.cpu_threads()
+    monkeypatch.setenv("DIFFSIM_CPU_THREADS", "2")
+    assert parallel.cpu_threads() == 2

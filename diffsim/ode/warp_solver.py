@@ -24,10 +24,28 @@ import warp as wp
 from diffsim import runtime
 from diffsim.bridge import warp_apply
 from diffsim.ode.field import WarpVectorField
-from diffsim.ode.grid import (DFACTOR, DONE, FULL, IFACTOR, MAX_STEPS, RUNNING, SAFETY, UNDERFLOW, Grid,
-                              raise_on_failure)
-from diffsim.ode.tableaus import DOPRI5, EULER, MIDPOINT, RK4, SEMI_IMPLICIT_EULER, VERLET, Partitioned
-
+from diffsim.ode.grid import (
+    DFACTOR,
+    DONE,
+    FULL,
+    IFACTOR,
+    MAX_STEPS,
+    RUNNING,
+    SAFETY,
+    UNDERFLOW,
+    Grid,
+    raise_on_failure,
+)
+from diffsim.ode.tableaus import (
+    DOPRI5,
+    EULER,
+    MIDPOINT,
+    RK4,
+    SEMI_IMPLICIT_EULER,
+    VERLET,
+    Partitioned,
+)
+from diffsim.parallel import blocks, launch_worlds
 
 STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead per launch)
 
@@ -135,10 +153,10 @@ class _Kernels:
         @wp.kernel(module="unique", module_options={"max_unroll": STEPS_PER_LAUNCH})
         def step_kernel(Y: wp.array2d(dtype=V), k: int, count: int, k0: int, T: wp.array2d(dtype=wp.float64),
                         H: wp.array2d(dtype=wp.float64), n_steps: wp.array(dtype=wp.int32), gw: int,
-                        P: wp.array(dtype=Pv), pw: int):
+                        P: wp.array(dtype=Pv), pw: int, w0: int):
             # Up to STEPS_PER_LAUNCH steps per launch, unrolled at compile time so the tape's adjoint
             # keeps every intermediate state (a runtime loop would not be replayed).
-            i = wp.tid()
+            i = wp.tid() + w0
             g = i * gw
             p = P[i * pw]
             n = n_steps[g]
@@ -235,8 +253,8 @@ class _Kernels:
                     T: wp.array2d(dtype=wp.float64), H: wp.array2d(dtype=wp.float64), capacity: int,
                     t_out: wp.array(dtype=wp.float64), out_step: wp.array2d(dtype=wp.int32),
                     out_theta: wp.array2d(dtype=wp.float64), t_end: wp.float64, rtol: wp.float64,
-                    atol: wp.float64, max_steps: int, P: wp.array(dtype=Pv), pw: int):
-            i = wp.tid()
+                    atol: wp.float64, max_steps: int, P: wp.array(dtype=Pv), pw: int, w0: int):
+            i = wp.tid() + w0
             if status[i] != 0:
                 return
             t = tcur[i]
@@ -344,8 +362,7 @@ def adaptive_grid(kern: _Kernels, y0: torch.Tensor, params: torch.Tensor, t: np.
             args = [_wp(state["ycur"], V), _wp(state["tcur"]), _wp(state["hcur"]), _wp(state["status"]),
                     _wp(state["n_acc"]), _wp(state["n_rej"]), _wp(state["next_out"]), _wp(T), _wp(H), capacity,
                     _wp(t_out), _wp(out_step), _wp(out_theta), t_end, rtol, atol, max_steps, P, pw]
-            for _ in range(16):
-                wp.launch(kern.attempt, W, inputs=args)
+            launch_worlds([(kern.attempt, args)] * 16, W, device)
             status = state["status"]
             if bool((status == FULL).any()):
                 T = torch.cat([T, torch.zeros_like(T)])
@@ -375,6 +392,10 @@ def integrate(kern: _Kernels, grid: Grid, y0: torch.Tensor, params: torch.Tensor
     K = grid.num_steps
     J = grid.out_step.shape[0]
     gw = 0 if grid.shared else 1
+    if len(blocks(W, device)) > 1 and params.shape[0] != W:
+        # blocks of trajectories run on separate threads: give each trajectory its own parameter row so
+        # that no two blocks accumulate into the same gradient entry (torch sums the rows back)
+        params = params.expand(W, params.shape[1])
     pw = 1 if params.shape[0] == W and W > 1 else 0
     V, Pv = kern.V, kern.Pv
     T, H = _wp(grid.t_start), _wp(grid.h)
@@ -391,9 +412,8 @@ def integrate(kern: _Kernels, grid: Grid, y0: torch.Tensor, params: torch.Tensor
         def fn(y_start, P):
             Y = wp.empty((k1 - k0 + 1, W), dtype=V, device=device, requires_grad=True)
             wp.launch(kern.copy_in, W, inputs=[y_start], outputs=[Y], device=device)
-            for k in range(0, k1 - k0, STEPS_PER_LAUNCH):
-                count = min(STEPS_PER_LAUNCH, k1 - k0 - k)
-                wp.launch(kern.step, W, inputs=[Y, k, count, k0, T, H, n_steps, gw, P, pw], device=device)
+            launch_worlds([(kern.step, [Y, k, min(STEPS_PER_LAUNCH, k1 - k0 - k), k0, T, H, n_steps, gw, P, pw])
+                           for k in range(0, k1 - k0, STEPS_PER_LAUNCH)], W, device)
             y_end = wp.empty(W, dtype=V, device=device, requires_grad=True)
             wp.launch(kern.copy_out, W, inputs=[Y, k1 - k0], outputs=[y_end], device=device)
             out = wp.zeros((jhi - jlo, W), dtype=V, device=device, requires_grad=True)

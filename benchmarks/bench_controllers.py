@@ -70,19 +70,17 @@ def run_first_order(algo, env_id, seed, budget, eval_episodes, log, wall0, out):
     cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32)
     cfg = dataclasses.replace(cfg, iterations=max(1, budget // (cfg.num_envs * cfg.window)))
     dyn = make_functional(env_id)
-    every = max(1, cfg.iterations // 5)
-    policy, rows = train_apg(cfg, dyn, out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
-                             log_every=every)
 
-    def act(obs):
-        with torch.no_grad():
-            a = policy(torch.as_tensor(obs, dtype=torch.float64)[None])[0].numpy()
-        return a.astype(np.float32)
+    def on_log(row, policy):  # evaluate on the Gymnasium env like the SB3 baselines, wall-clock included
+        def act(obs):
+            with torch.no_grad():
+                a = policy(torch.as_tensor(obs, dtype=torch.float64)[None])[0].numpy()
+            return a.astype(np.float32)
 
-    # rows hold the training-time evaluation; re-evaluate the final policy on the Gymnasium env like the others
-    for r in rows[:-1]:
-        log(algo, seed, r["env_steps"], float("nan"), float("nan"))
-    log(algo, seed, rows[-1]["env_steps"], time.perf_counter() - wall0, episode_returns(env_id, act, eval_episodes))
+        log(algo, seed, row["env_steps"], time.perf_counter() - wall0, episode_returns(env_id, act, eval_episodes))
+
+    train_apg(cfg, dyn, out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
+              log_every=max(1, cfg.iterations // 5), on_log=on_log)
 
 
 def main(argv=None):
@@ -97,8 +95,10 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, cores))
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores ({cores} usable by this run), "
+          f"torch {torch.__version__}")
     results = []
     tasks = list(args.tasks) + (["Pendulum-v1"] if args.sanity else [])
     for task in tasks:

@@ -99,8 +99,12 @@ def evaluate(dyn, policy, episodes: int = 32, steps: int = 200, seed: int = 123)
     return float(total.mean())
 
 
-def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bool = True, log_every: int = 10):
-    """Train; writes ``out/checkpoint.pt`` and ``out/log.csv``; returns ``(policy, rows)``."""
+def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bool = True, log_every: int = 10,
+              on_log=None):
+    """Train; writes ``out/checkpoint.pt`` and ``out/log.csv``; returns ``(policy, rows)``.
+
+    ``on_log(row, policy)``, if given, is called after every logged iteration (e.g. to evaluate
+    the policy elsewhere)."""
     from tqdm import tqdm
 
     if cfg.algo not in ("apg", "shac"):
@@ -179,6 +183,8 @@ def train_apg(cfg: APGConfig, dyn, out: Path, resume: bool = False, progress: bo
                 w = csv.DictWriter(f, fieldnames=list(rows[0]))
                 w.writeheader()
                 w.writerows(rows)
+            if on_log is not None:
+                on_log(rows[-1], policy)
     return policy, rows
 
 

@@ -88,21 +88,33 @@ class LQRController:
         return float(np.abs(np.linalg.eigvals(self.A - self.B @ self.K)).max())
 
 
-def quaternion_tangent_maps(quat_slice: slice):
-    """State maps replacing a unit quaternion (w, x, y, z) by its rotation vector ~ 2 (x, y, z).
+def _quat_mul(a, b):
+    aw, ax, ay, az = a.unbind(-1)
+    bw, bx, by, bz = b.unbind(-1)
+    return torch.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                        aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
 
-    For small rotations about the identity, as in a hover; returns ``(state_map, state_unmap)``.
+
+def quaternion_tangent_maps(quat_slice: slice, reference=(1.0, 0.0, 0.0, 0.0)):
+    """State maps replacing a unit quaternion (w, x, y, z) by the rotation vector ~ 2 (x, y, z) of
+    ``reference^-1 q`` (its rotation away from ``reference``, identity by default).
+
+    For small rotations about the reference, as in a hover; returns ``(state_map, state_unmap)``.
     """
     a, b = quat_slice.start, quat_slice.stop
+    ref = torch.as_tensor(reference, dtype=torch.float64)
+    ref = ref / ref.norm()
+    ref_inv = ref * torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64)
 
     def to_z(x):
-        q = x[:, a:b]
-        q = q / q.norm(dim=1, keepdim=True)
+        q = x[:, a:b] / x[:, a:b].norm(dim=1, keepdim=True)
+        q = _quat_mul(ref_inv.to(q.dtype).expand_as(q), q)
         return torch.cat([x[:, :a], 2.0 * q[:, 1:] * torch.sign(q[:, :1]), x[:, b:]], dim=1)
 
     def from_z(z):
         r = 0.5 * z[:, a:a + 3]
         w = torch.sqrt(torch.clamp(1.0 - (r ** 2).sum(1, keepdim=True), min=1e-12))
-        return torch.cat([z[:, :a], w, r, z[:, a + 3:]], dim=1)
+        q = _quat_mul(ref.to(z.dtype).expand(z.shape[0], 4), torch.cat([w, r], dim=1))
+        return torch.cat([z[:, :a], q, z[:, a + 3:]], dim=1)
 
     return to_z, from_z

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from controllers.lqr import LQRController, linearize, linearize_fd, lqr_gain, quaternion_tangent_maps
+from controllers.lqr import (
+    LQRController,
+    linearize,
+    linearize_fd,
+    lqr_gain,
+    quaternion_tangent_maps,
+)
 from envs.cartpole_swingup import CartPoleSwingUpDynamics
 from envs.double_pendulum import DoublePendulumDynamics
 from envs.quadrotor import HOVER, QuadrotorDynamics

@@ -119,12 +119,16 @@ def main(argv=None):
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} |", flush=True)
-    with open(args.out / "results.csv", "w", newline="") as f:
+                _write(results, args.out)  # after every run: an interrupted comparison keeps what it measured
+    return results
+
+
+def _write(results, out):
+    with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(results[0]))
         w.writeheader()
         w.writerows(results)
-    _plot(results, args.out / "curves.png")
-    return results
+    _plot(results, out / "curves.png")
 
 
 def _plot(results, path):

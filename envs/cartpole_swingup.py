@@ -8,8 +8,9 @@ The built-in ``cartpole`` MJCF model (:mod:`diffsim.rigid`): a 1 kg cart on a sl
 
 ## Observation, action, reward
 Observation ``[x, cos theta, sin theta, x_dot, theta_dot]``; action ``Box(-1, 1, (1,))``,
-the push in units of the 10 N gear; reward ``cos(theta) - 0.01 x^2 - 0.001 a^2`` per step
-(1 when balanced at the centre). Terminates if ``|x| > 3`` m; truncated after 500 steps.
+the push in units of the 10 N gear; reward ``(1 + cos theta) / 2 - 0.01 x^2 - 0.001 a^2`` per step
+(1 when balanced at the centre, 0 hanging still; never below -0.1 on the track, so running off it
+never pays). Terminates if ``|x| > 3`` m; truncated after 500 steps.
 
 ## Starting state
 Hanging down: ``theta ~ pi + U(-0.05, 0.05)``, ``x, x_dot, theta_dot ~ U(-0.05, 0.05)``.
@@ -44,7 +45,8 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         return torch.stack([state[:, 0], torch.cos(state[:, 1]), torch.sin(state[:, 1]), state[:, 2], state[:, 3]], -1)
 
     def reward(self, state, action, next_state):
-        return torch.cos(next_state[:, 1]) - 0.01 * next_state[:, 0] ** 2 - 0.001 * action[:, 0] ** 2
+        upright = 0.5 * (1.0 + torch.cos(next_state[:, 1]))
+        return upright - 0.01 * next_state[:, 0] ** 2 - 0.001 * action[:, 0] ** 2
 
     def terminated(self, state):
         return state[:, 0].abs() > 3.0

@@ -9,8 +9,10 @@ push along the body z axis (thrust, N) and drag in yaw; RK4 at 2 ms, ``frame_ski
 ## Observation, action, reward
 Observation ``[goal - position (3), quaternion (4), linear velocity (3), angular velocity (3)]``;
 action ``Box(0, 10, (4,))`` rotor thrusts (N; hover is m g / 4 = 2.45 N each); reward
-``-|goal - position| - 0.05 |angular velocity|^2 - 0.01 |a - hover|^2``. Terminates when the
-quadrotor is below 5 cm (crashed) or 5 m from the goal; truncated after 500 steps.
+``2 - |goal - position| - 0.05 |angular velocity|^2 - 0.01 |a - hover|^2`` (2 hovering at the goal;
+the constant makes staying airborne worth more than crashing, since every start is within
+sqrt(3) m of its goal). Terminates when the quadrotor is below 5 cm (crashed) or 5 m from the
+goal; truncated after 500 steps.
 
 ## Starting state
 Position (0, 0, 1) m + U(-0.1, 0.1) per axis, level, at rest; goal U(-1, 1) x U(-1, 1) x U(0.5, 2) m.
@@ -24,6 +26,7 @@ from gymnasium import spaces
 from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
 
 HOVER = 9.81 / 4  # N per rotor for the 1 kg model
+ALIVE_BONUS = 2.0  # per step, so that ending the episode early never pays
 
 
 class QuadrotorDynamics(RigidDynamics):
@@ -51,7 +54,7 @@ class QuadrotorDynamics(RigidDynamics):
     def reward(self, state, action, next_state):
         q, v, goal = self.split(next_state)
         dist = torch.sqrt(((goal - q[:, :3]) ** 2).sum(-1) + 1e-12)
-        return -dist - 0.05 * (v[:, 3:] ** 2).sum(-1) - 0.01 * ((action - HOVER) ** 2).sum(-1)
+        return ALIVE_BONUS - dist - 0.05 * (v[:, 3:] ** 2).sum(-1) - 0.01 * ((action - HOVER) ** 2).sum(-1)
 
     def terminated(self, state):
         q, _, goal = self.split(state)

@@ -70,7 +70,42 @@ def test_quadrotor_hover_keeps_position_and_goal_reward():
     env.reset(seed=0, options={"state": [0, 0, 1, 1, 0, 0, 0] + [0] * 6 + [0, 0, 1]})
     for _ in range(50):
         _, r, t, _, _ = env.step(np.full(4, HOVER))
-    assert not t and r > -2e-6 and abs(env.state[2] - 1.0) < 1e-9  # -1e-6: the distance is sqrt(d^2 + 1e-12)
+    assert not t and r > 2 - 2e-6 and abs(env.state[2] - 1.0) < 1e-9  # -1e-6: the distance is sqrt(d^2 + 1e-12)
+
+
+def test_crashing_the_drone_scores_below_hovering():
+    env = gym.make("diffsim/Quadrotor-v0")
+    returns = []
+    for thrust in (0.0, HOVER):  # motors off: it falls and terminates; hover: it stays up for the episode
+        env.reset(seed=3)
+        total, done, steps = 0.0, False, 0
+        while not done:
+            _, r, term, trunc, _ = env.step(np.full(4, thrust, dtype=np.float32))
+            total, done, steps = total + r, term or trunc, steps + 1
+        returns.append((total, term, steps))
+    (crash, crashed, crash_steps), (hover, _, hover_steps) = returns
+    assert crashed and crash_steps < 100 and hover_steps == 500
+    assert hover > crash
+
+
+def test_swingup_rewards_never_make_leaving_the_track_pay():
+    """Per-step rewards on the track are >= -0.1 and 0 when hanging still at the centre, so ending an
+    episode early can never beat hanging still (the optimum, 1 per step, is balanced at the centre)."""
+    env = gym.make("diffsim/CartPoleSwingUp-v0")
+    rng = np.random.default_rng(0)
+    rewards = []
+    for ep in range(3):
+        env.reset(seed=ep)
+        done = False
+        while not done:
+            _, r, term, trunc, _ = env.step(rng.uniform(-1, 1, 1).astype(np.float32))
+            rewards.append(r)
+            done = term or trunc
+    assert min(rewards) >= -0.1
+    env.reset(seed=0, options={"state": [0.0, np.pi, 0.0, 0.0]})
+    assert abs(env.step(np.zeros(1, dtype=np.float32))[1]) < 1e-9
+    env.reset(seed=0, options={"state": [0.0, 0.0, 0.0, 0.0]})
+    assert env.step(np.zeros(1, dtype=np.float32))[1] > 0.999
 
 
 def test_throw_push_lands_at_v0_squared_over_2_mu_g():

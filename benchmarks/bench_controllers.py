@@ -7,7 +7,10 @@ the Gymnasium API; APG/SHAC use the batched differentiable step (their env steps
 every simulated world step). ``--sanity`` also trains SAC on Gymnasium's own
 ``Pendulum-v1``, to confirm the baseline reaches its usual return there.
 
-Writes ``<out>/results.csv`` and ``<out>/curves.png``; prints a summary table.
+Writes ``<out>/results.csv`` and ``<out>/curves.png`` after every run; prints a summary table
+(final return over seeds; env steps to reach SAC's final mean return and wall-clock to reach
+PPO's final mean return, each against the baseline's own). ``--summarize DIR [DIR ...]``
+merges earlier runs' results instead of training.
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
 (needs the ``rl`` extra: ``pip install -e .[rl]``).
 """
@@ -83,8 +86,66 @@ def run_first_order(algo, env_id, seed, budget, eval_episodes, log, wall0, out):
               log_every=max(1, cfg.iterations // 5), on_log=on_log)
 
 
+def _curve(rows):
+    """Mean over seeds at each logged env-step count: sorted ``[(env_steps, wall_s, return, n_seeds)]``."""
+    by_steps = {}
+    for r in rows:
+        if np.isfinite(r["eval_return"]):
+            by_steps.setdefault(int(r["env_steps"]), []).append((float(r["wall_s"]), float(r["eval_return"])))
+    return [(k, float(np.mean([w for w, _ in v])), float(np.mean([x for _, x in v])), len(v))
+            for k, v in sorted(by_steps.items())]
+
+
+def _first_reaching(curve, target):
+    """(env_steps, wall_s) of the first point of ``curve`` whose mean return reaches ``target``, else None."""
+    for steps, wall, ret, _ in curve:
+        if ret >= target:
+            return steps, wall
+    return None
+
+
+def summarize(results) -> str:
+    """Markdown table per task and method: final return over seeds, and the issue's two criteria."""
+    lines = ["| task | method | seeds | env steps | wall-clock | final return (mean ± sd) | "
+             "env steps to SAC's final mean (SAC's own / this) | wall-clock to PPO's final mean (PPO's own / this) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for task in dict.fromkeys(r["task"] for r in results):
+        rows = [r for r in results if r["task"] == task]
+        curves = {m: _curve([r for r in rows if r["method"] == m]) for m in dict.fromkeys(r["method"] for r in rows)}
+        sac, ppo = curves.get("sac"), curves.get("ppo")
+        for method, curve in curves.items():
+            if not curve:
+                continue
+            last = max(int(r["env_steps"]) for r in rows if r["method"] == method)
+            finals = [float(r["eval_return"]) for r in rows if r["method"] == method and int(r["env_steps"]) == last]
+            steps, wall, _, n = curve[-1]
+            cells = []
+            for base, col in ((sac, 0), (ppo, 1)):
+                if not base:
+                    cells.append("n/a")
+                    continue
+                target = base[-1][2]
+                own, this = _first_reaching(base, target), _first_reaching(curve, target)
+                if this is None:
+                    cells.append("never reached")
+                else:
+                    fmt = (lambda x: f"{x:,}") if col == 0 else (lambda x: f"{x:.0f} s")
+                    cells.append(f"{fmt(own[col])} / {fmt(this[col])} ({own[col] / max(this[col], 1e-9):.2g}×)")
+            lines.append(f"| {task} | {method} | {n} | {steps:,} | {wall:.0f} s | {np.mean(finals):.1f} ± "
+                         f"{np.std(finals):.1f} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def _read(path: Path):
+    with open(path) as f:
+        return [dict(r, seed=int(r["seed"]), env_steps=int(r["env_steps"]), wall_s=float(r["wall_s"]),
+                     eval_return=float(r["eval_return"])) for r in csv.DictReader(f)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="DIR",
+                        help="only merge these runs' results.csv: print the summary, write curves.png to --out")
     parser.add_argument("--tasks", nargs="+", default=["diffsim/Pendulum-v0", "diffsim/CartPoleSwingUp-v0",
                                                         "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0"])
     parser.add_argument("--methods", nargs="+", default=["apg", "shac", "sac", "ppo"])
@@ -95,6 +156,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.summarize:
+        merged = [r for d in args.summarize for r in _read(d / "results.csv")]
+        _plot(merged, args.out / "curves.png")
+        print(summarize(merged))
+        return merged
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(max(1, cores))
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores ({cores} usable by this run), "
@@ -120,6 +186,7 @@ def main(argv=None):
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} |", flush=True)
                 _write(results, args.out)  # after every run: an interrupted comparison keeps what it measured
+    print(summarize(results))
     return results
 
 

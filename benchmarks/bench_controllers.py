@@ -10,7 +10,8 @@ every simulated world step). ``--sanity`` also trains SAC on Gymnasium's own
 Writes ``<out>/results.csv`` and ``<out>/curves.png`` after every run; prints a summary table
 (final return over seeds; env steps to reach SAC's final mean return and wall-clock to reach
 PPO's final mean return, each against the baseline's own). ``--summarize DIR [DIR ...]``
-merges earlier runs' results instead of training.
+merges earlier runs' results instead of training (a task and method measured in several
+runs is taken from the last directory given).
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
 (needs the ``rl`` extra: ``pip install -e .[rl]``).
 """
@@ -70,7 +71,8 @@ def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
 
 
 def run_first_order(algo, env_id, seed, budget, eval_episodes, log, wall0, out):
-    cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32)
+    cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32,
+                    episode_steps=gym.spec(env_id).max_episode_steps or 1)  # train on the evaluated episodes
     cfg = dataclasses.replace(cfg, iterations=max(1, budget // (cfg.num_envs * cfg.window)))
     dyn = make_functional(env_id)
 
@@ -156,8 +158,11 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.summarize:
-        merged = [r for d in args.summarize for r in _read(d / "results.csv")]
+    if args.summarize:  # a (task, method) measured in several runs is taken from the last one given
+        runs = [_read(d / "results.csv") for d in args.summarize]
+        merged = [r for i, rows in enumerate(runs) for r in rows
+                  if not any((r["task"], r["method"]) in {(x["task"], x["method"]) for x in later}
+                             for later in runs[i + 1:])]
         _plot(merged, args.out / "curves.png")
         print(summarize(merged))
         return merged

@@ -1,36 +1,35 @@
 """Shared machinery of the classic-control envs: one dynamics object, three ways in.
 
-A :class:`ClassicDynamics` holds the physical parameters and a batched Warp step
-kernel ``(state (N, S), action (N, A), params (P,)) -> (next_state (N, S), reward (N,))``
+A :class:`ClassicDynamics` holds the physical parameters and a batched, differentiable
+``transition(state (N, S), action (N, A), params (P,)) -> (next_state (N, S), reward (N,))``
 in float64. From it:
 
 * :class:`ClassicEnv` -- a ``gymnasium.Env`` (one world), drawing initial states
   with ``self.np_random`` exactly as Gymnasium's own env does;
-* :class:`ClassicVectorEnv` -- a native ``VectorEnv``: all worlds in one Warp launch
-  per step, Gymnasium's ``AutoresetMode.NEXT_STEP``, world ``i`` seeded ``seed + i``;
+* :class:`ClassicVectorEnv` -- a native ``VectorEnv``: all worlds in one batched
+  ``transition`` per step, Gymnasium's ``AutoresetMode.NEXT_STEP``, world ``i`` seeded
+  ``seed + i`` (the Warp-function envs use the device-resident
+  :class:`envs.warp_dynamics.WarpVectorEnv` instead);
 * the functional, differentiable interface of the dynamics itself:
   ``reset(batch, generator) -> state`` and
   ``step(state, action) -> (next_state, obs, reward, terminated)`` on torch tensors,
-  with gradients w.r.t. state, action and ``params`` (through :func:`diffsim.bridge.warp_apply`).
+  with gradients w.r.t. state, action and ``params``.
 """
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
 import torch
-import warp as wp
 from gymnasium.vector import AutoresetMode, VectorEnv
-
-from diffsim.bridge import warp_apply
 
 
 class ClassicDynamics:
-    """Subclasses set ``state_dim``, ``action_dim``, ``kernel``, ``param_names`` and implement
-    ``observe``, ``terminated``, ``sample_initial`` and the spaces."""
+    """Subclasses set ``state_dim``, ``action_dim``, ``param_names`` and implement ``transition``,
+    ``observe``, ``terminated``, ``sample_initial`` and the spaces (Warp-function envs:
+    :class:`envs.warp_dynamics.WarpDynamics`; rigid-body tasks: :class:`envs.rigid_core.RigidDynamics`)."""
 
     state_dim: int
     action_dim: int
-    kernel: wp.Kernel
     param_names: tuple[str, ...]
 
     def __init__(self, params: dict, device: str = "cpu"):
@@ -41,21 +40,11 @@ class ClassicDynamics:
         self.params = torch.tensor([float(params[k]) for k in self.param_names], dtype=torch.float64, device=device)
 
     # --- differentiable, torch-facing -------------------------------------------------------
-    def _step_fn(self, state, action, params):
-        n = state.shape[0]
-        next_state = wp.empty_like(state, requires_grad=True)
-        reward = wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True)
-        wp.launch(self.kernel, n, inputs=[state, action, params], outputs=[next_state, reward], device=state.device)
-        return next_state, reward
-
     def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
                    recompute: bool = False):
         """``(next_state, reward)`` for a batch; float64; differentiable w.r.t. all three.
         ``recompute=True`` keeps no tape: the step is re-run during backward (for checkpointing)."""
-        params = self.params if params is None else params
-        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
-        return warp_apply(self._step_fn, state.to(torch.float64), action.to(torch.float64),
-                          params.to(torch.float64), recompute=recompute or not need_grad)
+        raise NotImplementedError
 
     def rollout_return(self, state: torch.Tensor, actions: torch.Tensor, gamma: float = 1.0,
                        segment_length: int | None = None):
@@ -196,7 +185,7 @@ class _ResetStreams:
 
 
 class ClassicVectorEnv(VectorEnv):
-    """All worlds of a :class:`ClassicDynamics` in one Warp launch per step (next-step autoreset)."""
+    """All worlds of a :class:`ClassicDynamics` in one batched transition per step (next-step autoreset)."""
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 

@@ -105,6 +105,12 @@ def test_functional_step_gradients(dyn):
     params = dyn.params.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda s, a, p: dyn.transition(s, a, p), (state, action, params),
                                     eps=1e-6, atol=1e-7)
+    # the one-launch functional step: next state, observation and reward all carry gradients
+    assert torch.autograd.gradcheck(lambda s, a, p: dyn.step(s, a, p)[:3], (state, action, params),
+                                    eps=1e-6, atol=1e-7)
+    ns, obs, _, term = dyn.step(state, action, params)
+    torch.testing.assert_close(obs, dyn.observe(ns))
+    assert term.dtype == torch.bool and torch.equal(term, dyn.terminated(ns))
 
 
 def test_differentiable_rollout_through_pendulum():

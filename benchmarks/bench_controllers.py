@@ -71,8 +71,7 @@ def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
 
 
 def run_first_order(algo, env_id, seed, budget, eval_episodes, log, wall0, out):
-    cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32,
-                    episode_steps=gym.spec(env_id).max_episode_steps or 1)  # train on the evaluated episodes
+    cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32)
     cfg = dataclasses.replace(cfg, iterations=max(1, budget // (cfg.num_envs * cfg.window)))
     dyn = make_functional(env_id)
 

@@ -11,8 +11,6 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import gymnasium as gym
-
 from controllers.apg import APGConfig, plot_curve, train_apg
 from envs import FUNCTIONAL, make_functional
 
@@ -38,8 +36,7 @@ def main(argv=None):
     if not args.lr > 0:
         parser.error(f"--lr must be > 0, got {args.lr}")
     cfg = dataclasses.replace(APGConfig(), env_id=args.env, iterations=args.iterations, num_envs=args.num_envs,
-                              window=args.window, lr=args.lr, seed=args.seed, algo=args.algo,
-                              episode_steps=gym.spec(args.env).max_episode_steps or 1)  # the env's own episodes
+                              window=args.window, lr=args.lr, seed=args.seed, algo=args.algo)
     out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{args.algo}"
     try:
         policy, rows = train_apg(cfg, make_functional(args.env), out, resume=args.resume,

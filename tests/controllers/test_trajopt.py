@@ -14,8 +14,10 @@ from controllers.trajopt import (
 F64 = torch.float64
 
 
-def test_open_loop_plan_climbs_to_goal():
-    thrusts, qs, costs = quadrotor_plan((0.0, 0.0, 1.5), steps=500, knots=6, iterations=60, lr=0.05)
+@pytest.mark.parametrize("method,lr,iterations", [("adam", 0.05, 60), ("lbfgs", 0.5, 20)])
+def test_open_loop_plan_climbs_to_goal(method, lr, iterations):
+    thrusts, qs, costs = quadrotor_plan((0.0, 0.0, 1.5), steps=500, knots=6, iterations=iterations, method=method,
+                                        lr=lr)
     assert min(costs) < costs[0] / 20
     assert abs(float(qs[-1, 2]) - 1.5) < 0.03
     assert float(thrusts.min()) >= 0.0 and float(thrusts.max()) <= 10.0

@@ -201,11 +201,11 @@ class ClassicVectorEnv(VectorEnv):
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
         self._streams = None
-        self.state = None
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
-        self._autoreset = np.zeros(self.num_envs, dtype=bool)
 
-    def reset(self, *, seed=None, options=None):
+    state = None  # (num_envs, state_dim) float64 host array once reset
+
+    def _reset_states(self, seed, options) -> np.ndarray:
+        """(Re)seed the per-world streams if asked; the initial states ``options['state']`` or fresh draws."""
         if seed is not None or self._streams is None:
             self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
         if options and "state" in options:
@@ -213,13 +213,15 @@ class ClassicVectorEnv(VectorEnv):
             if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
                 raise ValueError(f"options['state'] must be finite with shape ({self.num_envs}, "
                                  f"{self.dynamics.state_dim})")
-            self.state = state.copy()
-        elif options:
+            return state.copy()
+        if options:
             raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
-        else:
-            self.state = self._streams.draw(np.arange(self.num_envs))
-        self._steps[:] = 0
-        self._autoreset[:] = False
+        return self._streams.draw(np.arange(self.num_envs))
+
+    def reset(self, *, seed=None, options=None):
+        self.state = self._reset_states(seed, options)
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
         return self._obs(), {}
 
     def _obs(self):

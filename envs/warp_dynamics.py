@@ -28,7 +28,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.bridge import warp_apply
-from envs.core import ClassicDynamics, ClassicVectorEnv, _ResetStreams, world_seeds
+from envs.core import ClassicDynamics, ClassicVectorEnv
 
 
 @dataclass(frozen=True)
@@ -137,14 +137,17 @@ class WarpDynamics(ClassicDynamics):
                   device=state.device)
         return next_state, reward
 
-    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
-                   recompute: bool = False):
+    def _apply(self, fn, state, action, params, recompute):
+        """``fn(state, action, params)`` through the bridge in float64 (no tape when nothing needs a gradient)."""
         params = self.params if params is None else params
         need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
         k = self.kernels
-        return warp_apply(self._transition_fn, state.to(torch.float64), action.to(torch.float64),
-                          params.to(torch.float64), dtypes=(k.state_type, k.action_type, None),
-                          recompute=recompute or not need_grad)
+        return warp_apply(fn, state.to(torch.float64), action.to(torch.float64), params.to(torch.float64),
+                          dtypes=(k.state_type, k.action_type, None), recompute=recompute or not need_grad)
+
+    def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
+                   recompute: bool = False):
+        return self._apply(self._transition_fn, state, action, params, recompute)
 
     def _step_fn(self, state, action, params):
         n, k = state.shape[0], self.kernels
@@ -158,12 +161,7 @@ class WarpDynamics(ClassicDynamics):
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step ``(next_state, obs, reward, terminated)`` in one launch; see :class:`ClassicDynamics`."""
         self._check_step_shapes(state, action)
-        params = self.params if params is None else params
-        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
-        k = self.kernels
-        next_state, obs, reward, term = warp_apply(
-            self._step_fn, state.to(torch.float64), action.to(torch.float64), params.to(torch.float64),
-            dtypes=(k.state_type, k.action_type, None), recompute=not need_grad)
+        next_state, obs, reward, term = self._apply(self._step_fn, state, action, params, recompute=False)
         return next_state, obs, reward, term.detach() > 0.5
 
     def _observe_fn(self, state):
@@ -207,6 +205,7 @@ class WarpVectorEnv(ClassicVectorEnv):
         self._params = wp.from_torch(dynamics.params.contiguous())
         # on the CPU the Warp arrays *are* the host buffers (zero-copy NumPy views)
         self._view = {name: a.numpy() for name, a in self._wp.items()} if self._on_cpu else None
+        self._pending_host = self._view["pending"] if self._on_cpu else np.zeros((n, dynamics.state_dim))
         self._autoreset_host = np.zeros(n, dtype=bool)
         a = self._wp  # every argument is a persistent array: record the launch once, replay it each step
         self._step_cmd = wp.launch(dynamics.kernels.vector_step, n,
@@ -214,18 +213,17 @@ class WarpVectorEnv(ClassicVectorEnv):
                                            a["steps"], a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]],
                                    device=self._device, record_tape=False, record_cmd=True)
 
-    def _upload(self, name, values, idx=None):
+    def _upload(self, name, values):
         if self._on_cpu:
-            if idx is None:
-                self._view[name][...] = values
-            else:
-                self._view[name][idx] = values
-            return
-        if idx is None:
+            self._view[name][...] = values
+        else:
             self._wp[name].assign(np.ascontiguousarray(values, dtype=np.float64))
-        else:  # sparse refill: upload the whole (small) buffer from the host mirror
-            self._pending_host[idx] = values
-            self._wp[name].assign(self._pending_host)
+
+    def _set_pending(self, idx, states):
+        """Next initial states of worlds ``idx`` (kept in a host mirror; on the CPU that is the array itself)."""
+        self._pending_host[idx] = states
+        if not self._on_cpu:
+            self._wp["pending"].assign(self._pending_host)
 
     def _download(self, name) -> np.ndarray:
         return self._view[name].copy() if self._on_cpu else self._wp[name].numpy()
@@ -236,31 +234,18 @@ class WarpVectorEnv(ClassicVectorEnv):
         return None if self._streams is None else self._download("state")
 
     @state.setter
-    def state(self, value):  # ClassicVectorEnv.__init__ assigns None
-        if value is not None:
-            raise AttributeError("set states through reset(options={'state': ...})")
+    def state(self, value):
+        raise AttributeError("set states through reset(options={'state': ...})")
 
     @property
     def _steps_host(self) -> np.ndarray:
         return self._download("steps")
 
     def reset(self, *, seed=None, options=None):
-        if seed is not None or self._streams is None:
-            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
+        state = self._reset_states(seed, options)
         all_worlds = np.arange(self.num_envs)
-        if options and "state" in options:
-            state = np.asarray(options["state"], dtype=np.float64)
-            if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
-                raise ValueError(f"options['state'] must be finite with shape ({self.num_envs}, "
-                                 f"{self.dynamics.state_dim})")
-        elif options:
-            raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
-        else:
-            state = self._streams.draw(all_worlds)
-        if not self._on_cpu:
-            self._pending_host = np.zeros((self.num_envs, self.dynamics.state_dim))
         self._upload("state", state)
-        self._upload("pending", self._streams.draw(all_worlds), None if self._on_cpu else all_worlds)
+        self._set_pending(all_worlds, self._streams.draw(all_worlds))
         self._wp["steps"].zero_()
         self._wp["autoreset"].zero_()
         self._autoreset_host[:] = False
@@ -277,6 +262,6 @@ class WarpVectorEnv(ClassicVectorEnv):
         # the worlds that started over in this step used their pending state: draw the next one
         restarted = np.nonzero(self._autoreset_host)[0]
         if restarted.size:
-            self._upload("pending", self._streams.draw(restarted), restarted)
+            self._set_pending(restarted, self._streams.draw(restarted))
         self._autoreset_host = term | trunc
         return obs, reward, term, trunc, {}

@@ -12,8 +12,9 @@ Ownership rules (see Warp's PyTorch interop guide and GH-1732):
   as its Warp ``.grad``; the buffer is cloned before it is handed to torch;
 * outputs own their ``.grad`` buffers, so the incoming ``grad_output`` is *copied*
   into them by ``tape.backward(grads=...)``, never adopted or aliased;
-* the tape is zeroed before every backward, so ``retain_graph=True`` and repeated
-  use of the op in one graph give the same gradients each time;
+* the tape is zeroed before every backward but the first (its gradients start at zero),
+  so ``retain_graph=True`` and repeated use of the op in one graph give the same
+  gradients each time;
 * returned outputs are clones, so a caller mutating them cannot corrupt the tape.
 
 ``recompute=True`` is gradient checkpointing: the forward runs ``fn`` without a
@@ -74,12 +75,15 @@ class _WarpOp(torch.autograd.Function):
         inputs = ctx.saved_tensors  # also checks that no input was modified in place
         if ctx.recompute:
             tape, grads, outs = _WarpOp._record(ctx, inputs)
+            fresh = True
         else:
             tape, grads, outs = ctx.tape, ctx.grads, ctx.outs
-        tape.zero()
-        for g in grads:
-            if g is not None:
-                g.zero_()
+            fresh, ctx.fresh = getattr(ctx, "fresh", True), False
+        if not fresh:  # a fresh tape's gradients are still all zero (Warp allocates them zeroed)
+            tape.zero()
+            for g in grads:
+                if g is not None:
+                    g.zero_()
         seeds = {}
         for o, g in zip(outs, grad_outputs):
             if g is None:

@@ -77,7 +77,7 @@ def _map(fn, items):
     return [first, *(f.result() for f in futures)]
 
 
-def _active_tape():
+def active_tape():
     """The ``wp.Tape`` being recorded, if any (Warp keeps it on its runtime; no public accessor in 1.19)."""
     from warp._src import context  # noqa: PLC0415
 
@@ -111,7 +111,7 @@ def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: in
     for kernel, _ in launches:  # load modules here, not concurrently in the threads
         kernel.module.load(device)
     _map(forward, parts)
-    tape = _active_tape()
+    tape = active_tape()
     if tape is not None:
         with_grad = {id(a): a for _, inputs in launches for a in inputs if _adjoint(a) is not None}
         tape.record_func(lambda: _map(backward, parts), list(with_grad.values()))

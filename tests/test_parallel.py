@@ -69,8 +69,9 @@ def test_thread_count_validation(monkeypatch):
 @pytest.mark.parametrize("shared_param", [True, False])
 def test_threaded_ode_solve_equals_single_launch(small_blocks, method, kw, shared_param):
     from diffsim.ode import fields, odeint
+    from diffsim.ode.warp_solver import LANES
 
-    W = 7
+    W = 23  # six four-trajectory groups (the last one partial): three blocks of two
     gen = torch.Generator().manual_seed(1)
     y0 = torch.randn(W, 2, generator=gen, dtype=F64)
     mu = torch.tensor([1.3], dtype=F64) if shared_param else 0.5 + torch.rand(W, 1, generator=gen, dtype=F64)
@@ -83,6 +84,8 @@ def test_threaded_ode_solve_equals_single_launch(small_blocks, method, kw, share
         (ys ** 2).sum().backward()
         return ys.detach(), y.grad, m.grad, stats["n_steps"], stats["n_rejected"]
 
+    parallel.set_cpu_threads(3)
+    assert len(parallel.blocks(-(-W // LANES), "cpu")) == 3
     for k, (a, b) in enumerate(zip(solve(1), solve(3))):
         # a shared parameter's gradient is summed over trajectories in another order: rounding only
         tol = 1e-14 if (shared_param and k == 2) else 0.0

@@ -1,4 +1,4 @@
-"""The Warp path: every trajectory is one Warp thread; one launch advances the whole batch 16 steps.
+"""The Warp path: one Warp thread advances four neighbouring trajectories; one launch, the whole batch 16 steps.
 
 Kernels are generated per (vector field, method, scalar type, state size) and
 cached. Three kinds:
@@ -45,8 +45,10 @@ from diffsim.ode.tableaus import (
     VERLET,
     Partitioned,
 )
-from diffsim.parallel import blocks, launch_worlds
+from diffsim.parallel import active_tape, blocks, launch_worlds
 
+LANES = 4  # trajectories per thread in the fixed-step kernel (interleaved for instruction-level parallelism;
+#             the kernel writes its four lanes out by hand)
 STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead per launch)
 
 
@@ -130,6 +132,60 @@ def _dopri5_stages(f, S, V, Pv):
     return stages
 
 
+def _step_kernel(step, S, V, Pv):
+    """Up to ``STEPS_PER_LAUNCH`` steps of ``step`` for ``LANES`` neighbouring trajectories per thread.
+
+    The lanes' step chains are independent, so the CPU overlaps them (one trajectory alone is
+    latency-bound). The steps are unrolled at compile time so the tape's adjoint keeps every
+    intermediate state (a runtime loop would not be replayed). A lane past the last trajectory
+    re-reads the last one and stores nothing. Rows past a trajectory's own step count copy the state.
+    """
+    @wp.func
+    def advance(s: int, count: int, kg: int, n: int, y: V, T: wp.array2d(dtype=wp.float64),
+                H: wp.array2d(dtype=wp.float64), g: int, p: Pv):
+        if s < count and kg < n:
+            return step(S(T[kg, g]), y, S(H[kg, g]), p)
+        return y
+
+    @wp.kernel(module="unique", module_options={"max_unroll": STEPS_PER_LAUNCH})
+    def step_kernel(Y: wp.array2d(dtype=V), k: int, count: int, k0: int, T: wp.array2d(dtype=wp.float64),
+                    H: wp.array2d(dtype=wp.float64), n_steps: wp.array(dtype=wp.int32), gw: int,
+                    P: wp.array(dtype=Pv), pw: int, W: int, w0: int):
+        i0 = (wp.tid() + w0) * LANES
+        i1 = wp.min(i0 + 1, W - 1)
+        i2 = wp.min(i0 + 2, W - 1)
+        i3 = wp.min(i0 + 3, W - 1)
+        g0, g1, g2, g3 = i0 * gw, i1 * gw, i2 * gw, i3 * gw
+        p0 = P[i0 * pw]
+        p1 = P[i1 * pw]
+        p2 = P[i2 * pw]
+        p3 = P[i3 * pw]
+        n0 = n_steps[g0]
+        n1 = n_steps[g1]
+        n2 = n_steps[g2]
+        n3 = n_steps[g3]
+        y0 = Y[k, i0]
+        y1 = Y[k, i1]
+        y2 = Y[k, i2]
+        y3 = Y[k, i3]
+        for s in range(wp.static(STEPS_PER_LAUNCH)):
+            kg = k0 + k + s
+            y0 = advance(s, count, kg, n0, y0, T, H, g0, p0)
+            y1 = advance(s, count, kg, n1, y1, T, H, g1, p1)
+            y2 = advance(s, count, kg, n2, y2, T, H, g2, p2)
+            y3 = advance(s, count, kg, n3, y3, T, H, g3, p3)
+            if s < count:
+                Y[k + s + 1, i0] = y0
+                if i0 + 1 < W:
+                    Y[k + s + 1, i1] = y1
+                if i0 + 2 < W:
+                    Y[k + s + 1, i2] = y2
+                if i0 + 3 < W:
+                    Y[k + s + 1, i3] = y3
+
+    return step_kernel
+
+
 class _Kernels:
     """All kernels for one (field function, method, scalar, dim, num_params)."""
 
@@ -150,23 +206,7 @@ class _Kernels:
             i = wp.tid()
             dst[i] = Y[row, i]
 
-        @wp.kernel(module="unique", module_options={"max_unroll": STEPS_PER_LAUNCH})
-        def step_kernel(Y: wp.array2d(dtype=V), k: int, count: int, k0: int, T: wp.array2d(dtype=wp.float64),
-                        H: wp.array2d(dtype=wp.float64), n_steps: wp.array(dtype=wp.int32), gw: int,
-                        P: wp.array(dtype=Pv), pw: int, w0: int):
-            # Up to STEPS_PER_LAUNCH steps per launch, unrolled at compile time so the tape's adjoint
-            # keeps every intermediate state (a runtime loop would not be replayed).
-            i = wp.tid() + w0
-            g = i * gw
-            p = P[i * pw]
-            n = n_steps[g]
-            y = Y[k, i]
-            for s in range(wp.static(STEPS_PER_LAUNCH)):
-                if s < count:
-                    kg = k0 + k + s
-                    if kg < n:
-                        y = step(S(T[kg, g]), y, S(H[kg, g]), p)
-                    Y[k + s + 1, i] = y
+        self.step = _step_kernel(step, S, V, Pv)
 
         if dense_needed:
             stages = _dopri5_stages(func, S, V, Pv)
@@ -203,7 +243,7 @@ class _Kernels:
                 else:
                     out[jj, i] = y
 
-        self.copy_in, self.copy_out, self.step, self.output = copy_in, copy_out, step_kernel, output_kernel
+        self.copy_in, self.copy_out, self.output = copy_in, copy_out, output_kernel
 
         if method is DOPRI5:
             self._make_adaptive(func, S, V, Pv, dim)
@@ -392,7 +432,7 @@ def integrate(kern: _Kernels, grid: Grid, y0: torch.Tensor, params: torch.Tensor
     K = grid.num_steps
     J = grid.out_step.shape[0]
     gw = 0 if grid.shared else 1
-    if len(blocks(W, device)) > 1 and params.shape[0] != W:
+    if len(blocks((W + LANES - 1) // LANES, device)) > 1 and params.shape[0] != W:
         # blocks of trajectories run on separate threads: give each trajectory its own parameter row so
         # that no two blocks accumulate into the same gradient entry (torch sums the rows back)
         params = params.expand(W, params.shape[1])
@@ -410,10 +450,12 @@ def integrate(kern: _Kernels, grid: Grid, y0: torch.Tensor, params: torch.Tensor
         jlo, jhi = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 0)
 
         def fn(y_start, P):
-            Y = wp.empty((k1 - k0 + 1, W), dtype=V, device=device, requires_grad=True)
+            # the trajectory needs a gradient buffer only while a tape records (zeroing it costs as
+            # much as the forward on the CPU: first-touch page faults)
+            Y = wp.empty((k1 - k0 + 1, W), dtype=V, device=device, requires_grad=active_tape() is not None)
             wp.launch(kern.copy_in, W, inputs=[y_start], outputs=[Y], device=device)
-            launch_worlds([(kern.step, [Y, k, min(STEPS_PER_LAUNCH, k1 - k0 - k), k0, T, H, n_steps, gw, P, pw])
-                           for k in range(0, k1 - k0, STEPS_PER_LAUNCH)], W, device)
+            launch_worlds([(kern.step, [Y, k, min(STEPS_PER_LAUNCH, k1 - k0 - k), k0, T, H, n_steps, gw, P, pw, W])
+                           for k in range(0, k1 - k0, STEPS_PER_LAUNCH)], (W + LANES - 1) // LANES, device)
             y_end = wp.empty(W, dtype=V, device=device, requires_grad=True)
             wp.launch(kern.copy_out, W, inputs=[Y, k1 - k0], outputs=[y_end], device=device)
             out = wp.zeros((jhi - jlo, W), dtype=V, device=device, requires_grad=True)

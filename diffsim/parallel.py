@@ -11,8 +11,9 @@ parameter ``w0: int`` and handle world ``wp.tid() + w0``, reading and writing on
 that world's entries of every array (so that neither the forward nor the adjoint of
 two blocks touch the same memory). On the CPU with more than one thread and enough
 worlds, each thread runs the whole sequence on its block; otherwise one launch per
-kernel covers all worlds. Under an active ``wp.Tape`` the blocked launches are
-recorded as one tape function that runs their adjoints in reverse, block-parallel too.
+kernel covers all worlds. Launches are replayed from recorded commands (only changed
+scalar arguments are repacked). Under an active ``wp.Tape`` the sequence is recorded
+as one tape function that runs the adjoints in reverse, block-parallel too.
 
 Threads: ``$DIFFSIM_CPU_THREADS`` if set, else the number of CPU cores the process
 may use; ``set_cpu_threads(n)`` overrides both. Blocks have at least
@@ -88,30 +89,45 @@ def _adjoint(a):
     return a.grad if isinstance(a, wp.array) and a.grad is not None else None
 
 
+def _plan(launches, lo: int, hi: int, device, adjoint: bool) -> list:
+    """``launches`` over worlds ``[lo, hi)`` (reversed, as adjoints, if ``adjoint``) as recorded commands.
+
+    A launch is recorded once per kernel (``record_cmd``) and replayed; when the next launch of
+    that kernel has the same arrays, only its changed scalar arguments are repacked. (Packing every
+    argument of every launch was most of the cost of a short rollout.) Returns
+    ``[(command, [(arg index, value), ...]), ...]``; the commands are created here, on the
+    calling thread (recording from several threads at once crashed Warp 1.19).
+    """
+    plan, recorded = [], {}
+    for kernel, inputs in (reversed(launches) if adjoint else launches):
+        args = [*inputs, lo]
+        cmd, old = recorded.get(kernel, (None, None))
+        if cmd is None or any((isinstance(a, wp.array) or isinstance(b, wp.array)) and a is not b
+                              for a, b in zip(old, args)):
+            kw = dict(adj_inputs=[_adjoint(a) for a in args], adjoint=True) if adjoint else {}
+            cmd = wp.launch(kernel, hi - lo, inputs=args, device=device, record_tape=False, record_cmd=True, **kw)
+            # (re)set every scalar when this command starts, so the plan can run more than once
+            updates = [(i, b) for i, b in enumerate(args) if not isinstance(b, wp.array)]
+        else:
+            updates = [(i, b) for i, (a, b) in enumerate(zip(old, args)) if a is not b]
+        recorded[kernel] = (cmd, args)
+        plan.append((cmd, updates))
+    return plan
+
+
+def _run(plan) -> None:
+    for cmd, updates in plan:
+        for i, value in updates:
+            cmd.set_param_at_index(i, value)
+        cmd.launch()
+
+
 def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device) -> None:
     """Run ``launches`` (a list of ``(kernel, inputs)``) in order over ``num_worlds`` worlds; see the module doc."""
     parts = blocks(num_worlds, device)
-    if len(parts) == 1:
-        for kernel, inputs in launches:
-            wp.launch(kernel, num_worlds, inputs=[*inputs, 0], device=device)
-        return
-
-    def forward(part):
-        lo, hi = part
-        for kernel, inputs in launches:
-            wp.launch(kernel, hi - lo, inputs=[*inputs, lo], device=device, record_tape=False)
-
-    def backward(part):
-        lo, hi = part
-        for kernel, inputs in reversed(launches):
-            args = [*inputs, lo]
-            wp.launch(kernel, hi - lo, inputs=args, adj_inputs=[_adjoint(a) for a in args], adjoint=True,
-                      device=device, record_tape=False)
-
-    for kernel, _ in launches:  # load modules here, not concurrently in the threads
-        kernel.module.load(device)
-    _map(forward, parts)
+    _map(_run, [_plan(launches, lo, hi, device, adjoint=False) for lo, hi in parts])
     tape = active_tape()
     if tape is not None:
         with_grad = {id(a): a for _, inputs in launches for a in inputs if _adjoint(a) is not None}
-        tape.record_func(lambda: _map(backward, parts), list(with_grad.values()))
+        tape.record_func(lambda: _map(_run, [_plan(launches, lo, hi, device, adjoint=True) for lo, hi in parts]),
+                         list(with_grad.values()))

@@ -54,7 +54,7 @@ class _WarpOp(torch.autograd.Function):
             return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
         ctx.save_for_backward(*inputs)
         tape, grads, outs = _WarpOp._record(ctx, inputs)
-        ctx.tape, ctx.grads, ctx.outs = tape, grads, outs
+        ctx.tape, ctx.grads, ctx.outs, ctx.fresh = tape, grads, outs, True
         return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
 
     @staticmethod
@@ -75,10 +75,10 @@ class _WarpOp(torch.autograd.Function):
         inputs = ctx.saved_tensors  # also checks that no input was modified in place
         if ctx.recompute:
             tape, grads, outs = _WarpOp._record(ctx, inputs)
-            fresh = True
         else:
             tape, grads, outs = ctx.tape, ctx.grads, ctx.outs
-            fresh, ctx.fresh = getattr(ctx, "fresh", True), False
+        fresh = ctx.recompute or ctx.fresh
+        ctx.fresh = False
         if not fresh:  # a fresh tape's gradients are still all zero (Warp allocates them zeroed)
             tape.zero()
             for g in grads:

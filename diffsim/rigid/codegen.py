@@ -120,8 +120,8 @@ def generate(model, scalar: str) -> str:
         raise ValueError("the model has no degrees of freedom: nothing to simulate")
     L = Layout(nb, nv, nu, len(model.geoms))
     o = L.offset
-    lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1), depth_smoothing=CONTACT_DEPTH_SMOOTHING,
-                            force_smoothing=CONTACT_FORCE_SMOOTHING, friction_smoothing=FRICTION_SMOOTHING,
+    lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
+                            depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING, friction_smoothing=FRICTION_SMOOTHING,
                             limit_k=JOINT_LIMIT_STIFFNESS, limit_c=JOINT_LIMIT_DAMPING),
              "", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), w: int):",

@@ -9,7 +9,7 @@ adaptive solver (a trajectory's answer does not depend on what it is batched
 with).
 
 ``func`` is either a :class:`WarpVectorField` (the solve runs in Warp kernels,
-one thread per trajectory; gradients w.r.t. ``y0`` and ``func.params`` come from
+batched over trajectories; gradients w.r.t. ``y0`` and ``func.params`` come from
 ``wp.Tape`` through :mod:`diffsim.bridge`) or a torch callable ``func(t, y)``
 (see :mod:`diffsim.ode.torch_solver`). Both paths share the tableaus, the step
 grids and the step-size controller, so the same method on the same steps gives

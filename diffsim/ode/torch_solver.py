@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from diffsim.bridge import checkpointed_rollout
-from diffsim.ode.grid import DFACTOR, DONE, IFACTOR, RUNNING, SAFETY, UNDERFLOW, MAX_STEPS, Grid, raise_on_failure
+from diffsim.ode.grid import (DFACTOR, DONE, ERR_FLOOR, IFACTOR, MAX_STEPS, PI_ALPHA, PI_BETA, RUNNING, SAFETY,
+                              UNDERFLOW, Grid, raise_on_failure)
 from diffsim.ode.tableaus import DOPRI5, ExplicitRK, Partitioned
 
 
@@ -95,6 +96,7 @@ def adaptive_grid(func, y0: torch.Tensor, t: np.ndarray, rtol: float, atol: floa
     y = y0.clone()
     status = torch.full((W,), DONE if t_end == t0 else RUNNING, **i32)
     n_acc, n_rej, next_out = (torch.zeros(W, **i32) for _ in range(3))
+    err_prev, rejected = torch.full((W,), ERR_FLOOR, **f64), torch.zeros(W, dtype=torch.bool, device=dev)
     capacity = 256
     T, H = torch.zeros((capacity, W), **f64), torch.zeros((capacity, W), **f64)
     out_step, out_theta = torch.zeros((J, W), **i32), torch.zeros((J, W), **f64)
@@ -109,10 +111,16 @@ def adaptive_grid(func, y0: torch.Tensor, t: np.ndarray, rtol: float, atol: floa
         scale = atol + rtol * torch.maximum(y.abs(), y1.abs()).double()
         ratio = _rms(err.double(), scale)
         finite = torch.isfinite(ratio)
-        factor = torch.where(ratio > 0, SAFETY * ratio.clamp_min(1e-300) ** -0.2, torch.full_like(ratio, IFACTOR))
-        factor = torch.where(finite, factor.clamp(DFACTOR, IFACTOR), torch.full_like(ratio, DFACTOR))
+        # the controller of grid.py: proportional part, then per outcome
+        factor = torch.where(ratio > 0, SAFETY * ratio.clamp_min(1e-300) ** -PI_ALPHA, torch.full_like(ratio, IFACTOR))
+        factor = torch.where(finite, factor, torch.full_like(ratio, DFACTOR))
         accept = run & finite & (ratio <= 1.0)
         reject = run & ~accept
+        on_accept = (factor * err_prev ** PI_BETA).clamp(DFACTOR, IFACTOR)
+        on_accept = torch.where(rejected, on_accept.clamp_max(1.0), on_accept)
+        factor = torch.where(accept, on_accept, factor.clamp(DFACTOR, 1.0))
+        err_prev = torch.where(accept, ratio.clamp_min(ERR_FLOOR), err_prev)
+        rejected = torch.where(run, reject, rejected)
         # record accepted steps
         if int(n_acc.max()) >= capacity:
             T, H = torch.cat([T, torch.zeros_like(T)]), torch.cat([H, torch.zeros_like(H)])
@@ -131,7 +139,6 @@ def adaptive_grid(func, y0: torch.Tensor, t: np.ndarray, rtol: float, atol: floa
         n_rej = n_rej + reject.to(torch.int32)
         y = torch.where(accept.unsqueeze(-1), y1, y)
         tcur = t_new
-        factor = torch.where(accept, factor.clamp_min(1.0), factor.clamp_max(1.0))
         h_new = torch.minimum(hcur * factor, t_end - t_new)
         hcur = torch.where(run, h_new, hcur)
         done = accept & (t_new >= t_end)

@@ -27,9 +27,12 @@ from diffsim.ode.field import WarpVectorField
 from diffsim.ode.grid import (
     DFACTOR,
     DONE,
+    ERR_FLOOR,
     FULL,
     IFACTOR,
     MAX_STEPS,
+    PI_ALPHA,
+    PI_BETA,
     RUNNING,
     SAFETY,
     UNDERFLOW,
@@ -293,7 +296,8 @@ class _Kernels:
                     T: wp.array2d(dtype=wp.float64), H: wp.array2d(dtype=wp.float64), capacity: int,
                     t_out: wp.array(dtype=wp.float64), out_step: wp.array2d(dtype=wp.int32),
                     out_theta: wp.array2d(dtype=wp.float64), t_end: wp.float64, rtol: wp.float64,
-                    atol: wp.float64, max_steps: int, P: wp.array(dtype=Pv), pw: int, w0: int):
+                    atol: wp.float64, max_steps: int, P: wp.array(dtype=Pv), pw: int,
+                    err_prev: wp.array(dtype=wp.float64), rejected: wp.array(dtype=wp.int32), w0: int):
             i = wp.tid() + w0
             if status[i] != 0:
                 return
@@ -310,15 +314,20 @@ class _Kernels:
                 acc += r * r
             ratio = wp.sqrt(acc * wp.float64(inv_dim))
             finite = wp.isfinite(ratio)
-            factor = wp.float64(DFACTOR)
+            factor = wp.float64(DFACTOR)  # the proportional part of the controller (grid.py)
             if finite:
                 if ratio > wp.float64(0.0):
-                    factor = wp.float64(SAFETY) * wp.pow(ratio, wp.float64(-0.2))
+                    factor = wp.float64(SAFETY) * wp.pow(ratio, wp.float64(-PI_ALPHA))
                 else:
                     factor = wp.float64(IFACTOR)
-                factor = wp.min(wp.float64(IFACTOR), wp.max(wp.float64(DFACTOR), factor))
             t_new = t
             if finite and ratio <= wp.float64(1.0):
+                factor = factor * wp.pow(err_prev[i], wp.float64(PI_BETA))
+                factor = wp.min(wp.float64(IFACTOR), wp.max(wp.float64(DFACTOR), factor))
+                if rejected[i] != 0:
+                    factor = wp.min(wp.float64(1.0), factor)
+                err_prev[i] = wp.max(ratio, wp.float64(ERR_FLOOR))
+                rejected[i] = 0
                 k = n_acc[i]
                 T[k, i] = t
                 H[k, i] = h
@@ -337,7 +346,6 @@ class _Kernels:
                 n_acc[i] = k + 1
                 ycur[i] = y1
                 tcur[i] = t_new
-                factor = wp.max(wp.float64(1.0), factor)
                 if t_new >= t_end:
                     status[i] = DONE
                     return
@@ -345,7 +353,8 @@ class _Kernels:
                     status[i] = FULL
             else:
                 n_rej[i] = n_rej[i] + 1
-                factor = wp.min(wp.float64(1.0), factor)
+                rejected[i] = 1
+                factor = wp.min(wp.float64(1.0), wp.max(wp.float64(DFACTOR), factor))
             h_new = wp.min(h * factor, t_end - t_new)
             hcur[i] = h_new
             if t_new + h_new <= t_new:
@@ -384,7 +393,7 @@ def adaptive_grid(kern: _Kernels, y0: torch.Tensor, params: torch.Tensor, t: np.
     state = dict(
         ycur=torch.empty_like(y0), tcur=torch.empty(W, **f64), hcur=torch.empty(W, **f64),
         status=torch.zeros(W, **i32), n_acc=torch.zeros(W, **i32), n_rej=torch.zeros(W, **i32),
-        next_out=torch.zeros(W, **i32),
+        next_out=torch.zeros(W, **i32), err_prev=torch.full((W,), ERR_FLOOR, **f64), rejected=torch.zeros(W, **i32),
     )
     out_step = torch.zeros((J, W), **i32)
     out_theta = torch.zeros((J, W), **f64)
@@ -401,7 +410,8 @@ def adaptive_grid(kern: _Kernels, y0: torch.Tensor, params: torch.Tensor, t: np.
         while True:
             args = [_wp(state["ycur"], V), _wp(state["tcur"]), _wp(state["hcur"]), _wp(state["status"]),
                     _wp(state["n_acc"]), _wp(state["n_rej"]), _wp(state["next_out"]), _wp(T), _wp(H), capacity,
-                    _wp(t_out), _wp(out_step), _wp(out_theta), t_end, rtol, atol, max_steps, P, pw]
+                    _wp(t_out), _wp(out_step), _wp(out_theta), t_end, rtol, atol, max_steps, P, pw,
+                    _wp(state["err_prev"]), _wp(state["rejected"])]
             launch_worlds([(kern.attempt, args)] * 16, W, device)
             status = state["status"]
             if bool((status == FULL).any()):

@@ -126,12 +126,18 @@ def test_warp_and_torch_paths_give_the_same_numbers(method):
     mus, y0, t, w = _problem()
     yw, sw = odeint(fields.van_der_pol(mus), y0, t, method=method, step_size=0.05, return_stats=True)
     yt, st = odeint(_torch_vdp_batched(mus), y0, t, method=method, step_size=0.05, return_stats=True)
-    torch.testing.assert_close(yw, yt, rtol=0, atol=1e-12)
-    assert torch.equal(sw["n_steps"], st["n_steps"])
+    # Fixed grids: the same steps, so the same numbers up to rounding. Dormand-Prince: each path
+    # chooses its own steps from its error estimate, a difference of nearly equal stage sums in
+    # which the two backends' last-bit differences become ~1e-7 relative; the PI controller turns
+    # that into step sizes ~1e-6 apart, hence outputs ~1e-11 apart (six orders below rtol=1e-6).
+    # The accept/reject decisions, and so the step counts, must still be identical.
+    atol = 1e-10 if method == "dopri5" else 1e-12
+    torch.testing.assert_close(yw, yt, rtol=0, atol=atol)
+    assert torch.equal(sw["n_steps"], st["n_steps"]) and torch.equal(sw["n_rejected"], st["n_rejected"])
     gw = torch.autograd.grad((yw * w).sum(), (y0, mus))
     gt = torch.autograd.grad((yt * w).sum(), (y0, mus))
     for a, b in zip(gw, gt):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=atol)
 
 
 def test_gradients_reach_nn_module_parameters():

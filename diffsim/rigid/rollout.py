@@ -90,7 +90,9 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         QD = wp.empty((T + 1, W, nv), dtype=S, device=device, requires_grad=True)
         wp.launch(_copy_in, (W, nq), inputs=[q0], outputs=[Q], device=device)
         wp.launch(_copy_in, (W, nv), inputs=[qd0], outputs=[QD], device=device)
-        launch_worlds([(kernel, [Q, QD, U, Pw, 1, nu, k, S(h), *b]) for k in range(T)], W, device)
+        D = wp.empty((W, codegen.num_derived(model)), dtype=S, device=device, requires_grad=True)
+        wp.launch(dyn.derive, W, inputs=[Pw], outputs=[D], device=device)
+        launch_worlds([(kernel, [Q, QD, U, Pw, D, 1, nu, k, S(h), *b]) for k in range(T)], W, device)
         return Q, QD
 
     Q, QD = warp_apply(fn, qpos.contiguous(), qvel.contiguous(), u, P, recompute=recompute)

@@ -99,6 +99,25 @@ def test_gradcheck_through_100_steps_wrt_state_controls_and_parameters():
                                     rtol=1e-5)
 
 
+def test_gradcheck_wrt_body_orientations_and_joint_axes():
+    """Quaternions and axes enter through the per-world constants (codegen's ``derive`` kernel),
+    normalised there: gradients must flow through it, also for unnormalised values."""
+    model = load_mjcf(builtin_model("double_pendulum"), num_worlds=2, dtype=F64)
+    q0 = torch.tensor([[0.4, -0.2], [0.9, 0.5]], dtype=F64)
+    v0 = torch.tensor([[0.1, 0.0], [-0.3, 0.2]], dtype=F64)
+    ctrl = 0.2 * torch.randn(2, 30, model.nu, dtype=F64, generator=torch.Generator().manual_seed(0))
+    quat = (model.body_quat + 0.05 * torch.randn(model.body_quat.shape, dtype=F64,
+                                                 generator=torch.Generator().manual_seed(1))).requires_grad_(True)
+    axis = (1.3 * model.joint_axis + 0.1).requires_grad_(True)
+
+    def run(qt, ax):
+        model.body_quat, model.joint_axis = qt, ax
+        qs, vs = rollout(model, q0, v0, ctrl)
+        return qs[:, -1], vs[:, -1]
+
+    assert torch.autograd.gradcheck(run, (quat, axis), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
 def test_gradient_wrt_link_length_matches_finite_differences():
     model = load_mjcf(builtin_model("double_pendulum"), dtype=F64)
     pos = model.body_pos.clone()

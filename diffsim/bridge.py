@@ -11,7 +11,7 @@ Ownership rules (see Warp's PyTorch interop guide and GH-1732):
 * every input that needs a gradient gets a dedicated, freshly zeroed torch buffer
   as its Warp ``.grad``; the buffer is cloned before it is handed to torch;
 * outputs own their ``.grad`` buffers, so the incoming ``grad_output`` is *copied*
-  into them by ``tape.backward(grads=...)``, never adopted or aliased;
+  into them (by torch, on its stream), never adopted or aliased;
 * the tape is zeroed before every backward but the first (its gradients start at zero),
   so ``retain_graph=True`` and repeated use of the op in one graph give the same
   gradients each time;
@@ -84,15 +84,14 @@ class _WarpOp(torch.autograd.Function):
             for g in grads:
                 if g is not None:
                     g.zero_()
-        seeds = {}
+        seeded = False
         for o, g in zip(outs, grad_outputs):
-            if g is None:
-                continue
-            g = g.detach().contiguous()
-            seeds[o] = wp.from_torch(g, dtype=o.dtype, requires_grad=False)
-        if seeds:
+            if g is not None:  # copied by torch into the output's own (zeroed) gradient buffer
+                wp.to_torch(o.grad, requires_grad=False).copy_(g.detach())
+                seeded = True
+        if seeded:
             with runtime.torch_stream(inputs[0].device):
-                tape.backward(grads=seeds)
+                tape.backward()
         result = [g.clone() if g is not None else None for g in grads]
         if ctx.recompute:
             tape.reset()

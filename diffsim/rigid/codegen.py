@@ -298,7 +298,7 @@ DERIVED_PER_BODY = 12  # D row: per body, its rotation in the parent frame (3x3,
 
 
 def num_derived(model) -> int:
-    return max(1, DERIVED_PER_BODY * model.nbody)
+    return DERIVED_PER_BODY * model.nbody
 
 
 def _derive(model, o) -> list[str]:
@@ -317,8 +317,6 @@ def _derive(model, o) -> list[str]:
                 f"    a{b} = wp.normalize({_v3(o['joint_axis'] + 3 * b)})"]
         out += [f"    D[w, {base + 3 * i + j}] = Rl{b}[{i}, {j}]" for i in range(3) for j in range(3)]
         out += [f"    D[w, {base + 9 + k}] = a{b}[{k}]" for k in range(3)]
-    if model.nbody == 0:
-        out.append("    D[w, 0] = S(0.0)")
     return out
 
 

@@ -21,9 +21,18 @@ Ownership rules (see Warp's PyTorch interop guide and GH-1732):
 tape and keeps only the inputs; backward re-runs ``fn`` under a tape. Chaining
 such ops (``checkpointed_rollout``) bounds the memory of a T-step rollout to the
 segment boundaries plus one segment's tape.
+
+:class:`KernelOp` is the lean path for the commonest case, one per-row kernel
+(a batched env step): no tape and no per-call Warp arrays. It keeps one set of
+Warp buffers per batch size, copies the inputs in, replays a recorded forward
+launch, and in backward replays a recorded adjoint launch on the saved inputs
+(Warp's adjoint kernel recomputes the forward itself), so like ``recompute=True``
+it holds only its inputs between forward and backward.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Callable, Sequence
 
 import torch
@@ -121,6 +130,118 @@ def warp_apply(fn: WarpFn, *tensors: torch.Tensor, dtypes: Sequence | None = Non
     if len(dtypes) != len(tensors):
         raise ValueError(f"dtypes has {len(dtypes)} entries for {len(tensors)} tensors")
     return _WarpOp.apply(fn, tuple(dtypes), recompute, *tensors)
+
+
+class _KernelBuffers:
+    """Persistent Warp arrays (with gradients) of one :class:`KernelOp` at one batch size, their torch
+    views, and the recorded forward and adjoint launches over them."""
+
+    def __init__(self, op: "KernelOp", inputs: Sequence[torch.Tensor], batch: int, device: str):
+        def alloc(dtype, shape):
+            return wp.zeros(shape, dtype=dtype, device=device, requires_grad=True)
+
+        ins = [alloc(d, batch if b else t.shape[0]) for d, b, t in zip(op.in_dtypes, op.batched, inputs)]
+        outs = [alloc(d, batch) for d in op.out_dtypes]
+        args = [*ins, *outs]
+        self.inputs = [wp.to_torch(a, requires_grad=False) for a in ins]
+        self.outputs = [wp.to_torch(a, requires_grad=False) for a in outs]
+        self.in_grads = [wp.to_torch(a.grad, requires_grad=False) for a in ins]
+        self.out_grads = [wp.to_torch(a.grad, requires_grad=False) for a in outs]
+        self.holds = None  # the token of the forward call whose inputs the buffers hold
+        self.forward = wp.launch(op.kernel, batch, inputs=args, device=device, record_tape=False, record_cmd=True)
+        self.adjoint = wp.launch(op.kernel, batch, inputs=args, adj_inputs=[a.grad for a in args], adjoint=True,
+                                 device=device, record_tape=False, record_cmd=True)
+
+
+class _KernelFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, op, *tensors):
+        inputs = [t.detach() for t in tensors]
+        ctx.op, ctx.token = op, object()
+        ctx.save_for_backward(*inputs)
+        with op.lock:
+            bufs = op._load(inputs, ctx.token)
+            with runtime.torch_stream(inputs[0].device):
+                bufs.forward.launch()
+            return tuple(o.clone() for o in bufs.outputs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grad_outputs):
+        op, inputs = ctx.op, ctx.saved_tensors
+        with op.lock:
+            bufs = op._load(inputs, ctx.token)  # the adjoint kernel replays the forward on these
+            for buf, g in zip(bufs.out_grads, grad_outputs):
+                if g is None:
+                    buf.zero_()
+                else:
+                    buf.copy_(g)
+            for g in bufs.in_grads:
+                g.zero_()
+            with runtime.torch_stream(inputs[0].device):
+                bufs.adjoint.launch()
+            return (None, *(g.clone() if need else None
+                            for g, need in zip(bufs.in_grads, ctx.needs_input_grad[1:])))
+
+
+class KernelOp:
+    """One per-row Warp kernel as a differentiable torch function, without a tape.
+
+    ``kernel(*inputs, *outputs)``: thread ``i`` reads row ``i`` of every batched input
+    (and all of the shared ones) and writes row ``i`` of every output, each once.
+
+    Args:
+        kernel: a differentiable ``@wp.kernel``; its arguments are the inputs, then the outputs.
+        in_dtypes: Warp dtype per input (a vector type consumes the tensor's trailing dim).
+        out_dtypes: Warp dtype per output.
+        batched: per input, whether it has the batch dimension (default: all do).
+
+    Calling ``op(*tensors)`` (float64 or float32 as the dtypes say, any device Warp
+    has) returns the outputs as new tensors, with gradients to every input that
+    requires one. Buffers are kept per batch size (the last ``MAX_SIZES``); a lock
+    makes concurrent calls safe. Backward once per graph (double backward is not
+    supported).
+    """
+
+    MAX_SIZES = 4
+
+    def __init__(self, kernel: wp.Kernel, in_dtypes: Sequence, out_dtypes: Sequence,
+                 batched: Sequence[bool] | None = None):
+        self.kernel, self.in_dtypes, self.out_dtypes = kernel, tuple(in_dtypes), tuple(out_dtypes)
+        self.batched = tuple(batched) if batched is not None else (True,) * len(self.in_dtypes)
+        if len(self.batched) != len(self.in_dtypes):
+            raise ValueError(f"batched has {len(self.batched)} entries for {len(self.in_dtypes)} inputs")
+        self.lock = threading.Lock()
+        self._buffers: OrderedDict = OrderedDict()
+
+    def _load(self, inputs, token) -> _KernelBuffers:
+        """The buffers for these inputs' batch size and device, holding copies of the inputs (already so when
+        the last call through them was the forward of ``token``: torch has checked the saved inputs are unchanged)."""
+        batch = inputs[self.batched.index(True)].shape[0]
+        key = (batch, str(inputs[0].device), *(t.shape for t, b in zip(inputs, self.batched) if not b))
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            runtime.init()
+            bufs = _KernelBuffers(self, inputs, batch, runtime.resolve_device(str(inputs[0].device)))
+            self._buffers[key] = bufs
+            if len(self._buffers) > self.MAX_SIZES:
+                self._buffers.popitem(last=False)
+        else:
+            self._buffers.move_to_end(key)
+            if bufs.holds is token:
+                return bufs
+        bufs.holds = token
+        for k, (buf, t) in enumerate(zip(bufs.inputs, inputs)):
+            if buf.shape != t.shape:
+                raise ValueError(f"{self.kernel.key}: input {k} must have shape {tuple(buf.shape)} "
+                                 f"(as its Warp dtype and the batch say), got {tuple(t.shape)}")
+            buf.copy_(t)
+        return bufs
+
+    def __call__(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if len(tensors) != len(self.in_dtypes):
+            raise ValueError(f"{self.kernel.key} takes {len(self.in_dtypes)} tensors, got {len(tensors)}")
+        return _KernelFn.apply(self, *tensors)
 
 
 def checkpointed_rollout(step: Callable, state: tuple, num_steps: int, segment_length: int | None = None):

@@ -10,8 +10,8 @@ and :func:`build_kernels` turns them into every kernel the env needs, so each pi
 physics is written once:
 
 * ``transition``, ``observe`` and ``step`` (all four outputs of the functional step in
-  one launch) -- differentiable, for the torch interface (:class:`WarpDynamics`, through
-  :func:`diffsim.bridge.warp_apply`);
+  one launch) -- differentiable, for the torch interface (:class:`WarpDynamics`, each
+  wrapped as a :class:`diffsim.bridge.KernelOp`: no tape, recorded launches);
 * ``terminated`` -- a flag per world;
 * ``vector_step`` -- the whole vector-env step of all worlds in one launch: Gymnasium's
   next-step autoreset (a world that ended on the previous step starts from its pending
@@ -27,7 +27,7 @@ import torch
 import warp as wp
 
 from diffsim import runtime
-from diffsim.bridge import warp_apply
+from diffsim.bridge import KernelOp
 from envs.core import ClassicDynamics, ClassicVectorEnv
 
 
@@ -42,6 +42,9 @@ class ClassicKernels:
     step: wp.Kernel
     terminated: wp.Kernel
     vector_step: wp.Kernel
+    transition_op: KernelOp
+    observe_op: KernelOp
+    step_op: KernelOp
 
 
 def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int) -> ClassicKernels:
@@ -111,8 +114,13 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
             o32[j] = wp.float32(o[j])
         obs[i] = o32
 
+    f64 = wp.float64
+    not_params = (True, True, False)
     return ClassicKernels(VS, VA, VO, VO32, transition_kernel, observe_kernel, step_kernel, terminated_kernel,
-                          vector_step)
+                          vector_step,
+                          transition_op=KernelOp(transition_kernel, (VS, VA, f64), (VS, f64), not_params),
+                          observe_op=KernelOp(observe_kernel, (VS,), (VO,)),
+                          step_op=KernelOp(step_kernel, (VS, VA, f64), (VS, VO, f64, f64), not_params))
 
 
 def _warp_device(t: torch.Tensor) -> str:
@@ -129,51 +137,24 @@ class WarpDynamics(ClassicDynamics):
     kernels: ClassicKernels
     obs_dim: int
 
-    def _transition_fn(self, state, action, params):
-        n = state.shape[0]
-        next_state = wp.empty_like(state, requires_grad=True)
-        reward = wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True)
-        wp.launch(self.kernels.transition, n, inputs=[state, action, params], outputs=[next_state, reward],
-                  device=state.device)
-        return next_state, reward
-
-    def _apply(self, fn, state, action, params, recompute):
-        """``fn(state, action, params)`` through the bridge in float64 (no tape when nothing needs a gradient)."""
+    def _apply(self, op, state, action, params):
         params = self.params if params is None else params
-        need_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (state, action, params))
-        k = self.kernels
-        return warp_apply(fn, state.to(torch.float64), action.to(torch.float64), params.to(torch.float64),
-                          dtypes=(k.state_type, k.action_type, None), recompute=recompute or not need_grad)
+        return op(state.to(torch.float64), action.to(torch.float64), params.to(torch.float64))
 
     def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
                    recompute: bool = False):
-        return self._apply(self._transition_fn, state, action, params, recompute)
-
-    def _step_fn(self, state, action, params):
-        n, k = state.shape[0], self.kernels
-        outs = (wp.empty_like(state, requires_grad=True), wp.empty(n, dtype=k.obs_type, device=state.device,
-                                                                    requires_grad=True),
-                wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True),
-                wp.empty(n, dtype=wp.float64, device=state.device, requires_grad=True))
-        wp.launch(k.step, n, inputs=[state, action, params], outputs=list(outs), device=state.device)
-        return outs
+        """See :meth:`ClassicDynamics.transition`; the op keeps only its inputs, so ``recompute`` changes nothing."""
+        return self._apply(self.kernels.transition_op, state, action, params)
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step ``(next_state, obs, reward, terminated)`` in one launch; see :class:`ClassicDynamics`."""
         self._check_step_shapes(state, action)
-        next_state, obs, reward, term = self._apply(self._step_fn, state, action, params, recompute=False)
+        next_state, obs, reward, term = self._apply(self.kernels.step_op, state, action, params)
         return next_state, obs, reward, term.detach() > 0.5
-
-    def _observe_fn(self, state):
-        obs = wp.empty(state.shape[0], dtype=self.kernels.obs_type, device=state.device, requires_grad=True)
-        wp.launch(self.kernels.observe, state.shape[0], inputs=[state], outputs=[obs], device=state.device)
-        return (obs,)
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         """Observations ``(B, obs_dim)`` float64 of states ``(B, state_dim)``, differentiable."""
-        need_grad = torch.is_grad_enabled() and state.requires_grad
-        return warp_apply(self._observe_fn, state.to(torch.float64), dtypes=(self.kernels.state_type,),
-                          recompute=not need_grad)[0]
+        return self.kernels.observe_op(state.to(torch.float64))[0]
 
     def terminated(self, state: torch.Tensor) -> torch.Tensor:
         """Termination flags ``(B,)`` (bool) of states ``(B, state_dim)``."""

@@ -1,8 +1,9 @@
-"""The Warp <-> torch bridge: gradcheck, reuse, retain_graph, checkpointed rollouts."""
+"""The Warp <-> torch bridge: gradcheck, reuse, retain_graph, checkpointed rollouts; the tape-free KernelOp."""
+import pytest
 import torch
 import warp as wp
 
-from diffsim.bridge import checkpointed_rollout, warp_apply
+from diffsim.bridge import KernelOp, checkpointed_rollout, warp_apply
 
 
 @wp.kernel
@@ -124,3 +125,57 @@ def test_checkpointed_rollout_gradients_equal_plain_rollout():
     assert len(outs) == 40
     for a, b in zip(g, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+# --- KernelOp: one per-row kernel, persistent buffers, recorded forward and adjoint launches ----------------
+
+_f64 = wp.float64
+_SPRING_OP = KernelOp(_spring_step, (_f64, _f64, _f64), (_f64, _f64), batched=(True, True, False))
+
+
+def test_kernel_op_gradcheck_and_forward():
+    x, v, k = _inputs()
+    for g, r in zip(_SPRING_OP(x, v, k), _torch_step(x, v, k)):
+        torch.testing.assert_close(g, r, rtol=0, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda *a: _SPRING_OP(*a), (x, v, k), eps=1e-6, atol=1e-8)
+
+
+def test_kernel_op_rollout_and_interleaved_calls_match_torch_autograd():
+    x, v, k = _inputs()
+    # two rollouts through the same buffers, interleaved, one loss: each backward must use its own inputs
+    loss = _rollout(x, v, k, 20, _SPRING_OP) + 0.5 * _rollout(v, x, k, 20, _SPRING_OP)
+    g = torch.autograd.grad(loss, (x, v, k))
+    loss_ref = _rollout(x, v, k, 20, _torch_step) + 0.5 * _rollout(v, x, k, 20, _torch_step)
+    g_ref = torch.autograd.grad(loss_ref, (x, v, k))
+    torch.testing.assert_close(loss, loss_ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_op_batch_sizes_unused_outputs_and_retain_graph():
+    x, v, k = _inputs()
+    xs = torch.randn(9, dtype=torch.float64, requires_grad=True)
+    losses = []
+    for xi, vi in ((x, v), (xs, xs.detach() * 0.3), (x, v)):  # switch batch size and back
+        x1, _ = _SPRING_OP(xi, vi, k)  # the second output gets no gradient
+        losses.append((x1 ** 3).sum())
+    loss = sum(losses)
+    loss.backward(retain_graph=True)
+    first = [t.grad.clone() for t in (x, v, xs, k)]
+    for t in (x, v, xs, k):
+        t.grad = None
+    loss.backward()
+    for t, g in zip((x, v, xs, k), first):
+        assert torch.equal(t.grad, g)
+    ref = sum((_torch_step(xi, vi, k)[0] ** 3).sum() for xi, vi in ((x, v), (xs, xs.detach() * 0.3), (x, v)))
+    for a, b in zip(torch.autograd.grad(ref, (x, v, xs, k)), first):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert len(_SPRING_OP._buffers) <= KernelOp.MAX_SIZES
+
+
+def test_kernel_op_rejects_wrong_shapes_and_counts():
+    x, v, k = _inputs()
+    with pytest.raises(ValueError, match="input 1 must have shape"):
+        _SPRING_OP(x, v[:3], k)
+    with pytest.raises(ValueError, match="takes 3 tensors"):
+        _SPRING_OP(x, v)

@@ -34,12 +34,17 @@ from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
 
 AVAIL_TORQUE = (-1.0, 0.0, 1.0)
 
+# float64 constants made in Python: in a kernel, `wp.float64(2.0 * math.pi)` would multiply in float32 first
+PI = wp.constant(wp.float64(math.pi))
+HALF_PI = wp.constant(wp.float64(0.5 * math.pi))
+TWO_PI = wp.constant(wp.float64(2.0 * math.pi))
+
 
 @wp.func
 def _dsdt(th1: wp.float64, th2: wp.float64, dth1: wp.float64, dth2: wp.float64, a: wp.float64,
           p: wp.array(dtype=wp.float64)):
     m1, m2, l1, lc1, lc2, I1, I2, g = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
-    half_pi = wp.float64(0.5 * math.pi)
+    half_pi = HALF_PI
     d1 = m1 * lc1 * lc1 + m2 * (l1 * l1 + lc2 * lc2 + wp.float64(2.0) * l1 * lc2 * wp.cos(th2)) + I1 + I2
     d2 = m2 * (lc2 * lc2 + l1 * lc2 * wp.cos(th2)) + I2
     phi2 = m2 * lc2 * g * wp.cos(th1 + th2 - half_pi)
@@ -52,13 +57,12 @@ def _dsdt(th1: wp.float64, th2: wp.float64, dth1: wp.float64, dth2: wp.float64, 
 
 @wp.func
 def _wrap(x: wp.float64):
-    two_pi = wp.float64(2.0 * math.pi)
     for _ in range(3):  # Gymnasium's while-loops, unrolled (one wrap per step is the most that can happen)
-        if x > wp.float64(math.pi):
-            x = x - two_pi
+        if x > PI:
+            x = x - TWO_PI
     for _ in range(3):
-        if x < wp.float64(-math.pi):
-            x = x + two_pi
+        if x < -PI:
+            x = x + TWO_PI
     return x
 
 

@@ -38,6 +38,9 @@ DEFAULT_X, DEFAULT_Y = math.pi, 1.0
 
 Vec1d = wp.types.vector(1, wp.float64)
 Vec3d = wp.types.vector(3, wp.float64)
+# float64 constants made in Python: in a kernel, `wp.float64(2.0 * math.pi)` would multiply in float32 first
+PI = wp.constant(wp.float64(math.pi))
+TWO_PI = wp.constant(wp.float64(2.0 * math.pi))
 
 
 @wp.func
@@ -53,9 +56,8 @@ def pendulum_dynamics(s: wp.vec2d, a: Vec1d, params: wp.array(dtype=wp.float64))
         u32 = wp.float32(u)
         u_cost = wp.float64(wp.float32(0.001) * (u32 * u32))
         u_acc = wp.float64(wp.float32(wp.float64(3.0) / (m * l * l)) * u32)
-    two_pi = wp.float64(2.0 * math.pi)
-    th_norm = th + wp.float64(math.pi)
-    th_norm = th_norm - two_pi * wp.floor(th_norm / two_pi) - wp.float64(math.pi)
+    th_norm = th + PI
+    th_norm = th_norm - TWO_PI * wp.floor(th_norm / TWO_PI) - PI
     reward = -(th_norm * th_norm + wp.float64(0.1) * thdot * thdot + u_cost)
     acc = wp.float64(3.0) * g / (wp.float64(2.0) * l) * wp.sin(th) + u_acc
     new_thdot = wp.clamp(thdot + acc * dt, -max_speed, max_speed)

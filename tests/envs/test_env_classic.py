@@ -37,6 +37,29 @@ def test_full_episode_parity_with_gymnasium(ours, theirs, seed):
         assert steps == 200  # never terminates, truncated by the time limit
 
 
+# one step in float64 from states chosen to wrap angles, against Gymnasium's own step on its float64 state
+_FLOAT64_CASES = [
+    ("Pendulum-v1", lambda: PendulumDynamics(float32_torque=True), [[7.5, 3.0], [-4.0, -7.9], [np.pi - 1e-9, 0.0], [-np.pi + 1e-3, -0.2]],
+     lambda a: np.array([a], dtype=np.float32), [1.7, -2.0, 0.3, 2.0]),
+    ("Acrobot-v1", AcrobotDynamics, [[np.pi - 1e-4, -np.pi + 1e-4, 0.5, -0.5], [0.3, 3.1, 2.0, 8.0],
+                                     [-3.14, 0.2, -3.0, 1.0], [3.0, -3.0, 4.0, -9.0]],
+     lambda a: int(a + 1), [1, -1, 0, 1]),
+]
+
+
+@pytest.mark.parametrize("theirs,dyn_cls,states,gym_action,actions", _FLOAT64_CASES)
+def test_one_float64_step_matches_gymnasium_across_angle_wraps(theirs, dyn_cls, states, gym_action, actions):
+    env, dyn = gym.make(theirs).unwrapped, dyn_cls()
+    for state, act in zip(states, actions):
+        env.reset(seed=0)
+        env.state = np.array(state, dtype=np.float64)
+        _, reward, _, _, _ = env.step(gym_action(act))
+        ours, our_reward = dyn.transition(torch.tensor([state], dtype=torch.float64),
+                                          torch.tensor([[float(act)]], dtype=torch.float64))
+        np.testing.assert_allclose(ours[0].numpy(), np.asarray(env.state, dtype=np.float64), rtol=1e-13, atol=1e-13)
+        assert abs(float(our_reward[0]) - float(reward)) <= 1e-12 * max(1.0, abs(float(reward)))
+
+
 @pytest.mark.parametrize("ours", [p[0] for p in PAIRS])
 def test_check_env(ours):
     check_env(gym.make(ours, render_mode="rgb_array").unwrapped, skip_render_check=False)

@@ -57,11 +57,12 @@ def set_cpu_threads(n: int | None) -> None:
     _threads = n
 
 
-def blocks(num_worlds: int, device) -> list[tuple[int, int]]:
-    """The ``[lo, hi)`` world blocks a CPU launch of ``num_worlds`` is split into."""
+def blocks(num_worlds: int, device, min_per_thread: int | None = None) -> list[tuple[int, int]]:
+    """The ``[lo, hi)`` world blocks a CPU launch of ``num_worlds`` is split into (blocks of at least
+    ``min_per_thread`` worlds, default ``MIN_WORLDS_PER_THREAD``: cheap kernels need more to pay the hand-off)."""
     n = 1
     if str(device) == "cpu":
-        n = max(1, min(cpu_threads(), num_worlds // MIN_WORLDS_PER_THREAD))
+        n = max(1, min(cpu_threads(), num_worlds // (min_per_thread or MIN_WORLDS_PER_THREAD)))
     edges = [num_worlds * i // n for i in range(n + 1)]
     return [(edges[i], edges[i + 1]) for i in range(n)]
 
@@ -113,6 +114,15 @@ def _plan(launches, lo: int, hi: int, device, adjoint: bool) -> list:
         recorded[kernel] = (cmd, args)
         plan.append((cmd, updates))
     return plan
+
+
+def launch_commands(commands: Sequence) -> None:
+    """Launch recorded commands (one per world block, from :func:`blocks`) at once, one thread each."""
+    _map(_launch, commands)
+
+
+def _launch(command) -> None:
+    command.launch()
 
 
 def _run(plan) -> None:

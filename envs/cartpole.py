@@ -42,6 +42,24 @@ THETA_THRESHOLD = 12 * 2 * math.pi / 360  # rad
 X_THRESHOLD = 2.4  # m
 
 
+# Taylor coefficients of sin (x, x^3, ..., x^13) and cos (1, x^2, ..., x^14) as exact float64 constants
+S3, S5, S7, S9, S11, S13 = (wp.constant(wp.float64((-1) ** k / math.factorial(2 * k + 1))) for k in range(1, 7))
+C2, C4, C6, C8, C10, C12, C14 = (wp.constant(wp.float64((-1) ** k / math.factorial(2 * k))) for k in range(1, 8))
+SMALL_ANGLE = 0.5  # rad
+
+
+@wp.func
+def small_angle_sincos(x: wp.float64):
+    """``(sin x, cos x)``; for ``|x| <= 0.5`` rad by Taylor polynomials (truncation < 5e-17, the pole's
+    angle stays within 12 deg in an episode) -- about 3x cheaper than the C library's pair -- else by it."""
+    if wp.abs(x) > wp.float64(SMALL_ANGLE):
+        return wp.sin(x), wp.cos(x)
+    x2 = x * x
+    s = x + x * x2 * (S3 + x2 * (S5 + x2 * (S7 + x2 * (S9 + x2 * (S11 + x2 * S13)))))
+    c = wp.float64(1.0) + x2 * (C2 + x2 * (C4 + x2 * (C6 + x2 * (C8 + x2 * (C10 + x2 * (C12 + x2 * C14))))))
+    return s, c
+
+
 @wp.func
 def cartpole_dynamics(s: wp.vec4d, a: Vec1d, params: wp.array(dtype=wp.float64)):
     gravity, masscart, masspole, length, force_mag, tau = params[0], params[1], params[2], params[3], params[4], params[5]
@@ -49,8 +67,7 @@ def cartpole_dynamics(s: wp.vec4d, a: Vec1d, params: wp.array(dtype=wp.float64))
     polemass_length = masspole * length
     x, x_dot, theta, theta_dot = s[0], s[1], s[2], s[3]
     force = force_mag * a[0]
-    costheta = wp.cos(theta)
-    sintheta = wp.sin(theta)
+    sintheta, costheta = small_angle_sincos(theta)
     temp = (force + polemass_length * theta_dot * theta_dot * sintheta) / total_mass
     thetaacc = (gravity * sintheta - costheta * temp) / (
         length * (wp.float64(4.0) / wp.float64(3.0) - masspole * costheta * costheta / total_mass))

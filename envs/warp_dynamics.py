@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import warp as wp
 
-from diffsim import runtime
+from diffsim import parallel, runtime
 from diffsim.bridge import KernelOp
 from envs.core import ClassicDynamics, ClassicVectorEnv
 
@@ -88,8 +88,8 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
                     pending: wp.array(dtype=VS), max_steps: int, steps: wp.array(dtype=wp.int32),
                     autoreset: wp.array(dtype=wp.bool), obs: wp.array(dtype=VO32),
                     reward: wp.array(dtype=wp.float64), term: wp.array(dtype=wp.bool),
-                    trunc: wp.array(dtype=wp.bool)):
-        i = wp.tid()
+                    trunc: wp.array(dtype=wp.bool), w0: int):
+        i = wp.tid() + w0  # worlds [w0, w0 + launch size): a block of the vector env
         s = state[i]
         r = wp.float64(0.0)
         done = False
@@ -168,8 +168,12 @@ class WarpDynamics(ClassicDynamics):
 
 
 class WarpVectorEnv(ClassicVectorEnv):
-    """All worlds of a :class:`WarpDynamics` stepped by one ``vector_step`` launch; nothing leaves the
-    device but the actions coming in and the ``(obs, reward, terminated, truncated)`` going out."""
+    """All worlds of a :class:`WarpDynamics` stepped by one ``vector_step`` launch (on the CPU, one per
+    core for large batches); nothing leaves the device but the actions coming in and the
+    ``(obs, reward, terminated, truncated)`` going out."""
+
+    # a classic-control step is ~20 ns per world: a second thread pays its hand-off from a few thousand worlds
+    MIN_WORLDS_PER_THREAD = 4096
 
     def __init__(self, dynamics: WarpDynamics, num_envs: int, max_episode_steps: int, render_mode=None):
         super().__init__(dynamics, num_envs, max_episode_steps, render_mode)
@@ -188,11 +192,13 @@ class WarpVectorEnv(ClassicVectorEnv):
         self._view = {name: a.numpy() for name, a in self._wp.items()} if self._on_cpu else None
         self._pending_host = self._view["pending"] if self._on_cpu else np.zeros((n, dynamics.state_dim))
         self._autoreset_host = np.zeros(n, dtype=bool)
-        a = self._wp  # every argument is a persistent array: record the launch once, replay it each step
-        self._step_cmd = wp.launch(dynamics.kernels.vector_step, n,
-                                   inputs=[a["state"], a["action"], self._params, a["pending"], int(max_episode_steps),
-                                           a["steps"], a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]],
-                                   device=self._device, record_tape=False, record_cmd=True)
+        a = self._wp  # every argument is a persistent array: record the launches once, replay them each step
+        args = [a["state"], a["action"], self._params, a["pending"], int(max_episode_steps), a["steps"],
+                a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]]
+        # on the CPU, large batches step as blocks of worlds on all cores (diffsim.parallel)
+        self._step_cmds = [wp.launch(dynamics.kernels.vector_step, hi - lo, inputs=[*args, lo], device=self._device,
+                                     record_tape=False, record_cmd=True)
+                           for lo, hi in parallel.blocks(n, self._device, self.MIN_WORLDS_PER_THREAD)]
 
     def _upload(self, name, values):
         if self._on_cpu:
@@ -237,7 +243,7 @@ class WarpVectorEnv(ClassicVectorEnv):
         if self._streams is None:
             raise RuntimeError("call reset() before step()")
         self._upload("action", self._actions(actions))
-        self._step_cmd.launch()
+        parallel.launch_commands(self._step_cmds)
         obs, reward = self._download("obs"), self._download("reward")
         term, trunc = self._download("term"), self._download("trunc")
         # the worlds that started over in this step used their pending state: draw the next one

@@ -3,12 +3,15 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+import warp as wp
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
+from diffsim import parallel
 from envs.acrobot import AcrobotDynamics, AcrobotEnv, AcrobotVectorEnv
-from envs.cartpole import CartPoleDynamics, CartPoleEnv, CartPoleVectorEnv
+from envs.cartpole import CartPoleDynamics, CartPoleEnv, CartPoleVectorEnv, small_angle_sincos
 from envs.pendulum import PendulumDynamics, PendulumEnv, PendulumVectorEnv
+from envs.warp_dynamics import WarpVectorEnv
 
 PAIRS = [("diffsim/Pendulum-v0", "Pendulum-v1"), ("diffsim/CartPole-v0", "CartPole-v1"),
          ("diffsim/Acrobot-v0", "Acrobot-v1")]
@@ -65,10 +68,18 @@ def test_check_env(ours):
     check_env(gym.make(ours, render_mode="rgb_array").unwrapped, skip_render_check=False)
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-launch", "two-blocks"])
 @pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2), (AcrobotVectorEnv, 3)])
-def test_vector_env_equals_single_envs_through_autoresets(cls, n_act):
+def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, monkeypatch):
     n = 4
-    venv = cls(num_envs=n, max_episode_steps=70)
+    if split:  # worlds 0-1 and 2-3 step on two threads
+        monkeypatch.setattr(WarpVectorEnv, "MIN_WORLDS_PER_THREAD", 2)
+        parallel.set_cpu_threads(2)
+    try:
+        venv = cls(num_envs=n, max_episode_steps=70)
+    finally:
+        parallel.set_cpu_threads(None)
+    assert len(venv._step_cmds) == (2 if split else 1)
     single_cls = {PendulumVectorEnv: PendulumEnv, CartPoleVectorEnv: CartPoleEnv, AcrobotVectorEnv: AcrobotEnv}[cls]
     singles = [single_cls() for _ in range(n)]
     vo, _ = venv.reset(seed=5)
@@ -207,3 +218,19 @@ def test_vector_env_state_lives_on_device_and_outputs_are_copies():
     assert not np.array_equal(venv.state, start)
     with pytest.raises(AttributeError, match="reset"):
         venv.state = start
+
+
+@wp.kernel
+def _sincos_kernel(x: wp.array(dtype=wp.float64), s: wp.array(dtype=wp.float64), c: wp.array(dtype=wp.float64)):
+    i = wp.tid()
+    si, ci = small_angle_sincos(x[i])
+    s[i] = si
+    c[i] = ci
+
+
+def test_cartpole_small_angle_sincos_matches_the_c_library_to_an_ulp():
+    x = np.concatenate([np.linspace(-0.7, 0.7, 20001), [0.0, -0.0, 0.5, -0.5, np.nextafter(0.5, 1), 3.0, -100.0]])
+    s, c = wp.zeros(len(x), dtype=wp.float64), wp.zeros(len(x), dtype=wp.float64)
+    wp.launch(_sincos_kernel, len(x), inputs=[wp.array(x, dtype=wp.float64)], outputs=[s, c], device="cpu")
+    for got, ref in ((s.numpy(), np.sin(x)), (c.numpy(), np.cos(x))):
+        assert (np.abs(got - ref) <= np.spacing(np.abs(ref))).all()  # within one ulp of the C library

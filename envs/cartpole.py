@@ -157,6 +157,8 @@ class CartPoleVectorEnv(WarpVectorEnv):
 
     def _actions(self, actions):
         a = np.asarray(actions)
+        if a.shape == (self.num_envs,) and a.dtype.kind in "iu" and not (a & -2).any():  # integers, all 0 or 1
+            return (a * 2.0 - 1.0)[:, None]
         push_right = a == 1
         if a.shape != (self.num_envs,) or not (push_right | (a == 0)).all():
             raise ValueError(f"actions must be {self.num_envs} values in {{0, 1}}, got shape {a.shape}")

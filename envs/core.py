@@ -175,13 +175,14 @@ class _ResetStreams:
         self.used = np.full(n, block, dtype=np.int64)
 
     def draw(self, idx: np.ndarray) -> np.ndarray:
-        empty = idx[self.used[idx] >= self.block]
-        for i in empty:
-            self.buffer[i] = self.dynamics.sample_initial(self.rngs[i], None, size=self.block)
-            self.used[i] = 0
-        out = self.buffer[idx, self.used[idx]]
-        self.used[idx] += 1
-        return out
+        used = self.used[idx]
+        exhausted = used >= self.block
+        if exhausted.any():
+            for i in idx[exhausted]:
+                self.buffer[i] = self.dynamics.sample_initial(self.rngs[i], None, size=self.block)
+            used[exhausted] = 0
+        self.used[idx] = used + 1
+        return self.buffer[idx, used]
 
 
 class ClassicVectorEnv(VectorEnv):

@@ -174,12 +174,13 @@ class WarpVectorEnv(ClassicVectorEnv):
 
     # a classic-control step is ~20 ns per world: a second thread pays its hand-off from a few thousand worlds
     MIN_WORLDS_PER_THREAD = 4096
+    SHARE_HOST_MEMORY = True  # on the CPU, NumPy views of the Warp arrays (False: the host mirrors a GPU uses)
 
     def __init__(self, dynamics: WarpDynamics, num_envs: int, max_episode_steps: int, render_mode=None):
         super().__init__(dynamics, num_envs, max_episode_steps, render_mode)
         k, n = dynamics.kernels, self.num_envs
         self._device = runtime.resolve_device(dynamics.device)
-        self._on_cpu = self._device == "cpu"
+        self._on_cpu = self._device == "cpu" and self.SHARE_HOST_MEMORY
 
         def zeros(dtype):
             return wp.zeros(n, dtype=dtype, device=self._device)
@@ -213,7 +214,7 @@ class WarpVectorEnv(ClassicVectorEnv):
             self._wp["pending"].assign(self._pending_host)
 
     def _download(self, name) -> np.ndarray:
-        return self._view[name].copy() if self._on_cpu else self._wp[name].numpy()
+        return self._view[name].copy() if self._on_cpu else self._wp[name].numpy().copy()
 
     @property
     def state(self):

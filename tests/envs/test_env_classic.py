@@ -69,9 +69,11 @@ def test_check_env(ours):
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-launch", "two-blocks"])
+@pytest.mark.parametrize("mirrored", [False, True], ids=["shared-host-memory", "host-mirrors"])
 @pytest.mark.parametrize("cls,n_act", [(PendulumVectorEnv, None), (CartPoleVectorEnv, 2), (AcrobotVectorEnv, 3)])
-def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, monkeypatch):
+def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, mirrored, monkeypatch):
     n = 4
+    monkeypatch.setattr(WarpVectorEnv, "SHARE_HOST_MEMORY", not mirrored)  # host-mirrors: the path a GPU takes
     if split:  # worlds 0-1 and 2-3 step on two threads
         monkeypatch.setattr(WarpVectorEnv, "MIN_WORLDS_PER_THREAD", 2)
         parallel.set_cpu_threads(2)

@@ -100,7 +100,8 @@ def acrobot_observe(s: wp.vec4d):
     return Vec6d(wp.cos(s[0]), wp.sin(s[0]), wp.cos(s[1]), wp.sin(s[1]), s[2], s[3])
 
 
-ACROBOT_KERNELS = build_kernels(acrobot_dynamics, acrobot_observe, acrobot_terminated, 4, 1, 6)
+ACROBOT_KERNELS = build_kernels(acrobot_dynamics, acrobot_observe, acrobot_terminated, 4, 1, 6,
+                                start_in_float32=True)  # Gymnasium's Acrobot draws its start in float32
 
 
 class AcrobotDynamics(WarpDynamics):

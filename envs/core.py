@@ -205,10 +205,8 @@ class ClassicVectorEnv(VectorEnv):
 
     state = None  # (num_envs, state_dim) float64 host array once reset
 
-    def _reset_states(self, seed, options) -> np.ndarray:
-        """(Re)seed the per-world streams if asked; the initial states ``options['state']`` or fresh draws."""
-        if seed is not None or self._streams is None:
-            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
+    def _given_states(self, options) -> np.ndarray | None:
+        """The initial states ``options['state']`` (checked), or ``None`` to draw them."""
         if options and "state" in options:
             state = np.asarray(options["state"], dtype=np.float64)
             if state.shape != (self.num_envs, self.dynamics.state_dim) or not np.all(np.isfinite(state)):
@@ -217,7 +215,14 @@ class ClassicVectorEnv(VectorEnv):
             return state.copy()
         if options:
             raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
-        return self._streams.draw(np.arange(self.num_envs))
+        return None
+
+    def _reset_states(self, seed, options) -> np.ndarray:
+        """(Re)seed the per-world streams if asked; the initial states ``options['state']`` or fresh draws."""
+        given = self._given_states(options)
+        if seed is not None or self._streams is None:
+            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
+        return self._streams.draw(np.arange(self.num_envs)) if given is None else given
 
     def reset(self, *, seed=None, options=None):
         self.state = self._reset_states(seed, options)

@@ -14,10 +14,15 @@ physics is written once:
   wrapped as a :class:`diffsim.bridge.KernelOp`: no tape, recorded launches);
 * ``terminated`` -- a flag per world;
 * ``vector_step`` -- the whole vector-env step of all worlds in one launch: Gymnasium's
-  next-step autoreset (a world that ended on the previous step starts from its pending
+  next-step autoreset (a world that ended on the previous step starts from a fresh
   initial state and reports reward 0, not terminated, not truncated), dynamics, step
-  counter and truncation, termination, float32 observation. State, counters and the
-  pending initial states stay in Warp arrays on the env's device between steps.
+  counter and truncation, termination, float32 observation;
+* ``draw_starts`` -- fresh initial states for every world (a reset without a seed).
+
+Initial states are uniform between the env's bounds, drawn in the kernel from each world's
+own NumPy PCG64 stream (:mod:`envs.pcg64`): the numbers the single env seeded like that
+world draws on the host. State, counters and generator states stay in Warp arrays on the
+env's device between steps.
 """
 
 from dataclasses import dataclass
@@ -28,7 +33,8 @@ import warp as wp
 
 from diffsim import parallel, runtime
 from diffsim.bridge import KernelOp
-from envs.core import ClassicDynamics, ClassicVectorEnv
+from envs import pcg64
+from envs.core import ClassicDynamics, ClassicVectorEnv, world_seeds
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,16 @@ class ClassicKernels:
     step: wp.Kernel
     terminated: wp.Kernel
     vector_step: wp.Kernel
+    draw_starts: wp.Kernel
     transition_op: KernelOp
     observe_op: KernelOp
     step_op: KernelOp
 
 
-def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int) -> ClassicKernels:
-    """The four kernels of one env from its three ``@wp.func``s (call at import time)."""
+def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int,
+                  start_in_float32: bool = False) -> ClassicKernels:
+    """Every kernel of one env from its three ``@wp.func``s (call at import time). ``start_in_float32``:
+    initial states are rounded to float32 (as Gymnasium's Acrobot draws them)."""
     VS = wp.types.vector(state_dim, wp.float64)
     VA = wp.types.vector(action_dim, wp.float64)
     VO = wp.types.vector(obs_dim, wp.float64)
@@ -83,9 +92,27 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
         i = wp.tid()
         out[i] = terminated(state[i])
 
+    @wp.func
+    def draw_start(rng: wp.array2d(dtype=wp.uint64), i: int, low: VS, high: VS):
+        """World ``i``'s next initial state: ``Generator.uniform(low, high)`` of its stream, component by component."""
+        s = VS()
+        for j in range(wp.static(state_dim)):
+            u = pcg64.next_double(rng, i)
+            x = low[j] + (high[j] - low[j]) * u
+            if wp.static(start_in_float32):
+                x = wp.float64(wp.float32(x))
+            s[j] = x
+        return s
+
+    @wp.kernel(module="unique", enable_backward=False)
+    def draw_starts(rng: wp.array2d(dtype=wp.uint64), low: VS, high: VS, state: wp.array(dtype=VS)):
+        i = wp.tid()
+        state[i] = draw_start(rng, i, low, high)
+
     @wp.kernel(module="unique", enable_backward=False)
     def vector_step(state: wp.array(dtype=VS), action: wp.array(dtype=VA), params: wp.array(dtype=wp.float64),
-                    pending: wp.array(dtype=VS), max_steps: int, steps: wp.array(dtype=wp.int32),
+                    rng: wp.array2d(dtype=wp.uint64), low: VS, high: VS, max_steps: int,
+                    steps: wp.array(dtype=wp.int32),
                     autoreset: wp.array(dtype=wp.bool), obs: wp.array(dtype=VO32),
                     reward: wp.array(dtype=wp.float64), term: wp.array(dtype=wp.bool),
                     trunc: wp.array(dtype=wp.bool), w0: int):
@@ -96,7 +123,7 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
         cut = False
         n = int(0)
         if autoreset[i]:
-            s = pending[i]
+            s = draw_start(rng, i, low, high)
         else:
             s, r = dynamics(s, action[i], params)
             n = int(steps[i]) + 1
@@ -117,7 +144,7 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
     f64 = wp.float64
     not_params = (True, True, False)
     return ClassicKernels(VS, VA, VO, VO32, transition_kernel, observe_kernel, step_kernel, terminated_kernel,
-                          vector_step,
+                          vector_step, draw_starts,
                           transition_op=KernelOp(transition_kernel, (VS, VA, f64), (VS, f64), not_params),
                           observe_op=KernelOp(observe_kernel, (VS,), (VO,)),
                           step_op=KernelOp(step_kernel, (VS, VA, f64), (VS, VO, f64, f64), not_params))
@@ -170,7 +197,8 @@ class WarpDynamics(ClassicDynamics):
 class WarpVectorEnv(ClassicVectorEnv):
     """All worlds of a :class:`WarpDynamics` stepped by one ``vector_step`` launch (on the CPU, one per
     core for large batches); nothing leaves the device but the actions coming in and the
-    ``(obs, reward, terminated, truncated)`` going out."""
+    ``(obs, reward, terminated, truncated)`` going out. World ``i`` seeded ``seed + i`` draws its
+    initial states (at reset and at every autoreset) as a single env seeded so would."""
 
     # a classic-control step is ~20 ns per world: a second thread pays its hand-off from a few thousand worlds
     MIN_WORLDS_PER_THREAD = 4096
@@ -182,36 +210,32 @@ class WarpVectorEnv(ClassicVectorEnv):
         self._device = runtime.resolve_device(dynamics.device)
         self._on_cpu = self._device == "cpu" and self.SHARE_HOST_MEMORY
 
-        def zeros(dtype):
-            return wp.zeros(n, dtype=dtype, device=self._device)
+        def zeros(dtype, shape=n):
+            return wp.zeros(shape, dtype=dtype, device=self._device)
 
-        self._wp = dict(state=zeros(k.state_type), action=zeros(k.action_type), pending=zeros(k.state_type),
+        self._wp = dict(state=zeros(k.state_type), action=zeros(k.action_type), rng=zeros(wp.uint64, (n, 4)),
                         steps=zeros(wp.int32), autoreset=zeros(wp.bool), obs=zeros(k.obs32_type),
                         reward=zeros(wp.float64), term=zeros(wp.bool), trunc=zeros(wp.bool))
         self._params = wp.from_torch(dynamics.params.contiguous())
         # on the CPU the Warp arrays *are* the host buffers (zero-copy NumPy views)
         self._view = {name: a.numpy() for name, a in self._wp.items()} if self._on_cpu else None
-        self._pending_host = self._view["pending"] if self._on_cpu else np.zeros((n, dynamics.state_dim))
-        self._autoreset_host = np.zeros(n, dtype=bool)
+        self._seeded = False
+        low, high = (k.state_type(*b) for b in dynamics.initial_bounds())
         a = self._wp  # every argument is a persistent array: record the launches once, replay them each step
-        args = [a["state"], a["action"], self._params, a["pending"], int(max_episode_steps), a["steps"],
+        args = [a["state"], a["action"], self._params, a["rng"], low, high, int(max_episode_steps), a["steps"],
                 a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]]
         # on the CPU, large batches step as blocks of worlds on all cores (diffsim.parallel)
-        self._step_cmds = [wp.launch(dynamics.kernels.vector_step, hi - lo, inputs=[*args, lo], device=self._device,
+        self._step_cmds = [wp.launch(k.vector_step, hi - lo, inputs=[*args, lo], device=self._device,
                                      record_tape=False, record_cmd=True)
                            for lo, hi in parallel.blocks(n, self._device, self.MIN_WORLDS_PER_THREAD)]
+        self._draw_cmd = wp.launch(k.draw_starts, n, inputs=[a["rng"], low, high, a["state"]], device=self._device,
+                                   record_tape=False, record_cmd=True)
 
     def _upload(self, name, values):
         if self._on_cpu:
             self._view[name][...] = values
         else:
-            self._wp[name].assign(np.ascontiguousarray(values, dtype=np.float64))
-
-    def _set_pending(self, idx, states):
-        """Next initial states of worlds ``idx`` (kept in a host mirror; on the CPU that is the array itself)."""
-        self._pending_host[idx] = states
-        if not self._on_cpu:
-            self._wp["pending"].assign(self._pending_host)
+            self._wp[name].assign(np.ascontiguousarray(values, dtype=np.uint64 if name == "rng" else np.float64))
 
     def _download(self, name) -> np.ndarray:
         return self._view[name].copy() if self._on_cpu else self._wp[name].numpy().copy()
@@ -219,7 +243,7 @@ class WarpVectorEnv(ClassicVectorEnv):
     @property
     def state(self):
         """Current states ``(num_envs, state_dim)`` float64 (a copy), or ``None`` before ``reset``."""
-        return None if self._streams is None else self._download("state")
+        return self._download("state") if self._seeded else None
 
     @state.setter
     def state(self, value):
@@ -230,26 +254,26 @@ class WarpVectorEnv(ClassicVectorEnv):
         return self._download("steps")
 
     def reset(self, *, seed=None, options=None):
-        state = self._reset_states(seed, options)
-        all_worlds = np.arange(self.num_envs)
-        self._upload("state", state)
-        self._set_pending(all_worlds, self._streams.draw(all_worlds))
+        given = self._given_states(options)
+        if seed is not None or not self._seeded:  # (re)seed every world's generator, as its single env would
+            generators = [np.random.default_rng(s) for s in world_seeds(seed, self.num_envs)]
+            self._upload("rng", pcg64.export_states(generators))
+            self._seeded = True
+        if given is None:
+            self._draw_cmd.launch()
+        else:
+            self._upload("state", given)
         self._wp["steps"].zero_()
         self._wp["autoreset"].zero_()
-        self._autoreset_host[:] = False
+        state = self._download("state")
         obs = self.dynamics.observe(torch.as_tensor(state, device=self.dynamics.device))
         return obs.cpu().numpy().astype(np.float32), {}
 
     def step(self, actions):
-        if self._streams is None:
+        if not self._seeded:
             raise RuntimeError("call reset() before step()")
         self._upload("action", self._actions(actions))
         parallel.launch_commands(self._step_cmds)
         obs, reward = self._download("obs"), self._download("reward")
         term, trunc = self._download("term"), self._download("trunc")
-        # the worlds that started over in this step used their pending state: draw the next one
-        restarted = np.nonzero(self._autoreset_host)[0]
-        if restarted.size:
-            self._set_pending(restarted, self._streams.draw(restarted))
-        self._autoreset_host = term | trunc
         return obs, reward, term, trunc, {}

@@ -87,6 +87,7 @@ def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, mir
     vo, _ = venv.reset(seed=5)
     so = [e.reset(seed=5 + i)[0] for i, e in enumerate(singles)]
     np.testing.assert_array_equal(vo, np.stack(so))
+    np.testing.assert_array_equal(venv.state, np.stack([e.state for e in singles]))  # float64, bit for bit
     rng = np.random.default_rng(0)
     ended, steps, resets = np.zeros(n, dtype=bool), np.zeros(n, dtype=int), 0
     for _ in range(300):
@@ -96,6 +97,7 @@ def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, mir
             if ended[i]:  # next-step autoreset: the vector env returns the single env's next reset
                 o, _ = e.reset()
                 np.testing.assert_array_equal(o, vo[i])
+                np.testing.assert_array_equal(e.state, venv.state[i])
                 assert vr[i] == 0.0 and not vt[i] and not vtr[i]
                 ended[i], steps[i] = False, 0
                 resets += 1
@@ -103,9 +105,13 @@ def test_vector_env_equals_single_envs_through_autoresets(cls, n_act, split, mir
             o, r, t, _, _ = e.step(acts[i])
             steps[i] += 1
             np.testing.assert_array_equal(o, vo[i])
+            np.testing.assert_array_equal(e.state, venv.state[i])
             assert r == vr[i] and t == vt[i] and vtr[i] == (steps[i] >= 70)  # as TimeLimit does
             ended[i] = t or steps[i] >= 70
     assert resets >= n  # every world went through at least one autoreset
+    vo, _ = venv.reset()  # no seed: every world's stream goes on
+    np.testing.assert_array_equal(vo, np.stack([e.reset()[0] for e in singles]))
+    np.testing.assert_array_equal(venv.state, np.stack([e.state for e in singles]))
 
 
 def test_vector_autoreset_next_step():

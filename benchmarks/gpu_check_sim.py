@@ -1,0 +1,208 @@
+"""CUDA check of the rigid-body engine and the Warp envs: same numbers as on the CPU, and GPU timings.
+
+Run on a machine with a GPU: ``python -m benchmarks.gpu_check_sim [--json out.json] [--quick]``.
+Parity (float64, against the CPU): ``rigid.rollout`` outputs and gradients w.r.t. the initial state,
+the controls and the body masses for the built-in models, contacts included; the vector envs'
+observations, rewards and flags over a few hundred steps with autoresets (initial states come from the
+same PCG64 streams on both devices); the differentiable env step's gradients. Timings (float32 rigid,
+float64 envs): rollout forward and forward+backward (the gradient's cost in forward steps), vector-env
+steps per second and a differentiable step.
+
+``--device cpu`` runs the whole script on the CPU against itself (a check of the script, used by the
+test suite with ``--quick``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
+ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
+
+
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _time(fn, device, repeats=3):
+    fn()
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _rigid_inputs(model, steps, seed=0, dtype=torch.float64):
+    """Initial state (qpos0 plus noise on hinge/slide angles, free bodies at their pose), velocities, controls."""
+    from diffsim.rigid.state import FREE, default_state
+
+    gen = torch.Generator().manual_seed(seed)
+    W = model.num_worlds
+    q0 = default_state(model, dtype=dtype).qpos.cpu()
+    for b, jt in enumerate(model.joint_type):
+        if 0 <= jt != FREE:
+            q0[:, model.qpos_adr[b]] += 0.1 * torch.randn(W, generator=gen, dtype=dtype)
+    v0 = 0.1 * torch.randn(W, model.nv, generator=gen, dtype=dtype)
+    u = torch.rand(W, steps, model.nu, generator=gen, dtype=dtype)
+    return q0, v0, u
+
+
+def _rollout_with_grads(name, device, worlds, steps):
+    from diffsim.rigid import builtin_model, load_mjcf, rollout
+
+    model = load_mjcf(builtin_model(name), num_worlds=worlds, device=device, dtype=torch.float64)
+    q0, v0, u = (x.to(device).requires_grad_(True) for x in _rigid_inputs(model, steps))
+    model.body_mass.requires_grad_(True)
+    qs, vs = rollout(model, q0, v0, u)
+    loss = (qs[:, -1] ** 2).sum() + vs[:, -1].sum() + 0.01 * (qs ** 2).sum()
+    inputs = (q0, v0, u, model.body_mass)
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True)  # a model without actuators ignores u
+    grads = [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
+    return [t.detach().cpu() for t in (qs, vs, *grads)]
+
+
+def rigid_parity(report, device, quick):
+    for name in RIGID_MODELS[:2] if quick else RIGID_MODELS:
+        ref = _rollout_with_grads(name, "cpu", 4, 50 if quick else 200)
+        got = _rollout_with_grads(name, device, 4, 50 if quick else 200)
+        labels = ("qpos", "qvel", "grad_qpos0", "grad_qvel0", "grad_ctrl", "grad_body_mass")
+        report[f"rigid_{name}"] = {f"max_rel_diff_{k}": float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+                                   for k, a, b in zip(labels, got, ref) if a.numel()}
+
+
+def rigid_timing(report, device, quick):
+    from diffsim.rigid import builtin_model, load_mjcf, rollout
+
+    rows, steps = [], 50 if quick else 500
+    for name in ("cartpole",) if quick else ("cartpole", "double_pendulum", "quadrotor"):
+        for worlds in (64,) if quick else (1024, 4096, 16384, 65536):
+            model = load_mjcf(builtin_model(name), num_worlds=worlds, device=device, dtype=torch.float32)
+            q0, v0, u = (x.to(device) for x in _rigid_inputs(model, steps, dtype=torch.float32))
+            fwd = _time(lambda: rollout(model, q0, v0, u), device)
+            qg, vg, ug = (x.clone().requires_grad_(True) for x in (q0, v0, u))
+            model.body_mass.requires_grad_(True)
+
+            def fwd_bwd():
+                qs, vs = rollout(model, qg, vg, ug)
+                (qs[:, -1].sum() + vs[:, -1].sum()).backward()
+
+            both = _time(fwd_bwd, device)
+            rows.append(dict(model=name, worlds=worlds, fwd_steps_per_s=worlds * steps / fwd,
+                             fwd_bwd_steps_per_s=worlds * steps / both, gradient_cost_in_forwards=both / fwd))
+            print(rows[-1], flush=True)
+    report["rigid_timing"] = rows
+
+
+def _vector_run(env_id, device, n, steps, seed=3):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
+    rng = np.random.default_rng(seed)
+    obs, _ = venv.reset(seed=seed)
+    out = [obs]
+    space = venv.single_action_space
+    for _ in range(steps):
+        if hasattr(space, "n"):
+            act = rng.integers(0, space.n, n)
+        else:
+            act = rng.uniform(space.low, space.high, (n, *space.shape)).astype(np.float32)
+        o, r, term, trunc, _ = venv.step(act)
+        out += [o, r, term, trunc]
+    return out
+
+
+def env_parity(report, device, quick):
+    from envs.cartpole import CartPoleDynamics
+
+    for env_id in ENVS[:1] if quick else ENVS:
+        steps = 60 if quick else 400
+        ref = _vector_run(env_id, "cpu", 16, steps)
+        got = _vector_run(env_id, device, 16, steps)
+        floats = [(a, b) for a, b in zip(got, ref) if a.dtype.kind == "f"]
+        flags = [(a, b) for a, b in zip(got, ref) if a.dtype.kind == "b"]
+        report[f"env_{env_id}"] = dict(
+            max_abs_diff=max(float(np.abs(a.astype(np.float64) - b).max()) for a, b in floats),
+            flag_mismatches=int(sum(int((a != b).sum()) for a, b in flags)))
+    grads = {}
+    for dev in ("cpu", device):
+        dyn = CartPoleDynamics(device=dev)
+        state = dyn.reset(64, torch.Generator().manual_seed(0)).requires_grad_(True)
+        action = torch.linspace(-1, 1, 64, dtype=torch.float64, device=dev)[:, None].requires_grad_(True)
+        params = dyn.params.clone().requires_grad_(True)
+        _, obs, reward, _ = dyn.step(state, action, params)
+        grads[dev] = [g.cpu() for g in torch.autograd.grad(reward.sum() + obs.square().sum(), (state, action, params))]
+    report["env_diff_step_grad_max_abs_diff"] = max(float((a - b).abs().max())
+                                                    for a, b in zip(grads["cpu"], grads[device]))
+
+
+def env_timing(report, device, quick):
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+    from envs.cartpole import CartPoleDynamics
+    from envs.pendulum import PendulumDynamics
+
+    rows = []
+    for env_id, cls in (("diffsim/CartPole-v0", CartPoleDynamics), ("diffsim/Pendulum-v0", PendulumDynamics)):
+        for n in (64,) if quick else (1024, 16384, 262144):
+            venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", device=device)
+            venv.reset(seed=0)
+            space = venv.single_action_space
+            rng = np.random.default_rng(0)
+            acts = [rng.integers(0, 2, n) if hasattr(space, "n") else
+                    rng.uniform(-2, 2, (n, 1)).astype(np.float32) for _ in range(20)]
+            plain = _time(lambda: [venv.step(a) for a in acts], device) / len(acts)
+            dyn = cls(device=device)
+            state = dyn.reset(n, torch.Generator().manual_seed(0))
+            action = torch.zeros(n, 1, dtype=torch.float64, device=device, requires_grad=True)
+
+            def diff_step():
+                for _ in range(20):
+                    dyn.step(state, action)[2].sum().backward()
+
+            diff = _time(diff_step, device) / 20
+            rows.append(dict(env=env_id, n=n, plain_steps_per_s=n / plain, diff_steps_per_s=n / diff,
+                             diff_over_plain=diff / plain))
+            print(rows[-1], flush=True)
+    report["env_timing"] = rows
+
+
+PARTS = dict(rigid_parity=rigid_parity, env_parity=env_parity, rigid_timing=rigid_timing, env_timing=env_timing)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    parser.add_argument("--quick", action="store_true", help="small sizes (a check of the script itself)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
+    report = dict(device=name, torch=torch.__version__)
+    for part in args.parts:
+        t0 = time.perf_counter()
+        try:
+            PARTS[part](report, args.device, args.quick)
+        except Exception as exc:  # report and go on: one failing part must not hide the others
+            report[f"{part}_error"] = repr(exc)
+        print(f"{part}: {time.perf_counter() - t0:.1f} s", flush=True)
+        print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list)}, indent=1), flush=True)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -152,6 +152,13 @@ class _KernelBuffers:
         self.adjoint = wp.launch(op.kernel, batch, inputs=args, adj_inputs=[a.grad for a in args], adjoint=True,
                                  device=device, record_tape=False, record_cmd=True)
 
+    @staticmethod
+    def run(command, device) -> None:
+        """Replay a recorded launch on torch's current stream (Warp records none for an empty batch)."""
+        if command is not None:
+            with runtime.torch_stream(device):
+                command.launch()
+
 
 class _KernelFn(torch.autograd.Function):
     @staticmethod
@@ -161,8 +168,7 @@ class _KernelFn(torch.autograd.Function):
         ctx.save_for_backward(*inputs)
         with op.lock:
             bufs = op._load(inputs, ctx.token)
-            with runtime.torch_stream(inputs[0].device):
-                bufs.forward.launch()
+            bufs.run(bufs.forward, inputs[0].device)
             return tuple(o.clone() for o in bufs.outputs)
 
     @staticmethod
@@ -178,8 +184,7 @@ class _KernelFn(torch.autograd.Function):
                     buf.copy_(g)
             for g in bufs.in_grads:
                 g.zero_()
-            with runtime.torch_stream(inputs[0].device):
-                bufs.adjoint.launch()
+            bufs.run(bufs.adjoint, inputs[0].device)
             return (None, *(g.clone() if need else None
                             for g, need in zip(bufs.in_grads, ctx.needs_input_grad[1:])))
 

@@ -173,6 +173,15 @@ def test_kernel_op_batch_sizes_unused_outputs_and_retain_graph():
     assert len(_SPRING_OP._buffers) <= KernelOp.MAX_SIZES
 
 
+def test_kernel_op_empty_batch():
+    k = torch.tensor([1.7], dtype=torch.float64, requires_grad=True)
+    x = torch.zeros(0, dtype=torch.float64, requires_grad=True)
+    x1, v1 = _SPRING_OP(x, x.detach(), k)
+    assert x1.shape == v1.shape == (0,)
+    gx, gk = torch.autograd.grad(x1.sum(), (x, k))
+    assert gx.shape == (0,) and float(gk) == 0.0
+
+
 def test_kernel_op_rejects_wrong_shapes_and_counts():
     x, v, k = _inputs()
     with pytest.raises(ValueError, match="input 1 must have shape"):

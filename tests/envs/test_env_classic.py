@@ -42,7 +42,8 @@ def test_full_episode_parity_with_gymnasium(ours, theirs, seed):
 
 # one step in float64 from states chosen to wrap angles, against Gymnasium's own step on its float64 state
 _FLOAT64_CASES = [
-    ("Pendulum-v1", lambda: PendulumDynamics(float32_torque=True), [[7.5, 3.0], [-4.0, -7.9], [np.pi - 1e-9, 0.0], [-np.pi + 1e-3, -0.2]],
+    ("Pendulum-v1", lambda: PendulumDynamics(float32_torque=True),
+     [[7.5, 3.0], [-4.0, -7.9], [np.pi - 1e-9, 0.0], [-np.pi + 1e-3, -0.2]],
      lambda a: np.array([a], dtype=np.float32), [1.7, -2.0, 0.3, 2.0]),
     ("Acrobot-v1", AcrobotDynamics, [[np.pi - 1e-4, -np.pi + 1e-4, 0.5, -0.5], [0.3, 3.1, 2.0, 8.0],
                                      [-3.14, 0.2, -3.0, 1.0], [3.0, -3.0, 4.0, -9.0]],

@@ -125,22 +125,31 @@ def trebuchet_timing(report):
     report["trebuchet_timing_gpu"] = rows
 
 
+def run_parts(parts, report: dict, json_path: str | None = None) -> dict:
+    """Run each ``(name, fn)``; ``fn()`` adds its results to ``report``. A part that raises is reported as
+    ``{name}_error`` and the next one runs (one failing part must not hide the others); the report is
+    printed, and saved to ``json_path``, after every part."""
+    for name, fn in parts:
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as exc:
+            report[f"{name}_error"] = repr(exc)
+        print(f"{name}: {time.perf_counter() - t0:.1f} s", flush=True)
+        print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list)}, indent=1), flush=True)
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump(report, f, indent=1)
+    return report
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     report = dict(device=torch.cuda.get_device_name(0), torch=torch.__version__)
-    for step in (ode_parity, trebuchet_parity, ode_timing, trebuchet_timing):
-        t0 = time.perf_counter()
-        try:
-            step(report)
-        except Exception as exc:  # report and go on: one failing part must not hide the others
-            report[f"{step.__name__}_error"] = repr(exc)
-        print(f"{step.__name__}: {time.perf_counter() - t0:.1f} s", flush=True)
-        print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list)}, indent=1), flush=True)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1)
+    steps = (ode_parity, trebuchet_parity, ode_timing, trebuchet_timing)
+    run_parts([(s.__name__, lambda s=s: s(report)) for s in steps], report, args.json)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,12 @@ test suite with ``--quick``).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
+
+from benchmarks.gpu_check import run_parts
 
 RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
 ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
@@ -190,18 +191,8 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     report = dict(device=name, torch=torch.__version__)
-    for part in args.parts:
-        t0 = time.perf_counter()
-        try:
-            PARTS[part](report, args.device, args.quick)
-        except Exception as exc:  # report and go on: one failing part must not hide the others
-            report[f"{part}_error"] = repr(exc)
-        print(f"{part}: {time.perf_counter() - t0:.1f} s", flush=True)
-        print(json.dumps({k: v for k, v in report.items() if not isinstance(v, list)}, indent=1), flush=True)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(report, f, indent=1)
-    return report
+    return run_parts([(p, lambda p=p: PARTS[p](report, args.device, args.quick)) for p in args.parts], report,
+                     args.json)
 
 
 if __name__ == "__main__":

@@ -61,15 +61,18 @@ def _rollout(x, v, k, steps, op):
     return (x ** 2).sum() + v.sum()
 
 
+def _assert_same_loss_and_gradients(loss_fn, warp_op, inputs):
+    """``loss_fn(step)`` through ``warp_op`` and through the torch reference step: same loss and gradients."""
+    loss, loss_ref = loss_fn(warp_op), loss_fn(_torch_step)
+    torch.testing.assert_close(loss, loss_ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(loss, inputs), torch.autograd.grad(loss_ref, inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_chained_rollout_matches_torch_autograd():
     x, v, k = _inputs()
-    loss = _rollout(x, v, k, 30, lambda *a: warp_apply(_step_fn, *a))
-    g = torch.autograd.grad(loss, (x, v, k))
-    loss_ref = _rollout(x, v, k, 30, _torch_step)
-    g_ref = torch.autograd.grad(loss_ref, (x, v, k))
-    torch.testing.assert_close(loss, loss_ref, rtol=1e-12, atol=1e-12)
-    for a, b in zip(g, g_ref):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    _assert_same_loss_and_gradients(lambda op: _rollout(x, v, k, 30, op), lambda *a: warp_apply(_step_fn, *a),
+                                    (x, v, k))
 
 
 def test_repeated_use_and_iterations_give_same_gradients():
@@ -143,13 +146,8 @@ def test_kernel_op_gradcheck_and_forward():
 def test_kernel_op_rollout_and_interleaved_calls_match_torch_autograd():
     x, v, k = _inputs()
     # two rollouts through the same buffers, interleaved, one loss: each backward must use its own inputs
-    loss = _rollout(x, v, k, 20, _SPRING_OP) + 0.5 * _rollout(v, x, k, 20, _SPRING_OP)
-    g = torch.autograd.grad(loss, (x, v, k))
-    loss_ref = _rollout(x, v, k, 20, _torch_step) + 0.5 * _rollout(v, x, k, 20, _torch_step)
-    g_ref = torch.autograd.grad(loss_ref, (x, v, k))
-    torch.testing.assert_close(loss, loss_ref, rtol=1e-12, atol=1e-12)
-    for a, b in zip(g, g_ref):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    _assert_same_loss_and_gradients(lambda op: _rollout(x, v, k, 20, op) + 0.5 * _rollout(v, x, k, 20, op),
+                                    _SPRING_OP, (x, v, k))
 
 
 def test_kernel_op_batch_sizes_unused_outputs_and_retain_graph():

@@ -43,15 +43,12 @@ class ClassicKernels:
     action_type: type
     obs_type: type
     obs32_type: type
-    transition: wp.Kernel
-    observe: wp.Kernel
-    step: wp.Kernel
+    transition: KernelOp  # the differentiable kernels, as torch-facing ops
+    observe: KernelOp
+    step: KernelOp
     terminated: wp.Kernel
     vector_step: wp.Kernel
     draw_starts: wp.Kernel
-    transition_op: KernelOp
-    observe_op: KernelOp
-    step_op: KernelOp
 
 
 def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int,
@@ -143,11 +140,11 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
 
     f64 = wp.float64
     not_params = (True, True, False)
-    return ClassicKernels(VS, VA, VO, VO32, transition_kernel, observe_kernel, step_kernel, terminated_kernel,
-                          vector_step, draw_starts,
-                          transition_op=KernelOp(transition_kernel, (VS, VA, f64), (VS, f64), not_params),
-                          observe_op=KernelOp(observe_kernel, (VS,), (VO,)),
-                          step_op=KernelOp(step_kernel, (VS, VA, f64), (VS, VO, f64, f64), not_params))
+    return ClassicKernels(VS, VA, VO, VO32,
+                          transition=KernelOp(transition_kernel, (VS, VA, f64), (VS, f64), not_params),
+                          observe=KernelOp(observe_kernel, (VS,), (VO,)),
+                          step=KernelOp(step_kernel, (VS, VA, f64), (VS, VO, f64, f64), not_params),
+                          terminated=terminated_kernel, vector_step=vector_step, draw_starts=draw_starts)
 
 
 def _warp_device(t: torch.Tensor) -> str:
@@ -171,17 +168,17 @@ class WarpDynamics(ClassicDynamics):
     def transition(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None,
                    recompute: bool = False):
         """See :meth:`ClassicDynamics.transition`; the op keeps only its inputs, so ``recompute`` changes nothing."""
-        return self._apply(self.kernels.transition_op, state, action, params)
+        return self._apply(self.kernels.transition, state, action, params)
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step ``(next_state, obs, reward, terminated)`` in one launch; see :class:`ClassicDynamics`."""
         self._check_step_shapes(state, action)
-        next_state, obs, reward, term = self._apply(self.kernels.step_op, state, action, params)
+        next_state, obs, reward, term = self._apply(self.kernels.step, state, action, params)
         return next_state, obs, reward, term.detach() > 0.5
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         """Observations ``(B, obs_dim)`` float64 of states ``(B, state_dim)``, differentiable."""
-        return self.kernels.observe_op(state.to(torch.float64))[0]
+        return self.kernels.observe(state.to(torch.float64))[0]
 
     def terminated(self, state: torch.Tensor) -> torch.Tensor:
         """Termination flags ``(B,)`` (bool) of states ``(B, state_dim)``."""

@@ -120,14 +120,10 @@ class AcrobotDynamics(WarpDynamics):
         self.observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)
         self.action_space = spaces.Discrete(3)
 
-    def initial_bounds(self):
-        return [-0.1] * 4, [0.1] * 4
-
-    def sample_initial(self, rng, options, size=None):
+    def initial_bounds(self, options=None):
         low = float(options.get("low", -0.1)) if options else -0.1
         high = float(options.get("high", 0.1)) if options else 0.1
-        return rng.uniform(low=low, high=high, size=(4,) if size is None else (size, 4)).astype(np.float32).astype(
-            np.float64)
+        return np.full(4, low), np.full(4, high)
 
     def env_action(self, action):
         if not self.action_space.contains(action):

@@ -107,13 +107,10 @@ class CartPoleDynamics(WarpDynamics):
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
         self.action_space = spaces.Discrete(2)
 
-    def initial_bounds(self):
-        return [-0.05] * 4, [0.05] * 4
-
-    def sample_initial(self, rng, options, size=None):
+    def initial_bounds(self, options=None):
         low = float(options.get("low", -0.05)) if options else -0.05
         high = float(options.get("high", 0.05)) if options else 0.05
-        return rng.uniform(low=low, high=high, size=(4,) if size is None else (size, 4))
+        return np.full(4, low), np.full(4, high)
 
     def env_action(self, action):
         if not self.action_space.contains(action):

@@ -36,10 +36,10 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         high = np.array([np.inf] * 5, dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
-    def sample_initial(self, rng, options, size=None):
-        s = rng.uniform(-0.05, 0.05, size=(4,) if size is None else (size, 4))
-        s[..., 1] += math.pi
-        return s
+    def initial_bounds(self, options=None):
+        """Hanging down (pole angle pi) at rest, every component within +-0.05."""
+        centre = np.array([0.0, math.pi, 0.0, 0.0])
+        return centre - 0.05, centre + 0.05
 
     def observe(self, state):
         return torch.stack([state[:, 0], torch.cos(state[:, 1]), torch.sin(state[:, 1]), state[:, 2], state[:, 3]], -1)

@@ -6,14 +6,18 @@ in float64. From it:
 
 * :class:`ClassicEnv` -- a ``gymnasium.Env`` (one world), drawing initial states
   with ``self.np_random`` exactly as Gymnasium's own env does;
-* :class:`ClassicVectorEnv` -- a native ``VectorEnv``: all worlds in one batched
-  ``transition`` per step, Gymnasium's ``AutoresetMode.NEXT_STEP``, world ``i`` seeded
-  ``seed + i`` (the Warp-function envs use the device-resident
-  :class:`envs.warp_dynamics.WarpVectorEnv` instead);
+* a native ``VectorEnv`` (:class:`ClassicVectorEnv` holds what the two kinds share): all
+  worlds in one batched step, Gymnasium's ``AutoresetMode.NEXT_STEP``, world ``i`` seeded
+  ``seed + i`` and drawing its initial states on the device from its own NumPy PCG64 stream
+  (:mod:`envs.pcg64`) -- :class:`envs.warp_dynamics.WarpVectorEnv` for the Warp-function envs,
+  :class:`envs.rigid_core.RigidVectorEnv` for the rigid-body tasks;
 * the functional, differentiable interface of the dynamics itself:
   ``reset(batch, generator) -> state`` and
   ``step(state, action) -> (next_state, obs, reward, terminated)`` on torch tensors,
   with gradients w.r.t. state, action and ``params``.
+
+An env's start distribution is written once, as :meth:`ClassicDynamics.initial_bounds`: every
+state component uniform between its bounds (equal bounds: a fixed value), drawn in order.
 """
 from __future__ import annotations
 
@@ -62,9 +66,9 @@ class ClassicDynamics:
 
     def reset(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Initial states ``(batch, S)`` drawn from the env's start distribution with ``generator``."""
-        low, high = self.initial_bounds()
+        low, high = (torch.as_tensor(b, dtype=torch.float64) for b in self.initial_bounds())
         u = torch.rand(batch, self.state_dim, generator=generator, dtype=torch.float64)
-        return (torch.as_tensor(low) + (torch.as_tensor(high) - torch.as_tensor(low)) * u).to(self.device)
+        return (low + (high - low) * u).to(self.device)
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step: ``(next_state, obs, reward, terminated)``."""
@@ -79,7 +83,12 @@ class ClassicDynamics:
             raise ValueError(f"action must have shape ({state.shape[0]}, {self.action_dim}), got {tuple(action.shape)}")
 
     # --- per env ----------------------------------------------------------------------------
-    def initial_bounds(self):
+    start_in_float32 = False  # initial states rounded to float32 (as Gymnasium's Acrobot draws them)
+
+    def initial_bounds(self, options=None) -> tuple[np.ndarray, np.ndarray]:
+        """``(low, high)``, float64 arrays of shape ``(state_dim,)``: the start distribution, every
+        component uniform on ``[low, high)`` (a fixed value where they are equal). ``options`` are
+        the single env's ``reset`` options (e.g. Gymnasium's ``low``/``high``)."""
         raise NotImplementedError
 
     def observe(self, state: torch.Tensor) -> torch.Tensor:
@@ -88,10 +97,12 @@ class ClassicDynamics:
     def terminated(self, state: torch.Tensor) -> torch.Tensor:
         return torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
 
-    def sample_initial(self, rng: np.random.Generator, options, size=None) -> np.ndarray:
-        """Initial state(s) drawn from ``rng`` exactly as the Gymnasium env's ``reset`` does
-        (``size=K`` draws K consecutive ones in one call, the same numbers)."""
-        raise NotImplementedError
+    def sample_initial(self, rng: np.random.Generator, options=None, size=None) -> np.ndarray:
+        """Initial state(s) drawn from ``rng`` as ``rng.uniform(low, high)`` of :meth:`initial_bounds`: exactly
+        what the Gymnasium env's ``reset`` draws (``size=K``: K consecutive states, the same numbers)."""
+        low, high = self.initial_bounds(options)
+        x = rng.uniform(low, high, size=(self.state_dim,) if size is None else (size, self.state_dim))
+        return x.astype(np.float32).astype(np.float64) if self.start_in_float32 else x
 
     def env_action(self, action) -> np.ndarray:
         """Map a Gymnasium action of one world to the kernel's continuous input row."""
@@ -160,33 +171,8 @@ def world_seeds(seed, num_envs: int) -> list:
     return seeds
 
 
-class _ResetStreams:
-    """Per-world initial states from per-world generators, pre-drawn in blocks of ``block``.
-
-    A block draw gives the same numbers as ``block`` consecutive draws, so world ``i``
-    still sees exactly what a single env seeded like it sees, at a fraction of the cost.
-    """
-
-    def __init__(self, dynamics, seeds, block=64):
-        self.dynamics, self.block = dynamics, block
-        self.rngs = [np.random.default_rng(s) for s in seeds]
-        n = len(seeds)
-        self.buffer = np.zeros((n, block, dynamics.state_dim))
-        self.used = np.full(n, block, dtype=np.int64)
-
-    def draw(self, idx: np.ndarray) -> np.ndarray:
-        used = self.used[idx]
-        exhausted = used >= self.block
-        if exhausted.any():
-            for i in idx[exhausted]:
-                self.buffer[i] = self.dynamics.sample_initial(self.rngs[i], None, size=self.block)
-            used[exhausted] = 0
-        self.used[idx] = used + 1
-        return self.buffer[idx, used]
-
-
 class ClassicVectorEnv(VectorEnv):
-    """All worlds of a :class:`ClassicDynamics` in one batched transition per step (next-step autoreset)."""
+    """What the vector envs share: spaces, argument checks (subclasses step all worlds at once, next-step autoreset)."""
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
@@ -201,9 +187,6 @@ class ClassicVectorEnv(VectorEnv):
         self.single_action_space = dynamics.action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._streams = None
-
-    state = None  # (num_envs, state_dim) float64 host array once reset
 
     def _given_states(self, options) -> np.ndarray | None:
         """The initial states ``options['state']`` (checked), or ``None`` to draw them."""
@@ -217,44 +200,6 @@ class ClassicVectorEnv(VectorEnv):
             raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
         return None
 
-    def _reset_states(self, seed, options) -> np.ndarray:
-        """(Re)seed the per-world streams if asked; the initial states ``options['state']`` or fresh draws."""
-        given = self._given_states(options)
-        if seed is not None or self._streams is None:
-            self._streams = _ResetStreams(self.dynamics, world_seeds(seed, self.num_envs))
-        return self._streams.draw(np.arange(self.num_envs)) if given is None else given
-
-    def reset(self, *, seed=None, options=None):
-        self.state = self._reset_states(seed, options)
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
-        self._autoreset = np.zeros(self.num_envs, dtype=bool)
-        return self._obs(), {}
-
-    def _obs(self):
-        return self.dynamics.observe(torch.as_tensor(self.state)).numpy().astype(np.float32)
-
     def _actions(self, actions) -> np.ndarray:
+        """The batch of Gymnasium actions as the dynamics' float64 input rows ``(num_envs, action_dim)``."""
         raise NotImplementedError
-
-    def step(self, actions):
-        if self.state is None:
-            raise RuntimeError("call reset() before step()")
-        u = self._actions(actions)
-        with torch.no_grad():
-            ns, rew = self.dynamics.transition(torch.as_tensor(self.state, device=self.dynamics.device),
-                                               torch.as_tensor(u, device=self.dynamics.device))
-            term = self.dynamics.terminated(ns).cpu().numpy()
-        next_state, reward = ns.cpu().numpy(), rew.cpu().numpy()
-        self._steps += 1
-        truncated = self._steps >= self.max_episode_steps
-        # worlds that ended on the previous step are reset now (Gymnasium's next-step autoreset)
-        resetting = self._autoreset
-        if resetting.any():
-            next_state[resetting] = self._streams.draw(np.nonzero(resetting)[0])
-            reward[resetting] = 0.0
-            term[resetting] = False
-            truncated[resetting] = False
-            self._steps[resetting] = 0
-        self.state = next_state
-        self._autoreset = term | truncated
-        return self._obs(), reward, term, truncated, {}

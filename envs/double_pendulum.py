@@ -32,8 +32,8 @@ class DoublePendulumDynamics(RigidDynamics):
         high = np.array([1, 1, 1, 1, np.inf, np.inf], dtype=np.float32)
         self.observation_space = spaces.Box(-high, high, dtype=np.float32)
 
-    def sample_initial(self, rng, options, size=None):
-        return rng.uniform(-0.05, 0.05, size=(4,) if size is None else (size, 4))
+    def initial_bounds(self, options=None):
+        return np.full(4, -0.05), np.full(4, 0.05)
 
     def observe(self, state):
         q1, q2 = state[:, 0], state[:, 1]

@@ -64,3 +64,20 @@ def export_states(generators) -> np.ndarray:
         s, inc = st["state"]["state"], st["state"]["inc"]
         rows[k] = (s >> 64, s & _MASK64, inc >> 64, inc & _MASK64)
     return rows
+
+
+@wp.kernel(enable_backward=False)
+def draw_uniform_rows(rng: wp.array2d(dtype=wp.uint64), low: wp.array(dtype=wp.float64),
+                      high: wp.array(dtype=wp.float64), mask: wp.array(dtype=wp.bool),
+                      out: wp.array2d(dtype=wp.float64)):
+    """Row ``i`` of ``out`` <- ``Generator.uniform(low, high)`` of stream ``i``, where ``mask[i]`` (others untouched)."""
+    i = wp.tid()
+    if mask[i]:
+        for j in range(out.shape[1]):
+            u = next_double(rng, i)
+            out[i, j] = low[j] + (high[j] - low[j]) * u
+
+
+def seeded_states(seeds) -> np.ndarray:
+    """:func:`export_states` of ``np.random.default_rng(s)`` for each of ``seeds`` (``None``: fresh entropy)."""
+    return export_states([np.random.default_rng(s) for s in seeds])

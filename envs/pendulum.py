@@ -93,14 +93,10 @@ class PendulumDynamics(WarpDynamics):
         self.observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)
         self.action_space = spaces.Box(low=-max_torque, high=max_torque, shape=(1,), dtype=np.float32)
 
-    def initial_bounds(self):
-        return [-DEFAULT_X, -DEFAULT_Y], [DEFAULT_X, DEFAULT_Y]
-
-    def sample_initial(self, rng, options, size=None):
+    def initial_bounds(self, options=None):
         x = float(options.get("x_init", DEFAULT_X)) if options else DEFAULT_X
         y = float(options.get("y_init", DEFAULT_Y)) if options else DEFAULT_Y
-        high = np.array([x, y])
-        return rng.uniform(low=-high, high=high, size=None if size is None else (size, 2))
+        return np.array([-x, -y]), np.array([x, y])
 
     def env_action(self, action):
         a = np.asarray(action, dtype=np.float64).reshape(-1)

@@ -38,14 +38,11 @@ class QuadrotorDynamics(RigidDynamics):
         super().__init__(device=device, **overrides)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(13,), dtype=np.float32)
 
-    def sample_initial(self, rng, options, size=None):
-        n = 1 if size is None else size
-        u = rng.uniform(0.0, 1.0, (n, 6))  # one draw per world, in order: block draws equal single draws
-        pos = np.array([0.0, 0.0, 1.0]) + 0.2 * u[:, :3] - 0.1
-        quat = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
-        goal = np.stack([2 * u[:, 3] - 1, 2 * u[:, 4] - 1, 0.5 + 1.5 * u[:, 5]], -1)
-        s = np.concatenate([pos, quat, np.zeros((n, 6)), goal], axis=1)
-        return s[0] if size is None else s
+    def initial_bounds(self, options=None):
+        """``[position, quaternion, velocities, goal]``: see the module's "Starting state"."""
+        level_at_rest = [1.0, 0.0, 0.0, 0.0] + [0.0] * 6
+        return (np.array([-0.1, -0.1, 0.9] + level_at_rest + [-1.0, -1.0, 0.5]),
+                np.array([0.1, 0.1, 1.1] + level_at_rest + [1.0, 1.0, 2.0]))
 
     def observe(self, state):
         q, v, goal = self.split(state)

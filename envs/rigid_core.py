@@ -13,16 +13,19 @@ import dataclasses
 
 import numpy as np
 import torch
+import warp as wp
 from gymnasium import spaces
 
+from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
 from diffsim.rigid.model import PARAM_NAMES
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
+from envs import pcg64
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, world_seeds
 
 
 class RigidDynamics(ClassicDynamics):
     """Subclasses set ``model_name``, ``frame_skip``, ``context_dim`` and implement
-    ``sample_initial``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
+    ``initial_bounds``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
     the continuous actions, which map linearly onto the actuators' control ranges."""
 
     model_name: str
@@ -67,11 +70,6 @@ class RigidDynamics(ClassicDynamics):
         next_state = torch.cat([qs[:, -1], vs[:, -1], state[:, self.nq + self.nv:]], dim=1)
         return next_state, self.reward(state, u, next_state)
 
-    def reset(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
-        rng = np.random.default_rng(seed)
-        return torch.as_tensor(self.sample_initial(rng, None, size=batch), dtype=torch.float64, device=self.device)
-
     def env_action(self, action) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (self.nu,):
@@ -98,7 +96,52 @@ class RigidEnv(ClassicEnv):
 
 
 class RigidVectorEnv(ClassicVectorEnv):
-    """All worlds of a :class:`RigidDynamics` task in one rollout per step (next-step autoreset)."""
+    """All worlds of a :class:`RigidDynamics` task in one rollout per step (next-step autoreset).
+
+    States, step counters and each world's PCG64 generator state stay on the dynamics' device;
+    an autoreset draws the world's new initial state there (:func:`envs.pcg64.draw_uniform_rows`),
+    the numbers a single env seeded like that world draws. Per step only the actions go in and
+    ``(obs, reward, terminated, truncated)`` come out.
+    """
+
+    def __init__(self, dynamics: RigidDynamics, num_envs: int, max_episode_steps: int, render_mode=None):
+        super().__init__(dynamics, num_envs, max_episode_steps, render_mode)
+        self._device = runtime.resolve_device(dynamics.device)
+        self._torch_device = torch.device(dynamics.device)
+        self._rng = wp.zeros((self.num_envs, 4), dtype=wp.uint64, device=self._device)
+        low, high = dynamics.initial_bounds()
+        self._low, self._high = (wp.array(np.asarray(b, dtype=np.float64), dtype=wp.float64, device=self._device)
+                                 for b in (low, high))
+        self._state = None
+
+    @property
+    def state(self):
+        """Current states ``(num_envs, state_dim)`` float64 (a host copy), or ``None`` before ``reset``."""
+        return None if self._state is None else self._state.cpu().numpy()
+
+    def _draw(self, state: torch.Tensor, mask: torch.Tensor) -> None:
+        """Overwrite the rows of ``state`` where ``mask``, in place, with fresh initial states."""
+        with runtime.torch_stream(state.device):
+            wp.launch(pcg64.draw_uniform_rows, self.num_envs,
+                      inputs=[self._rng, self._low, self._high, wp.from_torch(mask, dtype=wp.bool),
+                              wp.from_torch(state, dtype=wp.float64)], device=self._device)
+
+    def reset(self, *, seed=None, options=None):
+        given = self._given_states(options)
+        if seed is not None or self._state is None:  # (re)seed every world's generator, as its single env would
+            self._rng.assign(pcg64.seeded_states(world_seeds(seed, self.num_envs)))
+        n, dev = self.num_envs, self._torch_device
+        if given is None:
+            state = torch.empty(n, self.dynamics.state_dim, dtype=torch.float64, device=dev)
+            self._draw(state, torch.ones(n, dtype=torch.bool, device=dev))
+        else:
+            state = torch.as_tensor(given, device=dev)
+        self._state = state
+        self._steps = torch.zeros(n, dtype=torch.int64, device=dev)
+        self._autoreset = torch.zeros(n, dtype=torch.bool, device=dev)
+        with torch.no_grad():
+            obs = self.dynamics.observe(state)
+        return obs.cpu().numpy().astype(np.float32), {}
 
     def _actions(self, actions):
         a = np.asarray(actions, dtype=np.float64)
@@ -107,3 +150,23 @@ class RigidVectorEnv(ClassicVectorEnv):
         if not np.all(np.isfinite(a)):
             raise ValueError("actions must be finite (no NaN or inf)")
         return np.clip(a, self.dynamics.ctrl_low, self.dynamics.ctrl_high)
+
+    def step(self, actions):
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        u = torch.as_tensor(self._actions(actions), device=self._torch_device)
+        with torch.no_grad():
+            state, reward = self.dynamics.transition(self._state, u)
+            state = state.contiguous()
+            term = self.dynamics.terminated(state)
+            # worlds that ended on the previous step start afresh now (Gymnasium's next-step autoreset)
+            resetting = self._autoreset
+            self._draw(state, resetting)
+            steps = torch.where(resetting, 0, self._steps + 1)
+            reward = torch.where(resetting, 0.0, reward)
+            term = term & ~resetting
+            trunc = (steps >= self.max_episode_steps) & ~resetting
+            obs = self.dynamics.observe(state)
+        self._state, self._steps, self._autoreset = state, steps, term | trunc
+        return (obs.cpu().numpy().astype(np.float32), reward.cpu().numpy(), term.cpu().numpy(), trunc.cpu().numpy(),
+                {})

@@ -43,12 +43,10 @@ class ThrowDynamics(RigidDynamics):
                                             dtype=np.float32)
         self.action_dim = 2
 
-    def sample_initial(self, rng, options, size=None):
-        n = 1 if size is None else size
-        q = np.tile([0.0, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0], (n, 1))
-        target = rng.uniform(*TARGET_RANGE, (n, 1))
-        s = np.concatenate([q, np.zeros((n, 6)), target], axis=1)
-        return s[0] if size is None else s
+    def initial_bounds(self, options=None):
+        """The box resting 10 cm up (its half height), level, still; the target uniform in ``TARGET_RANGE``."""
+        box = [0.0, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0] + [0.0] * 6
+        return np.array(box + [TARGET_RANGE[0]]), np.array(box + [TARGET_RANGE[1]])
 
     def transition(self, state, action, params=None, recompute: bool = False):
         n = state.shape[0]

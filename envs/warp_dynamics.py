@@ -49,6 +49,7 @@ class ClassicKernels:
     terminated: wp.Kernel
     vector_step: wp.Kernel
     draw_starts: wp.Kernel
+    start_in_float32: bool
 
 
 def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int, obs_dim: int,
@@ -144,7 +145,8 @@ def build_kernels(dynamics, observe, terminated, state_dim: int, action_dim: int
                           transition=KernelOp(transition_kernel, (VS, VA, f64), (VS, f64), not_params),
                           observe=KernelOp(observe_kernel, (VS,), (VO,)),
                           step=KernelOp(step_kernel, (VS, VA, f64), (VS, VO, f64, f64), not_params),
-                          terminated=terminated_kernel, vector_step=vector_step, draw_starts=draw_starts)
+                          terminated=terminated_kernel, vector_step=vector_step, draw_starts=draw_starts,
+                          start_in_float32=start_in_float32)
 
 
 def _warp_device(t: torch.Tensor) -> str:
@@ -160,6 +162,11 @@ class WarpDynamics(ClassicDynamics):
 
     kernels: ClassicKernels
     obs_dim: int
+
+    @property
+    def start_in_float32(self) -> bool:
+        """Whether initial states are rounded to float32 (fixed when the kernels were built)."""
+        return self.kernels.start_in_float32
 
     def _apply(self, op, state, action, params):
         params = self.params if params is None else params
@@ -217,7 +224,7 @@ class WarpVectorEnv(ClassicVectorEnv):
         # on the CPU the Warp arrays *are* the host buffers (zero-copy NumPy views)
         self._view = {name: a.numpy() for name, a in self._wp.items()} if self._on_cpu else None
         self._seeded = False
-        low, high = (k.state_type(*b) for b in dynamics.initial_bounds())
+        low, high = (k.state_type(*map(float, b)) for b in dynamics.initial_bounds())
         a = self._wp  # every argument is a persistent array: record the launches once, replay them each step
         args = [a["state"], a["action"], self._params, a["rng"], low, high, int(max_episode_steps), a["steps"],
                 a["autoreset"], a["obs"], a["reward"], a["term"], a["trunc"]]
@@ -253,8 +260,7 @@ class WarpVectorEnv(ClassicVectorEnv):
     def reset(self, *, seed=None, options=None):
         given = self._given_states(options)
         if seed is not None or not self._seeded:  # (re)seed every world's generator, as its single env would
-            generators = [np.random.default_rng(s) for s in world_seeds(seed, self.num_envs)]
-            self._upload("rng", pcg64.export_states(generators))
+            self._upload("rng", pcg64.seeded_states(world_seeds(seed, self.num_envs)))
             self._seeded = True
         if given is None:
             self._draw_cmd.launch()

@@ -7,10 +7,10 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
-from envs.cartpole_swingup import CartPoleSwingUpDynamics
-from envs.double_pendulum import DoublePendulumDynamics
-from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv
-from envs.throw import ThrowDynamics, ThrowEnv
+from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, CartPoleSwingUpVectorEnv
+from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
+from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
+from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0"]
 
@@ -21,26 +21,75 @@ def test_check_env(env_id):
 
 
 @pytest.mark.parametrize("env_id", IDS)
-def test_vector_env_equals_single_envs(env_id):
-    n = 3
-    venv = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
-    singles = [gym.make(env_id).unwrapped for _ in range(n)]
-    vo, _ = venv.reset(seed=4)
-    for i, e in enumerate(singles):
-        np.testing.assert_array_equal(e.reset(seed=4 + i)[0], vo[i])
-    rng = np.random.default_rng(0)
+def test_registered_vector_entry_point(env_id):
+    venv = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+    assert type(venv.unwrapped).__name__ == type(gym.make(env_id).unwrapped).__name__.replace("Env", "VectorEnv")
+    assert venv.reset(seed=0)[0].shape == (2, *venv.single_observation_space.shape)
+
+
+@pytest.mark.parametrize("vec_cls,single_cls,steps", [
+    (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
+    (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4)], ids=["swingup", "double_pendulum",
+                                                                             "quadrotor", "throw"])
+def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
+    """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
+    like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
+    n, limit = 3, 4
+    venv = vec_cls(num_envs=n, max_episode_steps=limit)
+    singles = [single_cls() for _ in range(n)]
+    vo, _ = venv.reset(seed=7)
+    np.testing.assert_array_equal(vo, np.stack([e.reset(seed=7 + i)[0] for i, e in enumerate(singles)]))
+    np.testing.assert_array_equal(venv.state, np.stack([e.state for e in singles]))
     space = singles[0].action_space
-    for _ in range(3 if env_id.endswith("Throw-v0") else 10):
+    rng = np.random.default_rng(1)
+    ended, count, resets = np.zeros(n, dtype=bool), np.zeros(n, dtype=int), 0
+    for _ in range(steps):
         acts = rng.uniform(space.low, space.high, (n, *space.shape)).astype(np.float32)
-        vo, vr, vt, _, _ = venv.step(acts)
+        vo, vr, vt, vtr, _ = venv.step(acts)
         for i, e in enumerate(singles):
-            o, r, t, _, _ = e.step(acts[i])
-            if t:  # next-step autoreset: compare the reset on the vector side next time
-                e.reset()
-            np.testing.assert_allclose(o, vo[i], rtol=0, atol=1e-12)
-            assert abs(r - vr[i]) < 1e-12 and t == vt[i]
-        if env_id.endswith("Throw-v0"):
-            venv.step(acts)  # the autoreset step
+            if ended[i]:  # next-step autoreset: the vector env returns the single env's next reset
+                np.testing.assert_array_equal(e.reset()[0], vo[i])
+                assert vr[i] == 0.0 and not vt[i] and not vtr[i]
+                ended[i], count[i] = False, 0
+                resets += 1
+            else:
+                o, r, t, _, _ = e.step(acts[i])
+                count[i] += 1
+                np.testing.assert_array_equal(o, vo[i])
+                assert r == vr[i] and t == vt[i] and vtr[i] == (not t and count[i] >= limit)
+                ended[i] = t or count[i] >= limit
+            np.testing.assert_array_equal(e.state, venv.state[i])
+    assert resets >= n
+    vo, _ = venv.reset()  # no seed: every world's stream goes on
+    np.testing.assert_array_equal(vo, np.stack([e.reset()[0] for e in singles]))
+    np.testing.assert_array_equal(venv.state, np.stack([e.state for e in singles]))
+
+
+def test_rigid_vector_env_given_states_and_errors():
+    venv = DoublePendulumVectorEnv(num_envs=2)
+    with pytest.raises(RuntimeError, match="reset"):
+        venv.step(np.zeros((2, 2), dtype=np.float32))
+    start = np.array([[0.3, -0.2, 0.0, 1.0], [0.0, 0.1, 0.5, 0.0]])
+    venv.reset(seed=0, options={"state": start})
+    np.testing.assert_array_equal(venv.state, start)
+    with pytest.raises(ValueError, match="shape"):
+        venv.reset(options={"state": start[:1]})
+    with pytest.raises(ValueError, match="finite"):
+        venv.step(np.full((2, 2), np.nan, dtype=np.float32))
+
+
+def test_start_distribution_within_bounds():
+    """``initial_bounds`` is the one statement of a task's start distribution: single-env draws, the
+    functional ``reset`` and the vector env's device draws all stay inside it, fixed components exact."""
+    for dyn, venv in [(QuadrotorDynamics(), QuadrotorVectorEnv(num_envs=64)), (ThrowDynamics(), ThrowVectorEnv(num_envs=64))]:
+        low, high = dyn.initial_bounds()
+        fixed = low == high
+        venv.reset(seed=3)
+        for x in (dyn.sample_initial(np.random.default_rng(0), size=64), dyn.reset(64, torch.Generator().manual_seed(0)).numpy(),
+                  venv.state):
+            assert np.all(x >= low) and np.all(x <= high)
+            np.testing.assert_array_equal(x[:, fixed], np.broadcast_to(low[fixed], x[:, fixed].shape))
+            assert np.all(x[:, ~fixed].std(0) > 0.1 * (high - low)[~fixed])
 
 
 @pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics()],

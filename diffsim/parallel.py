@@ -132,6 +132,13 @@ def _run(plan) -> None:
         cmd.launch()
 
 
+def record_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device):
+    """``launches`` over ``num_worlds`` worlds recorded once: returns a function that runs them (no tape)
+    each time it is called, on the arrays given here (for callers that keep persistent buffers)."""
+    plans = [_plan(launches, lo, hi, device, adjoint=False) for lo, hi in blocks(num_worlds, device)]
+    return lambda: _map(_run, plans)
+
+
 def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device) -> None:
     """Run ``launches`` (a list of ``(kernel, inputs)``) in order over ``num_worlds`` worlds; see the module doc."""
     parts = blocks(num_worlds, device)

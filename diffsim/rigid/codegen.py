@@ -24,6 +24,7 @@ conventions):
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -519,14 +520,27 @@ def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dt
     store(Q, QD, k + 1, w, integrate(q, qdn, h), qdn)
 '''
 
-_LOADED: dict = {}
+_LOADED: dict = {}  # source hash -> module
+_BY_TOPOLOGY: dict = {}  # (topology, scalar) -> module: skips regenerating the source on every rollout call
+
+
+def topology(model) -> tuple:
+    """Every field of ``model`` the generated source depends on: all but the per-world parameter tensors,
+    ``num_worlds``, ``timestep`` and ``device`` (the source reads parameters from arrays, never as constants)."""
+    skip = ("num_worlds", "timestep", "device")
+    return tuple((f.name, getattr(model, f.name)) for f in dataclasses.fields(model)
+                 if f.name not in skip and not hasattr(getattr(model, f.name), "shape"))
 
 
 def load(model, scalar: str):
     """Import (generating if needed) the dynamics module of ``model``'s topology."""
+    topo = (topology(model), scalar)
+    if topo in _BY_TOPOLOGY:
+        return _BY_TOPOLOGY[topo]
     src = generate(model, scalar)
     key = hashlib.sha256(src.encode()).hexdigest()[:16]
     if key in _LOADED:
+        _BY_TOPOLOGY[topo] = _LOADED[key]
         return _LOADED[key]
     cache = Path(os.environ.get("DIFFSIM_CACHE", Path.home() / ".cache" / "diffsim")) / "rigid"
     cache.mkdir(parents=True, exist_ok=True)
@@ -539,5 +553,5 @@ def load(model, scalar: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms))
-    _LOADED[key] = module
+    _LOADED[key] = _BY_TOPOLOGY[topo] = module
     return module

@@ -1,0 +1,53 @@
+"""rollout's forward-only path (persistent buffers, recorded launches) against its recorded-tape path."""
+import pytest
+import torch
+
+from diffsim.rigid import builtin_model, default_state, load_mjcf, rollout
+from diffsim.rigid.rollout import _Workspace
+
+F64 = torch.float64
+
+
+def _inputs(name, worlds, steps, seed):
+    model = load_mjcf(builtin_model(name), num_worlds=worlds, dtype=F64)
+    g = torch.Generator().manual_seed(seed)
+    state = default_state(model)
+    qpos = state.qpos + 0.05 * torch.randn(state.qpos.shape, generator=g, dtype=F64)
+    qvel = 0.3 * torch.randn(state.qvel.shape, generator=g, dtype=F64)
+    ctrl = torch.randn(worlds, steps, model.nu, generator=g, dtype=F64)
+    return model, qpos, qvel, ctrl
+
+
+@pytest.mark.parametrize("name,integrator", [("cartpole", "rk4"), ("ball_and_box", "euler"), ("quadrotor", "rk4")])
+def test_forward_only_rollout_equals_the_differentiable_one(name, integrator):
+    model, qpos, qvel, ctrl = _inputs(name, 3, 20, 0)
+    with torch.no_grad():
+        fast = rollout(model, qpos, qvel, ctrl, integrator=integrator)
+    taped = rollout(model, qpos, qvel.clone().requires_grad_(True), ctrl, integrator=integrator)
+    assert taped[0].requires_grad and not fast[0].requires_grad
+    for a, b in zip(fast, taped):
+        torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+def test_forward_only_results_are_not_overwritten_and_follow_the_parameters():
+    model, qpos, qvel, ctrl = _inputs("double_pendulum", 2, 10, 1)
+    first = rollout(model, qpos, qvel, ctrl)  # nothing requires grad: the forward-only path
+    kept = [t.clone() for t in first]
+    second = rollout(model, qpos + 0.1, qvel, ctrl)  # same shape: same buffers
+    for a, b in zip(first, kept):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(first[0], second[0])
+    model.body_mass = model.body_mass * 2.0  # parameters are read on every call
+    model.dof_damping = model.dof_damping + 0.5
+    heavier = rollout(model, qpos, qvel, ctrl)
+    reference = rollout(model, qpos.clone().requires_grad_(True), qvel, ctrl)
+    torch.testing.assert_close(heavier[1], reference[1].detach(), rtol=0, atol=0)
+    assert not torch.equal(heavier[1], first[1])
+
+
+def test_forward_only_shapes_are_bounded_and_evicted_ones_come_back():
+    model, qpos, qvel, ctrl = _inputs("pendulum", 2, 12, 2)
+    expected = [rollout(model, qpos.clone().requires_grad_(True), qvel, ctrl[:, :t])[0].detach() for t in range(1, 8)]
+    for t in (*range(1, 8), 1, 2):
+        torch.testing.assert_close(rollout(model, qpos, qvel, ctrl[:, :t])[0], expected[t - 1], rtol=0, atol=0)
+    assert len(_Workspace._cache) <= _Workspace.MAX_SHAPES

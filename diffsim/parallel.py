@@ -132,10 +132,11 @@ def _run(plan) -> None:
         cmd.launch()
 
 
-def record_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device):
+def record_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device, adjoint: bool = False):
     """``launches`` over ``num_worlds`` worlds recorded once: returns a function that runs them (no tape)
-    each time it is called, on the arrays given here (for callers that keep persistent buffers)."""
-    plans = [_plan(launches, lo, hi, device, adjoint=False) for lo, hi in blocks(num_worlds, device)]
+    each time it is called, on the arrays given here (for callers that keep persistent buffers).
+    ``adjoint=True``: their adjoints in reverse order, accumulating into the arrays' ``.grad``."""
+    plans = [_plan(launches, lo, hi, device, adjoint=adjoint) for lo, hi in blocks(num_worlds, device)]
     return lambda: _map(_run, plans)
 
 

@@ -51,3 +51,47 @@ def test_forward_only_shapes_are_bounded_and_evicted_ones_come_back():
     for t in (*range(1, 8), 1, 2):
         torch.testing.assert_close(rollout(model, qpos, qvel, ctrl[:, :t])[0], expected[t - 1], rtol=0, atol=0)
     assert len(_Workspace._cache) <= _Workspace.MAX_SHAPES
+
+
+def _grads(model, qpos, qvel, ctrl, weights):
+    leaves = [t.clone().requires_grad_(True) for t in (qpos, qvel, ctrl)]
+    model.body_mass.requires_grad_(True)
+    model.body_mass.grad = None
+    qs, vs = rollout(model, *leaves)
+    loss = (weights[0] * qs).sum() + (weights[1] * vs).sum()
+    return loss, leaves
+
+
+def test_backward_after_another_call_of_the_same_shape_recomputes_its_own_forward():
+    """The buffers are shared per shape: a backward after another forward must give its own gradients."""
+    model, qpos, qvel, ctrl = _inputs("cartpole", 2, 15, 3)
+    g = torch.Generator().manual_seed(4)
+    weights = (torch.randn(2, 16, model.nq, generator=g, dtype=F64), torch.randn(2, 16, model.nv, generator=g, dtype=F64))
+    loss, leaves = _grads(model, qpos, qvel, ctrl, weights)
+    alone = torch.autograd.grad(loss, [*leaves, model.body_mass])
+    loss_a, leaves_a = _grads(model, qpos, qvel, ctrl, weights)
+    loss_b, leaves_b = _grads(model, qpos + 0.2, -qvel, 2 * ctrl, weights)  # overwrites the trajectory buffers
+    first = torch.autograd.grad(loss_a, [*leaves_a, model.body_mass], retain_graph=True)
+    for a, b in zip(first, alone):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    again = torch.autograd.grad(loss_a, [*leaves_a, model.body_mass])  # retain_graph: a second backward
+    for a, b in zip(again, alone):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    other = torch.autograd.grad(loss_b, [*leaves_b, model.body_mass])
+    assert not torch.equal(other[0], alone[0])
+
+
+def test_gradient_through_one_output_only():
+    model, qpos, qvel, ctrl = _inputs("double_pendulum", 2, 8, 5)
+    v = qvel.clone().requires_grad_(True)
+    _, vs = rollout(model, qpos, v, ctrl)
+    (g,) = torch.autograd.grad(vs[:, -1].sum(), v)
+    eps = 1e-6
+    fd = torch.zeros_like(qvel)
+    for i in range(qvel.shape[0]):
+        for j in range(qvel.shape[1]):
+            d = torch.zeros_like(qvel)
+            d[i, j] = eps
+            fd[i, j] = (rollout(model, qpos, qvel + d, ctrl)[1][:, -1].sum() -
+                        rollout(model, qpos, qvel - d, ctrl)[1][:, -1].sum()) / (2 * eps)
+    torch.testing.assert_close(g, fd, rtol=1e-6, atol=1e-8)

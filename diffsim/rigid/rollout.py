@@ -17,6 +17,8 @@ adjoints (Warp's generated adjoint of each step kernel). The trajectory is not k
 if another call of the same shape used the buffers in between, the backward first re-runs its
 own forward from its saved inputs (so memory stays one workspace per shape, the last
 ``_Workspace.MAX_SHAPES``, and a checkpointed loop of segments recomputes as it should).
+Large rollouts (buffers over ``_Workspace.MAX_CACHED_BYTES``) get a workspace of their own that
+lives only as long as their outputs' graph, so nothing big is held after use.
 """
 from __future__ import annotations
 
@@ -91,7 +93,8 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         return _Workspace(dyn.derive, kernel, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
                           scalars, dtype, qpos.device)
 
-    Q, QD = _Rollout.apply(_Workspace.get(key, make), qpos, qvel, u, P)
+    nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel())
+    Q, QD = _Rollout.apply(_Workspace.get(key, make, nbytes), qpos, qvel, u, P)
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)
 
 
@@ -117,18 +120,22 @@ class _Rollout(torch.autograd.Function):
 class _Workspace:
     """Persistent buffers and recorded launches (forward, and adjoint once needed) of rollouts of one shape.
 
-    Reusing them spares each call Warp's array allocation and argument packing: a one-step,
-    one-world rollout went from ~300 us to ~85 us (forward) on the CPU. ``holds`` is the token
-    of the call whose trajectory the buffers hold. The last ``MAX_SHAPES`` shapes are kept; a
-    lock serialises the calls sharing one.
+    Reusing them spares each call Warp's array allocation (slow for arrays with gradients) and
+    argument packing, which dominated short rollouts (one env step, ``rigid.step``). ``holds`` is the token
+    of the call whose trajectory the buffers hold. The last ``MAX_SHAPES`` shapes are kept (those
+    whose buffers take at most ``MAX_CACHED_BYTES``); a lock serialises the calls sharing one.
     """
 
     MAX_SHAPES = 4
+    MAX_CACHED_BYTES = 64 * 2 ** 20
     _cache: OrderedDict = OrderedDict()
     _cache_lock = threading.Lock()
 
     @classmethod
-    def get(cls, key, make) -> "_Workspace":
+    def get(cls, key, make, nbytes: int) -> "_Workspace":
+        """The cached workspace of ``key`` (made if needed), or a fresh uncached one above the size limit."""
+        if nbytes > cls.MAX_CACHED_BYTES:
+            return make()
         with cls._cache_lock:
             ws = cls._cache.pop(key, None) or make()
             cls._cache[key] = ws

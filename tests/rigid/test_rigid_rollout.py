@@ -95,3 +95,18 @@ def test_gradient_through_one_output_only():
             fd[i, j] = (rollout(model, qpos, qvel + d, ctrl)[1][:, -1].sum() -
                         rollout(model, qpos, qvel - d, ctrl)[1][:, -1].sum()) / (2 * eps)
     torch.testing.assert_close(g, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_large_rollouts_are_not_cached_and_still_differentiate(monkeypatch):
+    monkeypatch.setattr(_Workspace, "MAX_CACHED_BYTES", 0)
+    model, qpos, qvel, ctrl = _inputs("cartpole", 2, 6, 6)
+    before = dict(_Workspace._cache)
+    weights = (torch.ones(2, 7, model.nq, dtype=F64), torch.ones(2, 7, model.nv, dtype=F64))
+    loss_a, leaves_a = _grads(model, qpos, qvel, ctrl, weights)
+    loss_b, _ = _grads(model, qpos + 0.2, qvel, ctrl, weights)  # its own buffers: nothing to recompute
+    got = torch.autograd.grad(loss_a, leaves_a)
+    assert _Workspace._cache == before
+    monkeypatch.undo()
+    loss, leaves = _grads(model, qpos, qvel, ctrl, weights)
+    for a, b in zip(got, torch.autograd.grad(loss, leaves)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

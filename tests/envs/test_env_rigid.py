@@ -81,12 +81,14 @@ def test_rigid_vector_env_given_states_and_errors():
 def test_start_distribution_within_bounds():
     """``initial_bounds`` is the one statement of a task's start distribution: single-env draws, the
     functional ``reset`` and the vector env's device draws all stay inside it, fixed components exact."""
-    for dyn, venv in [(QuadrotorDynamics(), QuadrotorVectorEnv(num_envs=64)), (ThrowDynamics(), ThrowVectorEnv(num_envs=64))]:
+    for dyn, venv in [(QuadrotorDynamics(), QuadrotorVectorEnv(num_envs=64)),
+                      (ThrowDynamics(), ThrowVectorEnv(num_envs=64))]:
         low, high = dyn.initial_bounds()
         fixed = low == high
         venv.reset(seed=3)
-        for x in (dyn.sample_initial(np.random.default_rng(0), size=64), dyn.reset(64, torch.Generator().manual_seed(0)).numpy(),
-                  venv.state):
+        draws = (dyn.sample_initial(np.random.default_rng(0), size=64),
+                 dyn.reset(64, torch.Generator().manual_seed(0)).numpy(), venv.state)
+        for x in draws:
             assert np.all(x >= low) and np.all(x <= high)
             np.testing.assert_array_equal(x[:, fixed], np.broadcast_to(low[fixed], x[:, fixed].shape))
             assert np.all(x[:, ~fixed].std(0) > 0.1 * (high - low)[~fixed])

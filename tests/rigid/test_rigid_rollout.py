@@ -66,7 +66,7 @@ def test_backward_after_another_call_of_the_same_shape_recomputes_its_own_forwar
     """The buffers are shared per shape: a backward after another forward must give its own gradients."""
     model, qpos, qvel, ctrl = _inputs("cartpole", 2, 15, 3)
     g = torch.Generator().manual_seed(4)
-    weights = (torch.randn(2, 16, model.nq, generator=g, dtype=F64), torch.randn(2, 16, model.nv, generator=g, dtype=F64))
+    weights = tuple(torch.randn(2, 16, n, generator=g, dtype=F64) for n in (model.nq, model.nv))
     loss, leaves = _grads(model, qpos, qvel, ctrl, weights)
     alone = torch.autograd.grad(loss, [*leaves, model.body_mass])
     loss_a, leaves_a = _grads(model, qpos, qvel, ctrl, weights)

@@ -24,13 +24,13 @@ conventions):
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.util
 import os
 from pathlib import Path
 
 from diffsim import runtime
+from diffsim.rigid.model import TOPOLOGY_FIELDS
 
 HINGE, SLIDE, FREE = 0, 1, 2  # JOINT_TYPES order
 FREE_LIN, FREE_ROT = 3, 4
@@ -525,16 +525,15 @@ _BY_TOPOLOGY: dict = {}  # (topology, scalar) -> module: skips regenerating the 
 
 
 def topology(model) -> tuple:
-    """Every field of ``model`` the generated source depends on: all but the per-world parameter tensors,
-    ``num_worlds``, ``timestep`` and ``device`` (the source reads parameters from arrays, never as constants)."""
-    skip = ("num_worlds", "timestep", "device")
-    return tuple((f.name, getattr(model, f.name)) for f in dataclasses.fields(model)
-                 if f.name not in skip and not hasattr(getattr(model, f.name), "shape"))
+    """Every field of ``model`` the generated source depends on (:data:`~diffsim.rigid.model.TOPOLOGY_FIELDS`:
+    all but the per-world parameter tensors, ``num_worlds``, ``timestep`` and ``device``; the source reads
+    parameters from arrays, never as constants)."""
+    return tuple(getattr(model, name) for name in TOPOLOGY_FIELDS)
 
 
-def load(model, scalar: str):
-    """Import (generating if needed) the dynamics module of ``model``'s topology."""
-    topo = (topology(model), scalar)
+def load(model, scalar: str, topo: tuple | None = None):
+    """Import (generating if needed) the dynamics module of ``model``'s topology (``topo``, if the caller has it)."""
+    topo = (topology(model) if topo is None else topo, scalar)
     if topo in _BY_TOPOLOGY:
         return _BY_TOPOLOGY[topo]
     src = generate(model, scalar)

@@ -30,6 +30,7 @@ Geometry (``geoms``: body, type, size, pose in the body frame) and the world pla
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,11 @@ class Model:
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
             planes=tuple(planes), device=dev)
+
+
+TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
+                        if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device"))
+"""The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,

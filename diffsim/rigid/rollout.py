@@ -73,7 +73,8 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     h = model.timestep if timestep is None else float(timestep)
     if not h > 0:
         raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
-    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32")
+    topo = codegen.topology(model)
+    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32", topo)
     S = runtime.warp_scalar(dtype)
     lo = [r[0] if r else -float("inf") for r in model.actuator_ctrlrange]
     hi = [r[1] if r else float("inf") for r in model.actuator_ctrlrange]
@@ -85,7 +86,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
     P = flat_params(model).to(dtype)
-    key = (codegen.topology(model), dtype, str(qpos.device), W, T, integrator, h)
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h)
 
     def make():
         kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler

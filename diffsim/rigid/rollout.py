@@ -8,21 +8,22 @@ same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...).
 
-How it runs: a rollout of one shape (topology, dtype, device, worlds, steps, integrator,
-timestep) owns a :class:`_Workspace`: persistent trajectory and parameter buffers, one
-recorded Warp launch per step (on the CPU, blocks of worlds on all cores through
-:mod:`diffsim.parallel`) and, once a gradient is asked for, the recorded adjoint launches in
-reverse. A call copies its inputs in and replays the launches; the backward replays the
-adjoints (Warp's generated adjoint of each step kernel). The trajectory is not kept per call:
-if another call of the same shape used the buffers in between, the backward first re-runs its
-own forward from its saved inputs (so memory stays one workspace per shape, the last
-``_Workspace.MAX_SHAPES``, and a checkpointed loop of segments recomputes as it should).
-Large rollouts (buffers over ``_Workspace.MAX_CACHED_BYTES``) get a workspace of their own that
-lives only as long as their outputs' graph, so nothing big is held after use.
+How it runs: each call runs in a :class:`_Workspace` of its shape (topology, dtype, device,
+worlds, steps, integrator, timestep): persistent trajectory and parameter buffers, one recorded
+Warp launch per step (on the CPU, blocks of worlds on all cores through :mod:`diffsim.parallel`)
+and, once a gradient is asked for, the recorded adjoint launches in reverse. A call copies its
+inputs in and replays the launches; the backward replays the adjoints (Warp's generated adjoint
+of each step kernel). Workspaces are pooled per shape: a call takes one whose last call's graph
+is gone, or a new one while the pools stay within ``_Workspace.MAX_CACHED_BYTES``; past that it
+reuses the least recently used one, and the backward of the call it displaced first re-runs that
+call's forward from its saved inputs (checkpointing, in effect). A rollout larger than
+``_Workspace.MAX_WORKSPACE_BYTES`` gets a workspace of its own that lives only as long as its
+outputs' graph, so nothing big is held after use.
 """
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 import torch
@@ -99,11 +100,17 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)
 
 
+class _Token:
+    """Identifies one rollout call; weakly referenced by the workspace that holds its trajectory."""
+
+    __slots__ = ("__weakref__",)
+
+
 class _Rollout(torch.autograd.Function):
     @staticmethod
     def forward(ctx, ws, qpos, qvel, u, P):
         inputs = tuple(t.detach() for t in (qpos, qvel, u, P))
-        ctx.ws, ctx.token = ws, object()
+        ctx.ws, ctx.token = ws, _Token()
         ctx.save_for_backward(*inputs)
         with ws.lock:
             ws.forward(inputs, ctx.token)
@@ -122,32 +129,49 @@ class _Workspace:
     """Persistent buffers and recorded launches (forward, and adjoint once needed) of rollouts of one shape.
 
     Reusing them spares each call Warp's array allocation (slow for arrays with gradients) and
-    argument packing, which dominated short rollouts (one env step, ``rigid.step``). ``holds`` is the token
-    of the call whose trajectory the buffers hold. The last ``MAX_SHAPES`` shapes are kept (those
-    whose buffers take at most ``MAX_CACHED_BYTES``); a lock serialises the calls sharing one.
+    argument packing, which dominated short rollouts (one env step, ``rigid.step``). ``holds`` weakly
+    references the token of the call whose trajectory the buffers hold: once that call's graph is
+    gone (or it had none) the workspace is free. Pools per shape, least recently used first, within
+    ``MAX_CACHED_BYTES`` in all (gradient buffers counted); a lock serialises the calls sharing one.
     """
 
-    MAX_SHAPES = 4
-    MAX_CACHED_BYTES = 64 * 2 ** 20
-    _cache: OrderedDict = OrderedDict()
+    MAX_WORKSPACE_BYTES = 64 * 2 ** 20
+    MAX_CACHED_BYTES = 256 * 2 ** 20
+    _cache: OrderedDict = OrderedDict()  # key -> [workspace, ...], least recently used first
     _cache_lock = threading.Lock()
 
     @classmethod
+    def cached_bytes(cls) -> int:
+        return sum(ws.nbytes for pool in cls._cache.values() for ws in pool)
+
+    @classmethod
     def get(cls, key, make, nbytes: int) -> "_Workspace":
-        """The cached workspace of ``key`` (made if needed), or a fresh uncached one above the size limit."""
-        if nbytes > cls.MAX_CACHED_BYTES:
+        """A free workspace of ``key`` from its pool, a new one, or (pools full) the least recently used one."""
+        if nbytes > cls.MAX_WORKSPACE_BYTES:
             return make()
         with cls._cache_lock:
-            ws = cls._cache.pop(key, None) or make()
-            cls._cache[key] = ws
-            while len(cls._cache) > cls.MAX_SHAPES:
-                cls._cache.popitem(last=False)
+            pool = cls._cache.pop(key, [])
+            ws = next((w for w in pool if w.free()), None)
+            if ws is not None:
+                pool.remove(ws)
+            else:
+                need = sum(w.nbytes for w in pool) + 2 * nbytes
+                while cls._cache and cls.cached_bytes() + need > cls.MAX_CACHED_BYTES:
+                    cls._cache.popitem(last=False)  # other shapes, least recently used first
+                if pool and need > cls.MAX_CACHED_BYTES:
+                    ws = pool.pop(0)  # every workspace of this shape is held: the oldest call will recompute
+                else:
+                    ws = make()
+                    ws.nbytes = 2 * nbytes  # buffers and their gradients
+            pool.append(ws)
+            cls._cache[key] = pool
             return ws
 
     def __init__(self, derive, kernel, sizes, scalars, dtype, torch_device):
         W, T, nq, nv, nu, ncol, npar, nder = sizes
         self.lock = threading.Lock()
-        self.holds = None
+        self.holds = None  # weak reference to the token of the call whose trajectory the buffers hold
+        self.nbytes = 0
         shapes = dict(Q=(T + 1, W, nq), QD=(T + 1, W, nv), U=(T, W, ncol), P=(W, npar), D=(W, nder))
         self.bufs = {k: torch.empty(v, dtype=dtype, device=torch_device) for k, v in shapes.items()}
         self.Q, self.QD = self.bufs["Q"], self.bufs["QD"]
@@ -169,7 +193,11 @@ class _Workspace:
             self.bufs["P"].copy_(P)
             self.derive.launch()
             self.steps()
-        self.holds = token
+        self.holds = weakref.ref(token)
+
+    def free(self) -> bool:
+        """Whether no live graph needs this workspace's trajectory."""
+        return self.holds is None or self.holds() is None
 
     def _record_adjoints(self) -> None:
         self.grads = {k: torch.zeros_like(t) for k, t in self.bufs.items()}
@@ -181,7 +209,7 @@ class _Workspace:
 
     def backward(self, inputs, token, gQ, gQD):
         """Gradients w.r.t. ``(qpos, qvel, u, P)`` given those of the trajectories."""
-        if self.holds is not token:  # another call used the buffers since: re-run this one's forward
+        if self.free() or self.holds() is not token:  # another call used the buffers since: re-run this one
             self.forward(inputs, token)
         if self.grads is None:
             self._record_adjoints()

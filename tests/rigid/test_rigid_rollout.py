@@ -1,4 +1,6 @@
-"""rollout's forward-only path (persistent buffers, recorded launches) against its recorded-tape path."""
+"""rollout on pooled per-shape workspaces: forward-only and differentiable calls, reuse, recompute, limits."""
+from collections import OrderedDict
+
 import pytest
 import torch
 
@@ -50,7 +52,7 @@ def test_forward_only_shapes_are_bounded_and_evicted_ones_come_back():
     expected = [rollout(model, qpos.clone().requires_grad_(True), qvel, ctrl[:, :t])[0].detach() for t in range(1, 8)]
     for t in (*range(1, 8), 1, 2):
         torch.testing.assert_close(rollout(model, qpos, qvel, ctrl[:, :t])[0], expected[t - 1], rtol=0, atol=0)
-    assert len(_Workspace._cache) <= _Workspace.MAX_SHAPES
+    assert _Workspace.cached_bytes() <= _Workspace.MAX_CACHED_BYTES
 
 
 def _grads(model, qpos, qvel, ctrl, weights):
@@ -62,15 +64,22 @@ def _grads(model, qpos, qvel, ctrl, weights):
     return loss, leaves
 
 
-def test_backward_after_another_call_of_the_same_shape_recomputes_its_own_forward():
-    """The buffers are shared per shape: a backward after another forward must give its own gradients."""
+@pytest.mark.parametrize("pooled", [True, False], ids=["own-workspaces", "shared-workspace-recomputes"])
+def test_backward_after_another_call_of_the_same_shape(pooled, monkeypatch):
+    """Live graphs of one shape get workspaces of their own while the budget allows; past it they share
+    one, and a backward after another call's forward re-runs its own forward first: same gradients."""
+    monkeypatch.setattr(_Workspace, "_cache", OrderedDict())  # this test's pools only
+    if not pooled:
+        monkeypatch.setattr(_Workspace, "MAX_CACHED_BYTES", 1)
     model, qpos, qvel, ctrl = _inputs("cartpole", 2, 15, 3)
     g = torch.Generator().manual_seed(4)
     weights = tuple(torch.randn(2, 16, n, generator=g, dtype=F64) for n in (model.nq, model.nv))
     loss, leaves = _grads(model, qpos, qvel, ctrl, weights)
     alone = torch.autograd.grad(loss, [*leaves, model.body_mass])
+    del loss  # its graph, and so its hold on a workspace, goes
     loss_a, leaves_a = _grads(model, qpos, qvel, ctrl, weights)
-    loss_b, leaves_b = _grads(model, qpos + 0.2, -qvel, 2 * ctrl, weights)  # overwrites the trajectory buffers
+    loss_b, leaves_b = _grads(model, qpos + 0.2, -qvel, 2 * ctrl, weights)  # a second live graph of the shape
+    assert (loss_a.grad_fn is not None) and len(_pool(model, ctrl)) == (2 if pooled else 1)
     first = torch.autograd.grad(loss_a, [*leaves_a, model.body_mass], retain_graph=True)
     for a, b in zip(first, alone):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -97,8 +106,26 @@ def test_gradient_through_one_output_only():
     torch.testing.assert_close(g, fd, rtol=1e-6, atol=1e-8)
 
 
+def _pool(model, ctrl):
+    """The workspaces cached for rollouts shaped like ``model``/``ctrl`` (float64, rk4)."""
+    pools = [pool for key, pool in _Workspace._cache.items() if key[3:5] == (model.num_worlds, ctrl.shape[1])
+             and key[1] == F64 and key[5] == "rk4"]
+    return pools[0] if pools else []
+
+
+def test_free_workspaces_are_reused(monkeypatch):
+    monkeypatch.setattr(_Workspace, "_cache", OrderedDict())
+    model, qpos, qvel, ctrl = _inputs("acrobot", 3, 9, 7)
+    for _ in range(5):  # no graph outlives its iteration: one workspace serves them all
+        rollout(model, qpos, qvel, ctrl)
+        loss, _ = _grads(model, qpos, qvel, ctrl, (1.0, 1.0))
+        loss.backward()
+        del loss
+    assert len(_pool(model, ctrl)) == 1
+
+
 def test_large_rollouts_are_not_cached_and_still_differentiate(monkeypatch):
-    monkeypatch.setattr(_Workspace, "MAX_CACHED_BYTES", 0)
+    monkeypatch.setattr(_Workspace, "MAX_WORKSPACE_BYTES", 0)
     model, qpos, qvel, ctrl = _inputs("cartpole", 2, 6, 6)
     before = dict(_Workspace._cache)
     weights = (torch.ones(2, 7, model.nq, dtype=F64), torch.ones(2, 7, model.nv, dtype=F64))

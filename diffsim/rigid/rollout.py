@@ -58,15 +58,17 @@ def _check(name, x, shape, dtype):
 def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Tensor, integrator: str = "rk4",
             timestep: float | None = None, recompute: bool = False):
     """See the module docstring. ``timestep`` (s) overrides the model's. ``recompute`` is accepted for
-    compatibility and changes nothing: a rollout always keeps only its inputs for the backward."""
+    compatibility and changes nothing: a call keeps only its inputs for the backward (its trajectory
+    lives in a pooled workspace and is recomputed if the workspace was reused meanwhile)."""
     if integrator not in INTEGRATORS:
         raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
     W, nq, nv, nu = model.num_worlds, model.nq, model.nv, model.nu
     dtype = qpos.dtype if isinstance(qpos, torch.Tensor) else None
     if dtype not in runtime.SUPPORTED_DTYPES:
         raise TypeError(f"qpos must be a float32 or float64 tensor, got {dtype}")
-    if ctrl.dim() != 3:
-        raise ValueError(f"ctrl must have shape (W, T, nu) = ({W}, T, {nu}), got {tuple(ctrl.shape)}")
+    if not isinstance(ctrl, torch.Tensor) or ctrl.dim() != 3:
+        got = tuple(ctrl.shape) if isinstance(ctrl, torch.Tensor) else type(ctrl).__name__
+        raise ValueError(f"ctrl must be a tensor of shape (W, T, nu) = ({W}, T, {nu}), got {got}")
     T = ctrl.shape[1]
     _check("qpos", qpos, (W, nq), dtype)
     _check("qvel", qvel, (W, nv), dtype)

@@ -55,15 +55,12 @@ class _WarpOp(torch.autograd.Function):
         runtime.init()
         inputs = [t.detach().contiguous() for t in tensors]
         ctx.fn, ctx.dtypes, ctx.recompute = fn, dtypes, recompute
-        if not any(ctx.needs_input_grad[3:]):  # nothing to differentiate: no tape, nothing kept
-            with runtime.torch_stream(inputs[0].device):
-                outs = fn(*[_to_warp(x, d, None) for x, d in zip(inputs, dtypes)])
-            return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
-        if recompute:
+        if recompute or not any(ctx.needs_input_grad[3:]):  # no tape now (none at all if nothing needs grad)
             with torch.no_grad(), runtime.torch_stream(inputs[0].device):
                 outs = fn(*[_to_warp(x, d, None) for x, d in zip(inputs, dtypes)])
-            ctx.save_for_backward(*inputs)
-            ctx.out_dtypes = [o.dtype for o in outs]
+            if recompute:
+                ctx.save_for_backward(*inputs)
+                ctx.out_dtypes = [o.dtype for o in outs]
             return tuple(wp.to_torch(o, requires_grad=False).clone() for o in outs)
         ctx.save_for_backward(*inputs)
         tape, grads, outs = _WarpOp._record(ctx, inputs)

@@ -14,6 +14,8 @@ worlds, each thread runs the whole sequence on its block; otherwise one launch p
 kernel covers all worlds. Launches are replayed from recorded commands (only changed
 scalar arguments are repacked). Under an active ``wp.Tape`` the sequence is recorded
 as one tape function that runs the adjoints in reverse, block-parallel too.
+``record_worlds`` records such a sequence once and returns a function that replays it
+(forward, or the adjoints in reverse), for callers that keep their buffers between calls.
 
 Threads: ``$DIFFSIM_CPU_THREADS`` if set, else the number of CPU cores the process
 may use; ``set_cpu_threads(n)`` overrides both. Blocks have at least
@@ -142,10 +144,8 @@ def record_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: in
 
 def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device) -> None:
     """Run ``launches`` (a list of ``(kernel, inputs)``) in order over ``num_worlds`` worlds; see the module doc."""
-    parts = blocks(num_worlds, device)
-    _map(_run, [_plan(launches, lo, hi, device, adjoint=False) for lo, hi in parts])
+    record_worlds(launches, num_worlds, device)()
     tape = active_tape()
     if tape is not None:
         with_grad = {id(a): a for _, inputs in launches for a in inputs if _adjoint(a) is not None}
-        tape.record_func(lambda: _map(_run, [_plan(launches, lo, hi, device, adjoint=True) for lo, hi in parts]),
-                         list(with_grad.values()))
+        tape.record_func(lambda: record_worlds(launches, num_worlds, device, adjoint=True)(), list(with_grad.values()))

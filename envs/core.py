@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from envs import pcg64
+
 
 class ClassicDynamics:
     """Subclasses set ``state_dim``, ``action_dim``, ``param_names`` and implement ``transition``,
@@ -199,6 +201,13 @@ class ClassicVectorEnv(VectorEnv):
         if options:
             raise ValueError("the vector env takes only options={'state': ...}; per-world bounds are not supported")
         return None
+
+    def _stream_states(self, seed, seeded: bool) -> np.ndarray | None:
+        """The ``(num_envs, 4)`` PCG64 states to (re)seed the worlds' generators with (world ``i`` as a single env
+        seeded ``seed + i``), or ``None`` to keep them: reseed when a seed is given or nothing was seeded yet."""
+        if seed is None and seeded:
+            return None
+        return pcg64.seeded_states(world_seeds(seed, self.num_envs))
 
     def _actions(self, actions) -> np.ndarray:
         """The batch of Gymnasium actions as the dynamics' float64 input rows ``(num_envs, action_dim)``."""

@@ -20,7 +20,7 @@ from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
 from diffsim.rigid.model import PARAM_NAMES
 from envs import pcg64
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, world_seeds
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
 
 
 class RigidDynamics(ClassicDynamics):
@@ -128,8 +128,9 @@ class RigidVectorEnv(ClassicVectorEnv):
 
     def reset(self, *, seed=None, options=None):
         given = self._given_states(options)
-        if seed is not None or self._state is None:  # (re)seed every world's generator, as its single env would
-            self._rng.assign(pcg64.seeded_states(world_seeds(seed, self.num_envs)))
+        streams = self._stream_states(seed, self._state is not None)
+        if streams is not None:
+            self._rng.assign(streams)
         n, dev = self.num_envs, self._torch_device
         if given is None:
             state = torch.empty(n, self.dynamics.state_dim, dtype=torch.float64, device=dev)

@@ -34,7 +34,7 @@ import warp as wp
 from diffsim import parallel, runtime
 from diffsim.bridge import KernelOp
 from envs import pcg64
-from envs.core import ClassicDynamics, ClassicVectorEnv, world_seeds
+from envs.core import ClassicDynamics, ClassicVectorEnv
 
 
 @dataclass(frozen=True)
@@ -259,8 +259,9 @@ class WarpVectorEnv(ClassicVectorEnv):
 
     def reset(self, *, seed=None, options=None):
         given = self._given_states(options)
-        if seed is not None or not self._seeded:  # (re)seed every world's generator, as its single env would
-            self._upload("rng", pcg64.seeded_states(world_seeds(seed, self.num_envs)))
+        streams = self._stream_states(seed, self._seeded)
+        if streams is not None:
+            self._upload("rng", streams)
             self._seeded = True
         if given is None:
             self._draw_cmd.launch()

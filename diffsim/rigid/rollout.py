@@ -164,7 +164,6 @@ class _Workspace:
                     ws = pool.pop(0)  # every workspace of this shape is held: the oldest call will recompute
                 else:
                     ws = make()
-                    ws.nbytes = 2 * nbytes  # buffers and their gradients
             pool.append(ws)
             cls._cache[key] = pool
             return ws
@@ -173,9 +172,9 @@ class _Workspace:
         W, T, nq, nv, nu, ncol, npar, nder = sizes
         self.lock = threading.Lock()
         self.holds = None  # weak reference to the token of the call whose trajectory the buffers hold
-        self.nbytes = 0
         shapes = dict(Q=(T + 1, W, nq), QD=(T + 1, W, nv), U=(T, W, ncol), P=(W, npar), D=(W, nder))
         self.bufs = {k: torch.empty(v, dtype=dtype, device=torch_device) for k, v in shapes.items()}
+        self.nbytes = 2 * sum(t.numel() * t.element_size() for t in self.bufs.values())  # with their gradients
         self.Q, self.QD = self.bufs["Q"], self.bufs["QD"]
         self.device = runtime.resolve_device(str(torch_device))
         self.W, self.derive_kernel = W, derive
@@ -217,12 +216,12 @@ class _Workspace:
             self._record_adjoints()
         G = self.grads
         with torch.no_grad(), runtime.torch_stream(inputs[0].device):
-            for g in G.values():
-                g.zero_()
-            if gQ is not None:
-                G["Q"].copy_(gQ)
-            if gQD is not None:
-                G["QD"].copy_(gQD)
+            for name, g in G.items():  # the trajectories' take the incoming gradients, the rest start at zero
+                incoming = {"Q": gQ, "QD": gQD}.get(name)
+                if incoming is None:
+                    g.zero_()
+                else:
+                    g.copy_(incoming)
             self.adjoint_steps()
             self.adjoint_derive.launch()
             return G["Q"][0].clone(), G["QD"][0].clone(), G["U"].clone(), G["P"].clone()

@@ -1,8 +1,23 @@
-"""Policies: MLPs (deterministic or Gaussian) with observation normalisation and action squashing."""
+"""Actors and critics for first-order policy optimisation (float64 torch modules).
+
+:class:`Actor` maps observations to actions in the env's box ``[low, high]``: an MLP on
+normalised observations gives the mean ``mu`` and log standard deviation of a Gaussian over
+pre-squash actions; the action is ``low + (high - low) (tanh(z) + 1) / 2``. Its ``forward`` is
+the deterministic policy (``z = mu``, what evaluation and deployment use);
+:meth:`Actor.sample` draws ``z = mu + sigma * eps`` by reparameterisation, so the action keeps
+its gradient w.r.t. the parameters *and* the observation (hence, through the simulator, the
+earlier actions), and returns the log-density of the squashed action for entropy terms.
+
+:class:`Critic` is an ensemble of value MLPs ``V(obs)`` on the same normalised observations.
+"""
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
+
+ACTIVATIONS = {"elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
 class RunningNorm(nn.Module):
@@ -29,27 +44,80 @@ class RunningNorm(nn.Module):
         return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).to(x.dtype)
 
 
-class MLPPolicy(nn.Module):
-    """obs -> action in ``[low, high]`` via tanh squashing; ``stochastic`` adds a learned Gaussian."""
+def mlp(in_dim: int, hidden, out_dim: int, activation: str = "elu", layer_norm: bool = True) -> nn.Sequential:
+    """``Linear -> [LayerNorm] -> activation`` blocks, then a plain ``Linear`` to ``out_dim``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    layers, d = [], in_dim
+    for h in hidden:
+        layers += [nn.Linear(d, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [ACTIVATIONS[activation]()]
+        d = h
+    layers.append(nn.Linear(d, out_dim))
+    return nn.Sequential(*layers)
 
-    def __init__(self, obs_dim: int, act_dim: int, low, high, hidden=(64, 64), stochastic: bool = False):
+
+class Actor(nn.Module):
+    """Squashed-Gaussian policy over the box ``[low, high]`` (shapes ``(act_dim,)``).
+
+    ``state_std=False``: one learned log-std per action dimension (SHAC's actor), initialised at
+    ``log_std_init``; ``True``: a second head gives it per state (SAPO's actor), clamped to
+    ``[-5, 2]``.
+    """
+
+    LOG_STD_RANGE = (-5.0, 2.0)
+
+    def __init__(self, obs_dim: int, act_dim: int, low, high, hidden=(64, 64), activation: str = "elu",
+                 layer_norm: bool = True, state_std: bool = False, log_std_init: float = -1.0):
         super().__init__()
         self.norm = RunningNorm(obs_dim)
-        layers, d = [], obs_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.Tanh()]
-            d = h
-        layers.append(nn.Linear(d, act_dim))
-        self.net = nn.Sequential(*layers)
-        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float64))
-        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float64))
-        self.stochastic = stochastic
-        self.log_std = nn.Parameter(torch.full((act_dim,), -1.0)) if stochastic else None
+        self.act_dim, self.state_std = act_dim, state_std
+        self.net = mlp(obs_dim, hidden, 2 * act_dim if state_std else act_dim, activation, layer_norm)
+        if state_std:
+            with torch.no_grad():
+                self.net[-1].bias[act_dim:] = log_std_init
+            self.log_std = None
+        else:
+            self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float64).reshape(act_dim))
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float64).reshape(act_dim))
         self.double()
 
-    def forward(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        pre = self.net(self.norm(obs))
-        if self.stochastic:
-            noise = torch.randn(pre.shape, generator=generator, dtype=pre.dtype, device=pre.device)
-            pre = pre + self.log_std.exp() * noise  # reparameterised: gradients flow through the sample
-        return self.low + (self.high - self.low) * 0.5 * (torch.tanh(pre) + 1.0)
+    def _squash(self, z):
+        return self.low + (self.high - self.low) * 0.5 * (torch.tanh(z) + 1.0)
+
+    def distribution(self, obs: torch.Tensor):
+        """``(mu, log_std)`` of the pre-squash Gaussian, each ``(B, act_dim)``."""
+        out = self.net(self.norm(obs))
+        if self.state_std:
+            mu, log_std = out[..., :self.act_dim], out[..., self.act_dim:].clamp(*self.LOG_STD_RANGE)
+        else:
+            mu, log_std = out, self.log_std.expand_as(out)
+        return mu, log_std
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action ``(B, act_dim)`` (mean of the pre-squash Gaussian)."""
+        return self._squash(self.distribution(obs)[0])
+
+    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):
+        """``(action (B, act_dim), log_prob (B,))`` of a reparameterised draw; ``log_prob`` is the
+        log-density of the squashed action ``tanh(z)`` in ``[-1, 1]`` (the box's own scale left out, so
+        that entropy targets mean the same for every env)."""
+        mu, log_std = self.distribution(obs)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        z = mu + log_std.exp() * eps
+        gauss = -0.5 * eps ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+        # d tanh(z) / d z = 1 - tanh(z)^2; log(1 - tanh^2) = 2 (log 2 - z - softplus(-2 z))
+        log_det = 2.0 * (math.log(2.0) - z - nn.functional.softplus(-2.0 * z))
+        return self._squash(z), (gauss - log_det).sum(-1)
+
+
+class Critic(nn.Module):
+    """``n`` value networks ``V_i(normalised obs)``; ``forward`` returns ``(n, B)``."""
+
+    def __init__(self, obs_dim: int, hidden=(64, 64), n: int = 1, activation: str = "elu", layer_norm: bool = True):
+        super().__init__()
+        self.nets = nn.ModuleList(mlp(obs_dim, hidden, 1, activation, layer_norm) for _ in range(n))
+        self.double()
+
+    def forward(self, obs_normalised: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(obs_normalised).squeeze(-1) for net in self.nets])

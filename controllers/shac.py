@@ -1,0 +1,389 @@
+"""First-order policy optimisation through the differentiable simulator: APG, SHAC and SAPO.
+
+One loop, three algorithms (as the SHAC/SAPO reference code does it, ``algo`` switches parts on):
+
+* every iteration rolls ``num_envs`` worlds ``window`` steps forward with the actor in the loop,
+  starting from the detached last state of the previous window (truncated back-propagation
+  through time; episodes restart after ``episode_steps`` or on termination, and the graph is cut
+  there), and back-propagates the return into the actor through the simulator;
+* ``apg``: the loss is minus the discounted window return (Brax's APG);
+* ``shac``: each segment's return is completed by ``gamma^k V(s_end)`` from a learned critic
+  (0 when the episode terminated, ``V`` of the last observation when it was only truncated), whose
+  gradient also flows through the simulator; the critic is fitted to TD(lambda) targets, 16
+  passes of 4 shuffled minibatches per iteration, against a soft-updated target critic
+  (Xu et al., ICLR 2022; ``NVlabs/DiffRL``);
+* ``sapo``: SHAC with a maximum-entropy objective: the reward becomes ``r + alpha h`` with ``h`` the
+  normalised entropy estimate ``(-log pi(a|s) - H_target) / (2 |H_target|)`` of each taken action,
+  so its gradient also flows back through the simulator; ``alpha`` is tuned to hold the entropy
+  at ``H_target = -0.5 dim(A)``; two critics (the mean for the actor, the min for targets) and no
+  target network (Xing et al., ICLR 2025; ``etaoxing/mineral``).
+
+The actor samples its actions during training (reparameterised) and acts with its mean when
+evaluated. Observations are normalised with running statistics that stay fixed within a window.
+Adam with betas (0.7, 0.95), learning rates decayed linearly to ``min_lr``, gradients clipped
+by global norm; a non-finite loss or gradient stops training with a message (the last
+good checkpoint is kept). Each log point writes ``checkpoint.pt`` (everything needed to continue
+bit for bit, loaded with ``weights_only=True``) and ``log.csv``.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from controllers.policies import Actor, Critic
+
+ALGOS = ("apg", "shac", "sapo")
+LOG_FIELDS = ("iteration", "env_steps", "window_return", "eval_return", "alpha")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    env_id: str = "diffsim/Pendulum-v0"
+    algo: str = "shac"
+    num_envs: int = 64
+    window: int = 32
+    episode_steps: int = 200
+    iterations: int = 500
+    actor_lr: float = 2e-3
+    critic_lr: float = 1e-3
+    min_lr: float = 1e-5           # both learning rates decay linearly to this at the last iteration
+    gamma: float = 0.99
+    lam: float = 0.95              # TD(lambda) of the critic targets
+    grad_clip: float = 1.0         # global gradient norm (actor and critic)
+    hidden: tuple = (64, 64)
+    critic_hidden: tuple = (64, 64)
+    activation: str = "elu"
+    state_std: bool = False        # per-state log-std head (SAPO) instead of one learned log-std
+    log_std_init: float = -1.0
+    stochastic: bool = True        # sample actions while training (False: act with the mean)
+    critic_iterations: int = 16
+    critic_minibatches: int = 4
+    target_keep: float = 0.2       # target critic <- keep * target + (1 - keep) * critic (SHAC)
+    alpha_init: float = 1.0        # SAPO: entropy temperature, tuned with alpha_lr
+    alpha_lr: float = 5e-3
+    reward_scale: float = 1.0      # rewards are multiplied by this for training only
+    seed: int = 0
+    eval_episodes: int = 32
+
+    def __post_init__(self):
+        if self.algo not in ALGOS:
+            raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        for name in ("num_envs", "window", "episode_steps", "iterations", "critic_iterations",
+                     "critic_minibatches", "eval_episodes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("actor_lr", "critic_lr", "alpha_lr", "grad_clip", "reward_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("gamma", "lam", "target_keep"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+    def as_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names})
+
+
+def action_bounds(dyn):
+    """The box the actor's actions live in (a discrete env's differentiable step takes ``[-1, 1]``)."""
+    if hasattr(dyn, "ctrl_low"):
+        return dyn.ctrl_low, dyn.ctrl_high
+    space = dyn.action_space
+    if hasattr(space, "low"):
+        return space.low.astype("float64"), space.high.astype("float64")
+    return [-1.0], [1.0]
+
+
+def make_actor(dyn, cfg: TrainConfig) -> Actor:
+    obs_dim = dyn.observe(dyn.reset(1, torch.Generator().manual_seed(0))).shape[-1]
+    low, high = action_bounds(dyn)
+    return Actor(obs_dim, dyn.action_dim, low, high, hidden=cfg.hidden, activation=cfg.activation,
+                 state_std=cfg.state_std, log_std_init=cfg.log_std_init)
+
+
+def evaluate(dyn, policy, episodes: int = 32, steps: int = 200, seed: int = 123) -> float:
+    """Mean undiscounted return of the deterministic ``policy`` over ``episodes`` worlds of the
+    differentiable env (start states from ``seed``; a world stops collecting at termination)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        state = dyn.reset(episodes, gen)
+        total = torch.zeros(episodes, dtype=torch.float64)
+        alive = torch.ones(episodes, dtype=torch.bool)
+        for _ in range(steps):
+            state, _, reward, term = dyn.step(state, policy(dyn.observe(state)))
+            total += reward * alive
+            alive &= ~term
+            if not alive.any():
+                break
+    return float(total.mean())
+
+
+def td_lambda(rewards, next_values, ends, gamma: float, lam: float):
+    """TD(lambda) targets ``(T, N)``: ``G_t = r_t + gamma ((1 - lam) V'_t + lam G_{t+1})``, with
+    ``G_{t+1} = V'_t`` where the segment ends at ``t`` (``ends``; ``V'`` already 0 after a termination)."""
+    targets = torch.empty_like(rewards)
+    g = next_values[-1]
+    for t in reversed(range(rewards.shape[0])):
+        g = torch.where(ends[t], next_values[t], (1 - lam) * next_values[t] + lam * g)
+        g = rewards[t] + gamma * g
+        targets[t] = g
+    return targets
+
+
+class Trainer:
+    """Holds everything a run needs; :meth:`train` runs it to ``cfg.iterations``."""
+
+    def __init__(self, cfg: TrainConfig, dyn):
+        self.cfg, self.dyn = cfg, dyn
+        torch.manual_seed(cfg.seed)
+        self.actor = make_actor(dyn, cfg)
+        betas = (0.7, 0.95)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, betas=betas)
+        self.critic = self.target = self.critic_opt = None
+        if cfg.algo != "apg":
+            obs_dim = self.actor.norm.mean.shape[0]
+            n = 2 if cfg.algo == "sapo" else 1
+            self.critic = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation)
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=betas)
+            if cfg.algo == "shac":
+                self.target = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation)
+                self.target.load_state_dict(self.critic.state_dict())
+        self.log_alpha = torch.tensor(math.log(cfg.alpha_init), dtype=torch.float64, requires_grad=True)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, betas=betas)
+        self.target_entropy = -0.5 * dyn.action_dim
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.iteration, self.rows = 0, []
+        self.state = dyn.reset(cfg.num_envs, self.gen)
+        self.age = torch.zeros(cfg.num_envs, dtype=torch.int64)
+
+    # --- one iteration ------------------------------------------------------------------------
+    def _values(self, net, obs, reduce):
+        v = net(self.actor.norm(obs))
+        return v.mean(0) if reduce == "mean" else v.min(0).values
+
+    def _act(self, obs):
+        if self.cfg.stochastic:
+            return self.actor.sample(obs, self.gen)
+        a = self.actor(obs)
+        return a, torch.zeros(a.shape[0], dtype=a.dtype)
+
+    def step(self):
+        """One window: actor update, then critic (and temperature) updates. Returns the window's mean
+        undiscounted reward per step."""
+        cfg, dyn = self.cfg, self.dyn
+        n, horizon = cfg.num_envs, cfg.window
+        alpha = float(self.log_alpha.detach().exp())
+        entropy_on = cfg.algo == "sapo"
+        ret = torch.zeros(n, dtype=torch.float64)
+        disc = torch.ones(n, dtype=torch.float64)
+        total = torch.zeros((), dtype=torch.float64)
+        s, age = self.state.detach(), self.age.clone()
+        obs_buf, rew_buf, next_obs_buf, term_buf, end_buf, entropy_buf, raw = [], [], [], [], [], [], 0.0
+        for t in range(horizon):
+            obs = dyn.observe(s)
+            action, log_prob = self._act(obs)
+            s_next, obs_next, reward, term = dyn.step(s, action)
+            raw += float(reward.detach().mean())
+            r = reward * cfg.reward_scale
+            if entropy_on:
+                h = (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
+                r = r + alpha * h
+                entropy_buf.append(-log_prob.detach())
+            ret = ret + disc * r
+            disc = disc * cfg.gamma
+            age = age + 1
+            trunc = age >= cfg.episode_steps
+            end = term | trunc | (t == horizon - 1)
+            if end.any():
+                tail = torch.zeros(n, dtype=torch.float64)
+                if self.critic is not None:
+                    tail = torch.where(term, 0.0, self._values(self.critic, obs_next, "mean"))
+                total = total + torch.where(end, ret + disc * tail, 0.0).sum()
+                ret = torch.where(end, 0.0, ret)
+                disc = torch.where(end, 1.0, disc)
+            obs_buf.append(obs.detach())
+            rew_buf.append(r.detach())
+            next_obs_buf.append(obs_next.detach())
+            term_buf.append(term)
+            end_buf.append(end)
+            restart = term | trunc
+            if restart.any():
+                fresh = dyn.reset(n, self.gen)
+                s_next = torch.where(restart[:, None], fresh, s_next)
+                age = torch.where(restart, 0, age)
+            s = s_next
+        loss = -total / (n * horizon)
+        it = self.iteration
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at iteration {it}")
+        self.actor_opt.zero_grad()
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        if not torch.isfinite(norm):
+            raise FloatingPointError(f"non-finite actor gradient at iteration {it}")
+        self._set_lr()
+        self.actor_opt.step()
+        obs_all = torch.stack(obs_buf)
+        if self.critic is not None:
+            self._fit_critic(obs_all, torch.stack(rew_buf), torch.stack(next_obs_buf), torch.stack(term_buf),
+                             torch.stack(end_buf))
+        if entropy_on:
+            entropy = torch.stack(entropy_buf).mean()
+            alpha_loss = self.log_alpha.exp() * abs(self.target_entropy) * (entropy - self.target_entropy)
+            self.alpha_opt.zero_grad()
+            alpha_loss.backward()
+            self.alpha_opt.step()
+        self.actor.norm.update(obs_all)  # statistics stay fixed within a window
+        self.state, self.age = s.detach(), age
+        self.iteration += 1
+        return raw / horizon
+
+    def _set_lr(self):
+        frac = self.iteration / max(1, self.cfg.iterations - 1)
+        for opt, lr0 in ((self.actor_opt, self.cfg.actor_lr), (self.critic_opt, self.cfg.critic_lr)):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr0 + (self.cfg.min_lr - lr0) * min(1.0, frac)
+
+    def _fit_critic(self, obs, rewards, next_obs, term, ends):
+        cfg = self.cfg
+        with torch.no_grad():
+            source = self.target if self.target is not None else self.critic
+            next_v = torch.where(term, 0.0, self._values(source, next_obs, "min"))
+            targets = td_lambda(rewards, next_v, ends, cfg.gamma, cfg.lam).reshape(-1)
+            x = self.actor.norm(obs).reshape(-1, obs.shape[-1])
+        size = x.shape[0]
+        batch = max(1, size // cfg.critic_minibatches)
+        for _ in range(cfg.critic_iterations):
+            order = torch.randperm(size, generator=self.gen)
+            for k in range(cfg.critic_minibatches):
+                idx = order[k * batch:(k + 1) * batch]
+                loss = ((self.critic(x[idx]) - targets[idx]) ** 2).mean()
+                self.critic_opt.zero_grad()
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+                if not torch.isfinite(norm):
+                    raise FloatingPointError(f"non-finite critic gradient at iteration {self.iteration}")
+                self.critic_opt.step()
+        if self.target is not None:
+            with torch.no_grad():
+                for p_t, p in zip(self.target.parameters(), self.critic.parameters()):
+                    p_t.mul_(cfg.target_keep).add_((1 - cfg.target_keep) * p)
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        out = {"config": self.cfg.as_dict(), "iteration": self.iteration, "actor": self.actor.state_dict(),
+               "actor_optimizer": self.actor_opt.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+               "alpha_optimizer": self.alpha_opt.state_dict(), "rng": self.gen.get_state(),
+               "state": self.state, "age": self.age,
+               "rows": torch.tensor([[r[k] for k in LOG_FIELDS] for r in self.rows], dtype=torch.float64)}
+        if self.critic is not None:
+            out.update(critic=self.critic.state_dict(), critic_optimizer=self.critic_opt.state_dict())
+        if self.target is not None:
+            out.update(target=self.target.state_dict())
+        return out
+
+    def load_state_dict(self, saved: dict) -> None:
+        mine, theirs = self.cfg.as_dict(), dict(saved["config"])
+        theirs["iterations"] = mine["iterations"]  # a finished run may be extended
+        if theirs != mine:
+            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+            raise ValueError(f"the checkpoint was written with another configuration (differs in {diff})")
+        self.actor.load_state_dict(saved["actor"])
+        self.actor_opt.load_state_dict(saved["actor_optimizer"])
+        with torch.no_grad():
+            self.log_alpha.copy_(saved["log_alpha"])
+        self.alpha_opt.load_state_dict(saved["alpha_optimizer"])
+        if self.critic is not None:
+            self.critic.load_state_dict(saved["critic"])
+            self.critic_opt.load_state_dict(saved["critic_optimizer"])
+        if self.target is not None:
+            self.target.load_state_dict(saved["target"])
+        self.gen.set_state(saved["rng"])
+        self.iteration, self.state, self.age = int(saved["iteration"]), saved["state"], saved["age"]
+        self.rows = [dict(zip(LOG_FIELDS, r)) for r in saved["rows"].tolist()]
+        for r in self.rows:
+            r["iteration"], r["env_steps"] = int(r["iteration"]), int(r["env_steps"])
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
+
+    # --- the loop -----------------------------------------------------------------------------
+    def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None, eval_steps=None):
+        """Run to ``cfg.iterations``; logs, evaluates and checkpoints every ``log_every`` iterations.
+        ``on_log(row, actor)`` is called after each log point. Returns the log rows."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt = out / "checkpoint.pt"
+        bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=f"{cfg.algo} {cfg.env_id}",
+                   disable=not progress, mininterval=0.5)
+        window_return = float("nan")
+        while self.iteration < cfg.iterations:
+            try:
+                window_return = self.step()
+            except FloatingPointError as exc:
+                bar.close()
+                raise FloatingPointError(f"{exc}; last good checkpoint: {ckpt}") from None
+            bar.update(1)
+            done = self.iteration
+            if done % log_every == 0 or done == cfg.iterations:
+                eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, eval_steps or cfg.episode_steps)
+                self.rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
+                                      window_return=window_return, eval_return=eval_return,
+                                      alpha=float(self.log_alpha.detach().exp())))
+                bar.set_postfix(eval_return=f"{eval_return:.1f}")
+                self.save(ckpt)
+                write_log(self.rows, out / "log.csv")
+                if on_log is not None:
+                    on_log(self.rows[-1], self.actor)
+        bar.close()
+        return self.rows
+
+
+def write_log(rows, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(LOG_FIELDS))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def train(cfg: TrainConfig, dyn, out: Path, resume: bool = False, **kwargs):
+    """Train (or, with ``resume``, continue ``out/checkpoint.pt``, also to a larger ``cfg.iterations``);
+    returns ``(actor, rows)``. ``kwargs`` go to :meth:`Trainer.train`."""
+    trainer = Trainer(cfg, dyn)
+    if resume:
+        ckpt = Path(out) / "checkpoint.pt"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"resume: no checkpoint at {ckpt}")
+        trainer.load_state_dict(torch.load(ckpt, weights_only=True))
+    rows = trainer.train(Path(out), **kwargs)
+    return trainer.actor, rows
+
+
+def plot_curve(rows, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([r["env_steps"] for r in rows], [r["eval_return"] for r in rows], marker=".")
+    ax.set_xlabel("environment steps (all worlds)")
+    ax.set_ylabel("evaluation return (deterministic)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -175,9 +175,9 @@ class Trainer:
         a = self.actor(obs)
         return a, torch.zeros(a.shape[0], dtype=a.dtype)
 
-    def step(self):
-        """One window: actor update, then critic (and temperature) updates. Returns the window's mean
-        undiscounted reward per step."""
+    def actor_loss(self):
+        """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
+        w.r.t. the actor (through the simulator), ``window`` what the critic and the next window need."""
         cfg, dyn = self.cfg, self.dyn
         n, horizon = cfg.num_envs, cfg.window
         alpha = float(self.log_alpha.detach().exp())
@@ -185,43 +185,47 @@ class Trainer:
         ret = torch.zeros(n, dtype=torch.float64)
         disc = torch.ones(n, dtype=torch.float64)
         total = torch.zeros((), dtype=torch.float64)
+        raw = torch.zeros((), dtype=torch.float64)
         s, age = self.state.detach(), self.age.clone()
-        obs_buf, rew_buf, next_obs_buf, term_buf, end_buf, entropy_buf, raw = [], [], [], [], [], [], 0.0
-        for t in range(horizon):
+        buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
+        for t in range(horizon):  # no host round trip: every branch is a torch.where
             obs = dyn.observe(s)
             action, log_prob = self._act(obs)
             s_next, obs_next, reward, term = dyn.step(s, action)
-            raw += float(reward.detach().mean())
-            r = reward * cfg.reward_scale
+            raw = raw + reward.detach().mean()
+            r = reward
+            extra = dyn.shaping(s, action, s_next)
+            if extra is not None:
+                r = r + extra
+            r = r * cfg.reward_scale
             if entropy_on:
                 h = (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
                 r = r + alpha * h
-                entropy_buf.append(-log_prob.detach())
+                buf["entropy"].append(-log_prob.detach())
             ret = ret + disc * r
             disc = disc * cfg.gamma
             age = age + 1
-            trunc = age >= cfg.episode_steps
-            end = term | trunc | (t == horizon - 1)
-            if end.any():
-                tail = torch.zeros(n, dtype=torch.float64)
-                if self.critic is not None:
-                    tail = torch.where(term, 0.0, self._values(self.critic, obs_next, "mean"))
-                total = total + torch.where(end, ret + disc * tail, 0.0).sum()
-                ret = torch.where(end, 0.0, ret)
-                disc = torch.where(end, 1.0, disc)
-            obs_buf.append(obs.detach())
-            rew_buf.append(r.detach())
-            next_obs_buf.append(obs_next.detach())
-            term_buf.append(term)
-            end_buf.append(end)
-            restart = term | trunc
-            if restart.any():
-                fresh = dyn.reset(n, self.gen)
-                s_next = torch.where(restart[:, None], fresh, s_next)
-                age = torch.where(restart, 0, age)
-            s = s_next
-        loss = -total / (n * horizon)
-        it = self.iteration
+            restart = term | (age >= cfg.episode_steps)
+            end = restart | (t == horizon - 1)
+            tail = torch.zeros(n, dtype=torch.float64)
+            if self.critic is not None:  # V(s_end) completes the segment; 0 after a termination
+                tail = torch.where(term, 0.0, self._values(self.critic, obs_next, "mean"))
+            total = total + torch.where(end, ret + disc * tail, 0.0).sum()
+            ret = torch.where(end, 0.0, ret)
+            disc = torch.where(end, 1.0, disc)
+            for k, v in (("obs", obs), ("rewards", r), ("next_obs", obs_next), ("term", term), ("ends", end)):
+                buf[k].append(v.detach())
+            s = torch.where(restart[:, None], dyn.reset(n, self.gen), s_next)  # the graph is cut at a restart
+            age = torch.where(restart, 0, age)
+        window = {k: torch.stack(v) for k, v in buf.items() if v}
+        window.update(state=s.detach(), age=age, mean_reward=raw / horizon)
+        return -total / (n * horizon), window
+
+    def step(self) -> float:
+        """One window: actor update, then critic (and temperature) updates. Returns the window's mean
+        env reward per world step."""
+        cfg, it = self.cfg, self.iteration
+        loss, window = self.actor_loss()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at iteration {it}")
         self.actor_opt.zero_grad()
@@ -231,20 +235,18 @@ class Trainer:
             raise FloatingPointError(f"non-finite actor gradient at iteration {it}")
         self._set_lr()
         self.actor_opt.step()
-        obs_all = torch.stack(obs_buf)
         if self.critic is not None:
-            self._fit_critic(obs_all, torch.stack(rew_buf), torch.stack(next_obs_buf), torch.stack(term_buf),
-                             torch.stack(end_buf))
-        if entropy_on:
-            entropy = torch.stack(entropy_buf).mean()
+            self._fit_critic(window["obs"], window["rewards"], window["next_obs"], window["term"], window["ends"])
+        if "entropy" in window:
+            entropy = window["entropy"].mean()
             alpha_loss = self.log_alpha.exp() * abs(self.target_entropy) * (entropy - self.target_entropy)
             self.alpha_opt.zero_grad()
             alpha_loss.backward()
             self.alpha_opt.step()
-        self.actor.norm.update(obs_all)  # statistics stay fixed within a window
-        self.state, self.age = s.detach(), age
+        self.actor.norm.update(window["obs"])  # statistics stay fixed within a window
+        self.state, self.age = window["state"], window["age"]
         self.iteration += 1
-        return raw / horizon
+        return float(window["mean_reward"])
 
     def _set_lr(self):
         frac = self.iteration / max(1, self.cfg.iterations - 1)

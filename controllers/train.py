@@ -1,52 +1,81 @@
-"""Train a controller through a differentiable diffsim env:
+"""Train a controller through a differentiable diffsim env with the task's best recipe:
 
-    python -m controllers.train --env diffsim/Pendulum-v0 --algo apg|shac [--iterations N] [--resume]
+    python -m controllers.train --env diffsim/Pendulum-v0 [--algo apg|shac|sapo] [--iterations N] [--resume]
 
-Writes ``checkpoint.pt`` (loaded with ``weights_only=True`` on ``--resume``), ``log.csv`` and
-``learning_curve.png`` to ``--out`` (default ``outputs/<env>_<algo>``), with a progress bar.
+With only ``--env``, the per-task recipe of :mod:`controllers.recipes` runs; any other flag
+overrides one setting of it. Writes ``checkpoint.pt`` (loaded with ``weights_only=True`` on
+``--resume``, which also extends a finished run to a larger ``--iterations``), ``log.csv`` and
+``learning_curve.png`` to ``--out`` (default ``outputs/<env>_<algo>``), with a progress bar, then
+evaluates the deterministic policy on the Gymnasium env (and on Gymnasium's own twin of it,
+e.g. ``Pendulum-v1``) over ``--eval-episodes`` episodes. Torch runs on ``--threads`` threads (1:
+the networks are small, so more threads only add overhead).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import time
 from pathlib import Path
 
-from controllers.apg import APGConfig, plot_curve, train_apg
-from envs import FUNCTIONAL, make_functional
+import torch
 
-ALGOS = ("apg", "shac")
+from controllers.evaluate import evaluate_on_gymnasium
+from controllers.recipes import RECIPES, recipe
+from controllers.shac import ALGOS, Trainer, plot_curve
+from envs import make_functional
+
+OVERRIDES = (("algo", str), ("iterations", int), ("num_envs", int), ("window", int), ("actor_lr", float),
+             ("critic_lr", float), ("seed", int))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="diffsim/Pendulum-v0", choices=sorted(FUNCTIONAL))
-    parser.add_argument("--algo", default="apg", choices=ALGOS)
-    parser.add_argument("--iterations", type=int, default=APGConfig.iterations)
-    parser.add_argument("--num-envs", type=int, default=APGConfig.num_envs)
-    parser.add_argument("--window", type=int, default=APGConfig.window)
-    parser.add_argument("--lr", type=float, default=APGConfig.lr)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--env", default="diffsim/Pendulum-v0", choices=sorted(RECIPES))
+    for name, kind in OVERRIDES:
+        flag = "--" + name.replace("_", "-")
+        if name == "algo":
+            parser.add_argument(flag, choices=ALGOS, default=None, help="default: the recipe's")
+        else:
+            parser.add_argument(flag, type=kind, default=None, help="default: the recipe's")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    for name in ("iterations", "num_envs", "window"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        parser.error(f"--lr must be > 0, got {args.lr}")
-    cfg = dataclasses.replace(APGConfig(), env_id=args.env, iterations=args.iterations, num_envs=args.num_envs,
-                              window=args.window, lr=args.lr, seed=args.seed, algo=args.algo)
-    out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{args.algo}"
+    if args.threads < 1 or args.eval_episodes < 0:
+        parser.error("--threads must be >= 1 and --eval-episodes >= 0")
+    overrides = {name: getattr(args, name) for name, _ in OVERRIDES if getattr(args, name) is not None}
     try:
-        policy, rows = train_apg(cfg, make_functional(args.env), out, resume=args.resume,
-                                 progress=not args.no_progress)
+        cfg = recipe(args.env, **overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    torch.set_num_threads(args.threads)
+    out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{cfg.algo}"
+    trainer = Trainer(cfg, make_functional(args.env))
+    if args.resume:
+        ckpt = out / "checkpoint.pt"
+        if not ckpt.exists():
+            parser.error(f"--resume: no checkpoint at {ckpt}")
+        try:
+            trainer.load_state_dict(torch.load(ckpt, weights_only=True))
+        except ValueError as exc:
+            parser.error(f"--resume: {exc}")
+    start = time.perf_counter()
+    try:
+        rows = trainer.train(out, progress=not args.no_progress, log_every=max(1, cfg.iterations // 20))
     except FloatingPointError as exc:
         raise SystemExit(f"training stopped: {exc}")
-    plot_curve(rows, out / "learning_curve.png", f"{args.algo} on {args.env}")
-    print(f"final evaluation return {rows[-1]['eval_return']:.1f} after {rows[-1]['env_steps']} env steps; "
+    wall = time.perf_counter() - start
+    plot_curve(rows, out / "learning_curve.png", f"{cfg.algo} on {args.env}")
+    print(f"trained {cfg.algo} on {args.env}: {rows[-1]['env_steps']:,} env steps in {wall:.0f} s; "
           f"files in {out}/")
-    return rows
+    results = {}
+    if args.eval_episodes:
+        results = evaluate_on_gymnasium(args.env, trainer.actor, args.eval_episodes)
+        for name, returns in results.items():
+            print(f"  {name}: mean return {returns.mean():.1f} ± {returns.std():.1f} over {len(returns)} "
+                  f"episodes (deterministic policy, seeds 1000-{999 + len(returns)})")
+    return rows, results
 
 
 if __name__ == "__main__":

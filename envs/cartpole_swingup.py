@@ -26,6 +26,9 @@ from gymnasium import spaces
 from envs.rendering import cartpole_frame
 from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
 
+TRACK_LIMIT = 3.0  # m: the episode terminates beyond it
+SOFT_RAIL, SOFT_RAIL_WEIGHT = 2.0, 5.0  # training-only penalty (see ``shaping``)
+
 
 class CartPoleSwingUpDynamics(RigidDynamics):
     model_name = "cartpole"
@@ -49,7 +52,13 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         return upright - 0.01 * next_state[:, 0] ** 2 - 0.001 * action[:, 0] ** 2
 
     def terminated(self, state):
-        return state[:, 0].abs() > 3.0
+        return state[:, 0].abs() > TRACK_LIMIT
+
+    def shaping(self, state, action, next_state):
+        """Soft rails for training: ``-SOFT_RAIL_WEIGHT (|x| - SOFT_RAIL)^2`` beyond ``SOFT_RAIL`` = 2 m,
+        so the gradient sees the termination at 3 m coming."""
+        excess = torch.relu(next_state[:, 0].abs() - SOFT_RAIL)
+        return -SOFT_RAIL_WEIGHT * excess ** 2
 
     def render_frame(self, state):
         return cartpole_frame(state[0], state[1], x_scale=128 / 8, cart_y=70, pole=40.0)

@@ -99,6 +99,12 @@ class ClassicDynamics:
     def terminated(self, state: torch.Tensor) -> torch.Tensor:
         return torch.zeros(state.shape[0], dtype=torch.bool, device=state.device)
 
+    def shaping(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor) -> torch.Tensor | None:
+        """A smooth term ``(B,)`` that trainers going through the simulator add to the reward (it is never
+        part of the env's reward), so that gradients see what a discrete event such as a termination
+        costs; ``None`` where the env needs none."""
+        return None
+
     def sample_initial(self, rng: np.random.Generator, options=None, size=None) -> np.ndarray:
         """Initial state(s) drawn from ``rng`` as ``rng.uniform(low, high)`` of :meth:`initial_bounds`: exactly
         what the Gymnasium env's ``reset`` draws (``size=K``: K consecutive states, the same numbers)."""

@@ -102,7 +102,10 @@ class Actor(nn.Module):
         """``(action (B, act_dim), log_prob (B,))`` of a reparameterised draw; ``log_prob`` is the
         log-density of the squashed action ``tanh(z)`` in ``[-1, 1]`` (the box's own scale left out, so
         that entropy targets mean the same for every env)."""
-        mu, log_std = self.distribution(obs)
+        return self.draw(*self.distribution(obs), generator)
+
+    def draw(self, mu: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None):
+        """:meth:`sample` from a given ``(mu, log_std)`` of :meth:`distribution`."""
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu + log_std.exp() * eps
         gauss = -0.5 * eps ** 2 - log_std - 0.5 * math.log(2 * math.pi)

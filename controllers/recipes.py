@@ -12,7 +12,8 @@ from controllers.shac import TrainConfig
 
 RECIPES: dict[str, dict] = {
     #  env id                       algorithm and budget                        other settings
-    "diffsim/Pendulum-v0":         dict(algo="shac", iterations=200, episode_steps=200, critic_iterations=4),
+    "diffsim/Pendulum-v0":         dict(algo="shac", iterations=200, episode_steps=200, critic_iterations=8,
+                                        critic_minibatches=2, log_std_init=-0.5),
     "diffsim/CartPoleSwingUp-v0":  dict(algo="shac", iterations=300, episode_steps=500, critic_iterations=4),
     "diffsim/DoublePendulum-v0":   dict(algo="shac", iterations=300, episode_steps=500, critic_iterations=4),
     "diffsim/Quadrotor-v0":        dict(algo="shac", iterations=300, episode_steps=500, critic_iterations=4),

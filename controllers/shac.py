@@ -60,12 +60,15 @@ class TrainConfig:
     state_std: bool = False        # per-state log-std head (SAPO) instead of one learned log-std
     log_std_init: float = -1.0
     stochastic: bool = True        # sample actions while training (False: act with the mean)
+    mean_bound: float = 2.0        # pre-squash means beyond +-mean_bound are penalised ...
+    bound_coef: float = 1.0        # ... by bound_coef * excess^2 (tanh saturates there and its gradient dies)
     critic_iterations: int = 16
     critic_minibatches: int = 4
     target_keep: float = 0.2       # target critic <- keep * target + (1 - keep) * critic (SHAC)
     alpha_init: float = 1.0        # SAPO: entropy temperature, tuned with alpha_lr
     alpha_lr: float = 5e-3
     reward_scale: float = 1.0      # rewards are multiplied by this for training only
+    shaping: bool = True           # add the env's training-only ``shaping`` term to its reward
     seed: int = 0
     eval_episodes: int = 32
 
@@ -170,10 +173,12 @@ class Trainer:
         return v.mean(0) if reduce == "mean" else v.min(0).values
 
     def _act(self, obs):
+        """``(action, log_prob, saturation)``: ``saturation (B,)`` is the bound penalty of the pre-squash mean."""
+        mu, log_std = self.actor.distribution(obs)
+        saturation = (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
         if self.cfg.stochastic:
-            return self.actor.sample(obs, self.gen)
-        a = self.actor(obs)
-        return a, torch.zeros(a.shape[0], dtype=a.dtype)
+            return (*self.actor.draw(mu, log_std, self.gen), saturation)
+        return self.actor._squash(mu), torch.zeros(mu.shape[0], dtype=mu.dtype), saturation
 
     def actor_loss(self):
         """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
@@ -184,17 +189,19 @@ class Trainer:
         entropy_on = cfg.algo == "sapo"
         ret = torch.zeros(n, dtype=torch.float64)
         disc = torch.ones(n, dtype=torch.float64)
-        total = torch.zeros((), dtype=torch.float64)
         raw = torch.zeros((), dtype=torch.float64)
+        bound = torch.zeros((), dtype=torch.float64)
         s, age = self.state.detach(), self.age.clone()
         buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
+        segments = []
         for t in range(horizon):  # no host round trip: every branch is a torch.where
             obs = dyn.observe(s)
-            action, log_prob = self._act(obs)
+            action, log_prob, saturation = self._act(obs)
+            bound = bound + saturation.mean()
             s_next, obs_next, reward, term = dyn.step(s, action)
             raw = raw + reward.detach().mean()
             r = reward
-            extra = dyn.shaping(s, action, s_next)
+            extra = dyn.shaping(s, action, s_next) if cfg.shaping else None
             if extra is not None:
                 r = r + extra
             r = r * cfg.reward_scale
@@ -207,19 +214,21 @@ class Trainer:
             age = age + 1
             restart = term | (age >= cfg.episode_steps)
             end = restart | (t == horizon - 1)
-            tail = torch.zeros(n, dtype=torch.float64)
-            if self.critic is not None:  # V(s_end) completes the segment; 0 after a termination
-                tail = torch.where(term, 0.0, self._values(self.critic, obs_next, "mean"))
-            total = total + torch.where(end, ret + disc * tail, 0.0).sum()
+            segments.append((torch.where(end, ret, 0.0), torch.where(end & ~term, disc, 0.0), obs_next))
             ret = torch.where(end, 0.0, ret)
             disc = torch.where(end, 1.0, disc)
             for k, v in (("obs", obs), ("rewards", r), ("next_obs", obs_next), ("term", term), ("ends", end)):
                 buf[k].append(v.detach())
             s = torch.where(restart[:, None], dyn.reset(n, self.gen), s_next)  # the graph is cut at a restart
             age = torch.where(restart, 0, age)
+        # each segment's return, completed by gamma^k V(s_end) (0 after a termination): one critic call
+        returns, tail_weights, ends_obs = (torch.stack(x) for x in zip(*segments))
+        total = returns.sum()
+        if self.critic is not None:
+            total = total + (tail_weights * self._values(self.critic, ends_obs, "mean")).sum()
         window = {k: torch.stack(v) for k, v in buf.items() if v}
         window.update(state=s.detach(), age=age, mean_reward=raw / horizon)
-        return -total / (n * horizon), window
+        return -total / (n * horizon) + self.cfg.bound_coef * bound / horizon, window
 
     def step(self) -> float:
         """One window: actor update, then critic (and temperature) updates. Returns the window's mean

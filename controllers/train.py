@@ -62,7 +62,7 @@ def main(argv=None):
             parser.error(f"--resume: {exc}")
     start = time.perf_counter()
     try:
-        rows = trainer.train(out, progress=not args.no_progress, log_every=max(1, cfg.iterations // 20))
+        rows = trainer.train(out, progress=not args.no_progress, log_every=max(1, cfg.iterations // 10))
     except FloatingPointError as exc:
         raise SystemExit(f"training stopped: {exc}")
     wall = time.perf_counter() - start

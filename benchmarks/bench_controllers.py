@@ -1,16 +1,19 @@
-"""First-order (APG, SHAC through diffsim) vs model-free RL (stable-baselines3 SAC, PPO), one run.
+"""Controllers trained through diffsim (the per-task recipes: SHAC/APG/SAPO) and MPC vs model-free RL
+(stable-baselines3 SAC and PPO), in one run.
 
-Every method trains on the same diffsim env and is evaluated the same way: mean return of
-its deterministic policy over ``--eval-episodes`` episodes of the Gymnasium env (fixed
-seeds), logged against environment steps and wall-clock time. SB3 runs single-env through
-the Gymnasium API; APG/SHAC use the batched differentiable step (their env steps count
-every simulated world step). ``--sanity`` also trains SAC on Gymnasium's own
-``Pendulum-v1``, to confirm the baseline reaches its usual return there.
+Every method trains on the same diffsim env and is evaluated the same way, as SB3 does: mean return
+of its deterministic policy over ``--eval-episodes`` episodes of the Gymnasium env (seeds 1000, 1001,
+...), logged against environment steps and wall-clock time (evaluation included). SB3 runs
+single-env through the Gymnasium API; the first-order methods use the batched differentiable step
+(their env steps count every simulated world step). ``mpc`` (Pendulum only) is gradient-shooting MPC
+on the exact model, no training: one row, its return on the same episodes and its compute per control
+step. ``--sanity`` also trains SAC on Gymnasium's own ``Pendulum-v1``. Torch runs on one thread
+(``--threads``); pin the process to cores with ``taskset`` to give every method the same ones.
 
 Writes ``<out>/results.csv`` and ``<out>/curves.png`` after every run; prints a summary table
-(final return over seeds; env steps to reach SAC's final mean return and wall-clock to reach
-PPO's final mean return, each against the baseline's own). ``--summarize DIR [DIR ...]``
-merges earlier runs' results instead of training (a task and method measured in several
+(final return over seeds; wall-clock to reach SAC's final mean return and to reach PPO's, each against
+the baseline's own; the goal: SAC's final mean in <= 1/10 of SAC's wall-clock). ``--summarize DIR
+[DIR ...]`` merges earlier runs' results instead of training (a task and method measured in several
 runs is taken from the last directory given).
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
 (needs the ``rl`` extra: ``pip install -e .[rl]``).
@@ -19,40 +22,26 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import os
 import platform
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 import envs  # noqa: F401
-from controllers.apg import APGConfig, train_apg
+from controllers.evaluate import episode_returns, policy_act
+from controllers.recipes import recipe
+from controllers.shac import Trainer
 from envs import make_functional
 
-BUDGETS = {  # env steps per method (first-order methods count every world step of their batch)
-    "sac": 30_000, "ppo": 200_000, "apg": 800_000, "shac": 800_000,
-}
-
-
-def episode_returns(env_id, act, episodes, steps=None, seed=1000):
-    env = gym.make(env_id)
-    out = []
-    for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
-        total, done = 0.0, False
-        while not done:
-            obs, r, term, trunc, _ = env.step(act(obs))
-            total += r
-            done = term or trunc
-        out.append(total)
-    return float(np.mean(out))
+SB3_BUDGETS = {"sac": 30_000, "ppo": 200_000}  # env steps (first-order methods: their recipe's iterations)
+FIRST_ORDER = ("apg", "shac", "sapo")
 
 
 def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
+    import gymnasium as gym
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -64,27 +53,41 @@ def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
         def _on_step(self):
             if self.num_timesteps in points:
                 ret = episode_returns(env_id, lambda o: model.predict(o, deterministic=True)[0], eval_episodes)
-                log(algo, seed, self.num_timesteps, time.perf_counter() - wall0, ret)
+                log(algo, seed, self.num_timesteps, time.perf_counter() - wall0, float(ret.mean()))
             return True
 
     model.learn(total_timesteps=budget, callback=Eval())
 
 
-def run_first_order(algo, env_id, seed, budget, eval_episodes, log, wall0, out):
-    cfg = APGConfig(env_id=env_id, algo=algo, seed=seed, num_envs=64, window=32)
-    cfg = dataclasses.replace(cfg, iterations=max(1, budget // (cfg.num_envs * cfg.window)))
-    dyn = make_functional(env_id)
+def run_first_order(algo, env_id, seed, eval_episodes, log, wall0, out):
+    """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own)."""
+    cfg = recipe(env_id, algo=algo, seed=seed)
+    trainer = Trainer(cfg, make_functional(env_id))
 
-    def on_log(row, policy):  # evaluate on the Gymnasium env like the SB3 baselines, wall-clock included
-        def act(obs):
-            with torch.no_grad():
-                a = policy(torch.as_tensor(obs, dtype=torch.float64)[None])[0].numpy()
-            return a.astype(np.float32)
+    def on_log(row, actor):  # evaluated on the Gymnasium env like the SB3 baselines, wall-clock included
+        ret = episode_returns(env_id, policy_act(actor), eval_episodes)
+        log(algo, seed, row["env_steps"], time.perf_counter() - wall0, float(ret.mean()))
 
-        log(algo, seed, row["env_steps"], time.perf_counter() - wall0, episode_returns(env_id, act, eval_episodes))
+    trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
+                  log_every=max(1, cfg.iterations // 5), on_log=on_log)
 
-    train_apg(cfg, dyn, out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
-              log_every=max(1, cfg.iterations // 5), on_log=on_log)
+
+def run_mpc(env_id, eval_episodes, log, wall0):
+    """Gradient-shooting MPC (horizon 25, 30 Adam steps) on the episodes the policies are evaluated on, batched."""
+    from gymnasium.utils import seeding
+
+    from controllers.evaluate import EVAL_SEED
+    from controllers.mpc import ShootingMPC
+
+    dyn = make_functional(env_id, float32_torque=True)  # what the Gymnasium env computes with its float32 action
+    starts = torch.tensor(np.stack([dyn.sample_initial(seeding.np_random(EVAL_SEED + i)[0])
+                                    for i in range(eval_episodes)]))
+    mpc = ShootingMPC(dyn, horizon=25, iterations=30, lr=0.3)
+    returns, _ = mpc.rollout(starts, 200)
+    wall = time.perf_counter() - wall0
+    log("mpc", 0, 0, wall, float(returns.mean()))
+    print(f"# mpc: {wall / 200 * 1e3:.0f} ms per control step for {eval_episodes} worlds "
+          f"({25 * 30} differentiable steps per world and control step)")
 
 
 def _curve(rows):
@@ -106,10 +109,13 @@ def _first_reaching(curve, target):
 
 
 def summarize(results) -> str:
-    """Markdown table per task and method: final return over seeds, and the issue's two criteria."""
+    """Markdown table per task and method: final return over seeds, when the mean curve first reaches SAC's
+    and PPO's final mean return, and the goal: at least SAC's final mean, reached in <= 1/10 of SAC's
+    wall-clock and in less than PPO's."""
     lines = ["| task | method | seeds | env steps | wall-clock | final return (mean ± sd) | "
-             "env steps to SAC's final mean (SAC's own / this) | wall-clock to PPO's final mean (PPO's own / this) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "reaches SAC's final mean at (env steps, wall-clock; SAC's wall ÷ this) | "
+             "reaches PPO's final mean at (wall-clock; PPO's wall ÷ this) | goal |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for task in dict.fromkeys(r["task"] for r in results):
         rows = [r for r in results if r["task"] == task]
         curves = {m: _curve([r for r in rows if r["method"] == m]) for m in dict.fromkeys(r["method"] for r in rows)}
@@ -119,21 +125,27 @@ def summarize(results) -> str:
                 continue
             last = max(int(r["env_steps"]) for r in rows if r["method"] == method)
             finals = [float(r["eval_return"]) for r in rows if r["method"] == method and int(r["env_steps"]) == last]
-            steps, wall, _, n = curve[-1]
-            cells = []
-            for base, col in ((sac, 0), (ppo, 1)):
+            steps, wall, final, n = curve[-1]
+            cells, reached = [], {}
+            for name, base in (("sac", sac), ("ppo", ppo)):
+                hit = _first_reaching(curve, base[-1][2]) if base else None
+                reached[name] = hit
                 if not base:
                     cells.append("n/a")
-                    continue
-                target = base[-1][2]
-                own, this = _first_reaching(base, target), _first_reaching(curve, target)
-                if this is None:
-                    cells.append("never reached")
+                elif hit is None:
+                    cells.append("never")
+                elif name == "sac":
+                    cells.append(f"{hit[0]:,}, {hit[1]:.0f} s ({base[-1][1] / max(hit[1], 1e-9):.1f}×)")
                 else:
-                    fmt = (lambda x: f"{x:,}") if col == 0 else (lambda x: f"{x:.0f} s")
-                    cells.append(f"{fmt(own[col])} / {fmt(this[col])} ({own[col] / max(this[col], 1e-9):.2g}×)")
+                    cells.append(f"{hit[1]:.0f} s ({base[-1][1] / max(hit[1], 1e-9):.1f}×)")
+            if method in ("sac", "ppo", "mpc") or not (sac and ppo):
+                goal = "—"
+            else:
+                met = (final >= sac[-1][2] and reached["sac"] is not None and reached["sac"][1] <= sac[-1][1] / 10
+                       and reached["sac"][1] < ppo[-1][1])
+                goal = "met" if met else "not met"
             lines.append(f"| {task} | {method} | {n} | {steps:,} | {wall:.0f} s | {np.mean(finals):.1f} ± "
-                         f"{np.std(finals):.1f} | {cells[0]} | {cells[1]} |")
+                         f"{np.std(finals):.1f} | {cells[0]} | {cells[1]} | {goal} |")
     return "\n".join(lines)
 
 
@@ -149,9 +161,11 @@ def main(argv=None):
                         help="only merge these runs' results.csv: print the summary, write curves.png to --out")
     parser.add_argument("--tasks", nargs="+", default=["diffsim/Pendulum-v0", "diffsim/CartPoleSwingUp-v0",
                                                         "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0"])
-    parser.add_argument("--methods", nargs="+", default=["apg", "shac", "sac", "ppo"])
+    parser.add_argument("--methods", nargs="+", default=["recipe", "sac", "ppo"],
+                        help="recipe (each task's own algorithm), apg, shac, sapo, mpc, sac, ppo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--budget-scale", type=float, default=1.0, help="scale every method's env-step budget")
+    parser.add_argument("--budget-scale", type=float, default=1.0, help="scale SAC's and PPO's env-step budgets (the recipes run as they are)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every method")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--sanity", action="store_true", help="also SAC on Gymnasium's Pendulum-v1")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
@@ -166,26 +180,31 @@ def main(argv=None):
         print(summarize(merged))
         return merged
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, cores))
+    torch.set_num_threads(args.threads)
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores ({cores} usable by this run), "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__} on {args.threads} thread(s)")
     results = []
     tasks = list(args.tasks) + (["Pendulum-v1"] if args.sanity else [])
     for task in tasks:
-        methods = ["sac"] if task == "Pendulum-v1" else args.methods
+        methods = ["sac"] if task == "Pendulum-v1" else [recipe(task).algo if m == "recipe" else m
+                                                           for m in args.methods]
         for method in methods:
-            for seed in args.seeds:
-                budget = int(BUDGETS[method] * args.budget_scale)
+            if method == "mpc" and task != "diffsim/Pendulum-v0":
+                continue
+            for seed in (args.seeds if method != "mpc" else [0]):
                 wall0 = time.perf_counter()
 
                 def log(algo, s, steps, wall, ret, task=task):
                     results.append(dict(task=task, method=algo, seed=s, env_steps=int(steps), wall_s=wall,
                                         eval_return=ret))
 
-                if method in ("sac", "ppo"):
+                if method in SB3_BUDGETS:
+                    budget = int(SB3_BUDGETS[method] * args.budget_scale)
                     run_sb3(method, task, seed, budget, args.eval_episodes, log, wall0)
+                elif method == "mpc":
+                    run_mpc(task, args.eval_episodes, log, wall0)
                 else:
-                    run_first_order(method, task, seed, budget, args.eval_episodes, log, wall0, args.out)
+                    run_first_order(method, task, seed, args.eval_episodes, log, wall0, args.out)
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} |", flush=True)

@@ -115,12 +115,18 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """``n`` value networks ``V_i(normalised obs)``; ``forward`` returns ``(n, B)``."""
+    """``n`` value networks ``V_i(normalised obs)``; ``forward`` returns ``(n, B)`` in the input's dtype.
 
-    def __init__(self, obs_dim: int, hidden=(64, 64), n: int = 1, activation: str = "elu", layer_norm: bool = True):
+    The networks compute in ``dtype`` (float32 fits a value estimate and trains ~1.5x faster on a CPU;
+    float64 where gradients are checked against finite differences)."""
+
+    def __init__(self, obs_dim: int, hidden=(64, 64), n: int = 1, activation: str = "elu", layer_norm: bool = True,
+                 dtype: torch.dtype = torch.float64):
         super().__init__()
         self.nets = nn.ModuleList(mlp(obs_dim, hidden, 1, activation, layer_norm) for _ in range(n))
-        self.double()
+        self.dtype = dtype
+        self.to(dtype)
 
     def forward(self, obs_normalised: torch.Tensor) -> torch.Tensor:
-        return torch.stack([net(obs_normalised).squeeze(-1) for net in self.nets])
+        x = obs_normalised.to(self.dtype)
+        return torch.stack([net(x).squeeze(-1) for net in self.nets]).to(obs_normalised.dtype)

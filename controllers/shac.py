@@ -63,6 +63,7 @@ class TrainConfig:
     mean_bound: float = 2.0        # pre-squash means beyond +-mean_bound are penalised ...
     bound_coef: float = 1.0        # ... by bound_coef * excess^2 (tanh saturates there and its gradient dies)
     critic_iterations: int = 16
+    critic_float32: bool = True    # the critic computes in float32 (faster); False: float64
     critic_minibatches: int = 4
     target_keep: float = 0.2       # target critic <- keep * target + (1 - keep) * critic (SHAC)
     alpha_init: float = 1.0        # SAPO: entropy temperature, tuned with alpha_lr
@@ -154,10 +155,11 @@ class Trainer:
         if cfg.algo != "apg":
             obs_dim = self.actor.norm.mean.shape[0]
             n = 2 if cfg.algo == "sapo" else 1
-            self.critic = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation)
+            dtype = torch.float32 if cfg.critic_float32 else torch.float64
+            self.critic = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=betas)
             if cfg.algo == "shac":
-                self.target = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation)
+                self.target = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
                 self.target.load_state_dict(self.critic.state_dict())
         self.log_alpha = torch.tensor(math.log(cfg.alpha_init), dtype=torch.float64, requires_grad=True)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, betas=betas)
@@ -271,8 +273,10 @@ class Trainer:
             next_v = torch.where(term, 0.0, self._values(source, next_obs, "min"))
             targets = td_lambda(rewards, next_v, ends, cfg.gamma, cfg.lam).reshape(-1)
             x = self.actor.norm(obs).reshape(-1, obs.shape[-1])
+        x, targets = x.to(self.critic.dtype), targets.to(self.critic.dtype)
         size = x.shape[0]
         batch = max(1, size // cfg.critic_minibatches)
+        norms = torch.zeros((), dtype=self.critic.dtype)
         for _ in range(cfg.critic_iterations):
             order = torch.randperm(size, generator=self.gen)
             for k in range(cfg.critic_minibatches):
@@ -280,10 +284,10 @@ class Trainer:
                 loss = ((self.critic(x[idx]) - targets[idx]) ** 2).mean()
                 self.critic_opt.zero_grad()
                 loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
-                if not torch.isfinite(norm):
-                    raise FloatingPointError(f"non-finite critic gradient at iteration {self.iteration}")
+                norms = norms + torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
                 self.critic_opt.step()
+        if not torch.isfinite(norms):  # one check per window (no host round trip per minibatch)
+            raise FloatingPointError(f"non-finite critic gradient at iteration {self.iteration}")
         if self.target is not None:
             with torch.no_grad():
                 for p_t, p in zip(self.target.parameters(), self.critic.parameters()):

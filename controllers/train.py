@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from controllers.evaluate import evaluate_on_gymnasium
-from controllers.recipes import RECIPES, recipe
+from controllers.recipes import recipe
 from controllers.shac import ALGOS, Trainer, plot_curve
-from envs import make_functional
+from envs import FUNCTIONAL, make_functional
 
 OVERRIDES = (("algo", str), ("iterations", int), ("num_envs", int), ("window", int), ("actor_lr", float),
              ("critic_lr", float), ("seed", int))
@@ -29,7 +29,7 @@ OVERRIDES = (("algo", str), ("iterations", int), ("num_envs", int), ("window", i
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="diffsim/Pendulum-v0", choices=sorted(RECIPES))
+    parser.add_argument("--env", default="diffsim/Pendulum-v0", choices=sorted(FUNCTIONAL))
     for name, kind in OVERRIDES:
         flag = "--" + name.replace("_", "-")
         if name == "algo":

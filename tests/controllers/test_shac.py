@@ -56,7 +56,7 @@ def test_td_lambda_limits():
 def test_policy_gradient_matches_finite_differences(pendulum, algo):
     """d(window loss)/d(actor parameters) through the simulator, critic tail and entropy terms
     included, against central differences of the same loss (same noise, float64)."""
-    cfg = dataclasses.replace(CFG, algo=algo, num_envs=4, window=6, episode_steps=1000)
+    cfg = dataclasses.replace(CFG, algo=algo, num_envs=4, window=6, episode_steps=1000, critic_float32=False)
     trainer = Trainer(cfg, pendulum)
     trainer.state = torch.tensor([[0.3, 0.5], [-1.0, 0.2], [2.0, -1.0], [0.1, 0.0]], dtype=torch.float64)
     rng = trainer.gen.get_state()

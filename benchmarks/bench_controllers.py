@@ -3,9 +3,10 @@
 
 Every method trains on the same diffsim env and is evaluated the same way, as SB3 does: mean return
 of its deterministic policy over ``--eval-episodes`` episodes of the Gymnasium env (seeds 1000, 1001,
-...), logged against environment steps and wall-clock time (evaluation included). SB3 runs
+...), logged against environment steps and wall-clock training time. SB3 runs
 single-env through the Gymnasium API; the first-order methods use the batched differentiable step
-(their env steps count every simulated world step). ``mpc`` (Pendulum only) is gradient-shooting MPC
+(their env steps count every simulated world step). Wall-clock is training time: evaluations are left out,
+for every method (the trainers' own periodic check on the differentiable env, which is cheap, stays in). ``mpc`` (Pendulum only) is gradient-shooting MPC
 on the exact model, no training: one row, its return on the same episodes and its compute per control
 step. ``--sanity`` also trains SAC on Gymnasium's own ``Pendulum-v1``. Torch runs on one thread
 (``--threads``); pin the process to cores with ``taskset`` to give every method the same ones.
@@ -21,6 +22,7 @@ Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --se
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import platform
@@ -40,7 +42,25 @@ SB3_BUDGETS = {"sac": 30_000, "ppo": 200_000}  # env steps (first-order methods:
 FIRST_ORDER = ("apg", "shac", "sapo")
 
 
-def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
+class TrainClock:
+    """Wall-clock of training alone: the time spent evaluating (``with clock.paused():``) is left out."""
+
+    def __init__(self):
+        self.start, self.paused_for = time.perf_counter(), 0.0
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.start - self.paused_for
+
+    @contextlib.contextmanager
+    def paused(self):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused_for += time.perf_counter() - t
+
+
+def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock):
     import gymnasium as gym
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.callbacks import BaseCallback
@@ -52,27 +72,29 @@ def run_sb3(algo, env_id, seed, budget, eval_episodes, log, wall0):
     class Eval(BaseCallback):
         def _on_step(self):
             if self.num_timesteps in points:
-                ret = episode_returns(env_id, lambda o: model.predict(o, deterministic=True)[0], eval_episodes)
-                log(algo, seed, self.num_timesteps, time.perf_counter() - wall0, float(ret.mean()))
+                with clock.paused():
+                    ret = episode_returns(env_id, lambda o: model.predict(o, deterministic=True)[0], eval_episodes)
+                log(algo, seed, self.num_timesteps, clock(), float(ret.mean()))
             return True
 
     model.learn(total_timesteps=budget, callback=Eval())
 
 
-def run_first_order(algo, env_id, seed, eval_episodes, log, wall0, out):
+def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out):
     """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own)."""
     cfg = recipe(env_id, algo=algo, seed=seed)
     trainer = Trainer(cfg, make_functional(env_id))
 
     def on_log(row, actor):  # evaluated on the Gymnasium env like the SB3 baselines, wall-clock included
-        ret = episode_returns(env_id, policy_act(actor), eval_episodes)
-        log(algo, seed, row["env_steps"], time.perf_counter() - wall0, float(ret.mean()))
+        with clock.paused():
+            ret = episode_returns(env_id, policy_act(actor), eval_episodes)
+        log(algo, seed, row["env_steps"], clock(), float(ret.mean()))
 
     trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
                   log_every=max(1, cfg.iterations // 5), on_log=on_log)
 
 
-def run_mpc(env_id, eval_episodes, log, wall0):
+def run_mpc(env_id, eval_episodes, log, clock):
     """Gradient-shooting MPC (horizon 25, 30 Adam steps) on the episodes the policies are evaluated on, batched."""
     from gymnasium.utils import seeding
 
@@ -84,7 +106,7 @@ def run_mpc(env_id, eval_episodes, log, wall0):
                                     for i in range(eval_episodes)]))
     mpc = ShootingMPC(dyn, horizon=25, iterations=30, lr=0.3)
     returns, _ = mpc.rollout(starts, 200)
-    wall = time.perf_counter() - wall0
+    wall = clock()
     log("mpc", 0, 0, wall, float(returns.mean()))
     print(f"# mpc: {wall / 200 * 1e3:.0f} ms per control step for {eval_episodes} worlds "
           f"({25 * 30} differentiable steps per world and control step)")
@@ -192,7 +214,7 @@ def main(argv=None):
             if method == "mpc" and task != "diffsim/Pendulum-v0":
                 continue
             for seed in (args.seeds if method != "mpc" else [0]):
-                wall0 = time.perf_counter()
+                clock = TrainClock()
 
                 def log(algo, s, steps, wall, ret, task=task):
                     results.append(dict(task=task, method=algo, seed=s, env_steps=int(steps), wall_s=wall,
@@ -200,11 +222,11 @@ def main(argv=None):
 
                 if method in SB3_BUDGETS:
                     budget = int(SB3_BUDGETS[method] * args.budget_scale)
-                    run_sb3(method, task, seed, budget, args.eval_episodes, log, wall0)
+                    run_sb3(method, task, seed, budget, args.eval_episodes, log, clock)
                 elif method == "mpc":
-                    run_mpc(task, args.eval_episodes, log, wall0)
+                    run_mpc(task, args.eval_episodes, log, clock)
                 else:
-                    run_first_order(method, task, seed, args.eval_episodes, log, wall0, args.out)
+                    run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out)
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} |", flush=True)

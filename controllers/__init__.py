@@ -1,1 +1,1 @@
-"""Controllers optimised through the differentiable simulators (issue: controllers)."""
+"""Controllers optimised through the differentiable simulators: trainers, recipes, MPC, LQR, trajectory optimisation."""

@@ -197,3 +197,19 @@ def test_bad_actions(env_id, bad, match):
 def test_bad_parameter_override():
     with pytest.raises(ValueError, match="unknown physical parameter"):
         CartPoleSwingUpDynamics(pole_length=2.0)
+
+
+def test_swingup_training_shaping_is_zero_on_the_track_and_grows_past_the_soft_rails():
+    """The training-only soft rails: no term within 2 m of the centre, a smooth quadratic beyond (the env's own
+    reward is unchanged)."""
+    from envs.cartpole_swingup import SOFT_RAIL
+
+    dyn = CartPoleSwingUpDynamics()
+    x = torch.tensor([0.0, 1.9, -1.9, 2.5, -2.9], dtype=torch.float64, requires_grad=True)
+    state = torch.zeros(5, 4, dtype=torch.float64)
+    nxt = torch.stack([x, torch.zeros(5), torch.zeros(5), torch.zeros(5)], dim=1)
+    extra = dyn.shaping(state, torch.zeros(5, 1, dtype=torch.float64), nxt)
+    assert torch.all(extra[:3] == 0)
+    torch.testing.assert_close(extra[3:], -5.0 * (torch.tensor([2.5, 2.9], dtype=torch.float64) - SOFT_RAIL) ** 2)
+    extra.sum().backward()
+    assert x.grad[3] < 0 < x.grad[4]  # pushes back towards the centre

@@ -6,7 +6,8 @@ of its deterministic policy over ``--eval-episodes`` episodes of the Gymnasium e
 ...), logged against environment steps and wall-clock training time. SB3 runs
 single-env through the Gymnasium API; the first-order methods use the batched differentiable step
 (their env steps count every simulated world step). Wall-clock is training time: evaluations are left out,
-for every method (the trainers' own periodic check on the differentiable env, which is cheap, stays in). ``mpc`` (Pendulum only) is gradient-shooting MPC
+for every method (the trainers' own periodic check on the differentiable env, which is cheap, stays in).
+``mpc`` (Pendulum only) is gradient-shooting MPC
 on the exact model, no training: one row, its return on the same episodes and its compute per control
 step. ``--sanity`` also trains SAC on Gymnasium's own ``Pendulum-v1``. Torch runs on one thread
 (``--threads``); pin the process to cores with ``taskset`` to give every method the same ones.
@@ -186,7 +187,8 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=["recipe", "sac", "ppo"],
                         help="recipe (each task's own algorithm), apg, shac, sapo, mpc, sac, ppo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--budget-scale", type=float, default=1.0, help="scale SAC's and PPO's env-step budgets (the recipes run as they are)")
+    parser.add_argument("--budget-scale", type=float, default=1.0,
+                        help="scale SAC's and PPO's env-step budgets (the recipes run as they are)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every method")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--sanity", action="store_true", help="also SAC on Gymnasium's Pendulum-v1")

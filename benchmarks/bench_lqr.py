@@ -26,8 +26,8 @@ Q, R = np.diag([1.0, 0.1]), np.array([[0.001]])
 
 
 def analytic_gain(dyn: PendulumDynamics):
-    g, m, l, dt = (float(dyn.params[i]) for i in range(4))
-    a, b = 3 * g / (2 * l), 3 / (m * l * l)
+    g, m, length, dt = (float(dyn.params[i]) for i in range(4))
+    a, b = 3 * g / (2 * length), 3 / (m * length ** 2)
     A = np.array([[1 + a * dt * dt, dt], [a * dt, 1.0]])
     B = np.array([[b * dt * dt], [b * dt]])
     P = scipy.linalg.solve_discrete_are(A, B, Q, R)
@@ -61,8 +61,9 @@ def main(argv=None):
     K_ref, A_ref, B_ref = analytic_gain(dyn)
     th, w = np.meshgrid(np.linspace(-math.pi, math.pi, args.grid), np.linspace(-8, 8, args.grid), indexing="ij")
     starts = np.stack([th.ravel(), w.ravel()], 1)
-    print(f"| quantity | autodiff (diffsim) | analytic (scipy) | max abs difference |\n|---|---|---|---|")
-    print(f"| A | {np.round(ctrl.A, 6).tolist()} | {np.round(A_ref, 6).tolist()} | {np.abs(ctrl.A - A_ref).max():.1e} |")
+    print("| quantity | autodiff (diffsim) | analytic (scipy) | max abs difference |\n|---|---|---|---|")
+    print(f"| A | {np.round(ctrl.A, 6).tolist()} | {np.round(A_ref, 6).tolist()} | "
+          f"{np.abs(ctrl.A - A_ref).max():.1e} |")
     print(f"| B | {np.round(ctrl.B, 6).ravel().tolist()} | {np.round(B_ref, 6).ravel().tolist()} | "
           f"{np.abs(ctrl.B - B_ref).max():.1e} |")
     print(f"| K | {np.round(ctrl.K, 4).ravel().tolist()} | {np.round(K_ref, 4).ravel().tolist()} | "
@@ -74,7 +75,8 @@ def main(argv=None):
           f"mean return, all starts |\n|---|---|---|---|---|")
     for name, K in (("autodiff", ctrl.K), ("analytic", K_ref)):
         returns, caught = closed_loop(dyn, K, starts)
-        print(f"| {name} | {caught.sum()} | {caught.mean():.3f} | {returns[caught].mean():.1f} | {returns.mean():.1f} |")
+        print(f"| {name} | {caught.sum()} | {caught.mean():.3f} | {returns[caught].mean():.1f} | "
+              f"{returns.mean():.1f} |")
     near = starts[(np.abs(starts[:, 0]) <= 0.5) & (np.abs(starts[:, 1]) <= 1.0)]
     returns, caught = closed_loop(dyn, ctrl.K, near)
     print(f"\nFrom |th| <= 0.5 rad, |w| <= 1 rad/s ({len(near)} grid starts): {caught.mean():.3f} caught, "

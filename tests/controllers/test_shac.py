@@ -200,3 +200,18 @@ def test_pendulum_policy_is_evaluated_on_gymnasium_pendulum_too(tmp_path):
     results = evaluate_on_gymnasium("diffsim/Pendulum-v0", actor, episodes=2)
     assert set(results) == {"diffsim/Pendulum-v0", "Pendulum-v1"}
     np.testing.assert_allclose(results["diffsim/Pendulum-v0"], results["Pendulum-v1"], rtol=1e-5)
+
+
+def test_evaluate_cli_reports_gymnasium_returns_and_writes_a_gif(tmp_path, pendulum):
+    from PIL import Image
+
+    from controllers.evaluate import main as evaluate_main
+
+    train(dataclasses.replace(CFG, iterations=2, num_envs=4, window=4), pendulum, tmp_path, progress=False,
+          log_every=1)
+    results, gif = evaluate_main([str(tmp_path / "checkpoint.pt"), "--episodes", "2", "--steps", "10"])
+    assert set(results) == {"diffsim/Pendulum-v0", "Pendulum-v1"} and len(results["Pendulum-v1"]) == 2
+    with Image.open(gif) as im:
+        assert 2 <= im.n_frames <= 11  # Pillow merges identical consecutive frames
+    with pytest.raises(SystemExit):
+        evaluate_main([str(tmp_path / "missing.pt")])

@@ -27,8 +27,7 @@ from envs.rendering import cartpole_frame
 from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
 
 TRACK_LIMIT = 3.0  # m: the episode terminates beyond it
-SOFT_RAIL, SOFT_RAIL_WEIGHT = 2.0, 5.0  # training-only penalties (see ``shaping``)
-SPIN_WEIGHT = 0.05
+SOFT_RAIL, SOFT_RAIL_WEIGHT = 2.0, 5.0  # training-only penalty (see ``shaping``)
 
 
 class CartPoleSwingUpDynamics(RigidDynamics):
@@ -56,11 +55,10 @@ class CartPoleSwingUpDynamics(RigidDynamics):
         return state[:, 0].abs() > TRACK_LIMIT
 
     def shaping(self, state, action, next_state):
-        """For training: soft rails, ``-SOFT_RAIL_WEIGHT (|x| - SOFT_RAIL)^2`` beyond ``SOFT_RAIL`` = 2 m, so the
-        gradient sees the termination at 3 m coming; and ``-SPIN_WEIGHT theta_dot^2``, so that spinning the pole
-        through the top (worth 0.5 per step on average) is no resting place on the way to balancing it."""
+        """Soft rails for training: ``-SOFT_RAIL_WEIGHT (|x| - SOFT_RAIL)^2`` beyond ``SOFT_RAIL`` = 2 m,
+        so the gradient sees the termination at 3 m coming."""
         excess = torch.relu(next_state[:, 0].abs() - SOFT_RAIL)
-        return -SOFT_RAIL_WEIGHT * excess ** 2 - SPIN_WEIGHT * next_state[:, 3] ** 2
+        return -SOFT_RAIL_WEIGHT * excess ** 2
 
     def render_frame(self, state):
         return cartpole_frame(state[0], state[1], x_scale=128 / 8, cart_y=70, pole=40.0)

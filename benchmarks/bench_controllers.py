@@ -40,7 +40,6 @@ from controllers.shac import Trainer
 from envs import make_functional
 
 SB3_BUDGETS = {"sac": 30_000, "ppo": 200_000}  # env steps (first-order methods: their recipe's iterations)
-FIRST_ORDER = ("apg", "shac", "sapo")
 
 
 class TrainClock:

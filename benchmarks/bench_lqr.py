@@ -20,6 +20,7 @@ import scipy.linalg
 import torch
 
 from controllers.lqr import LQRController
+from controllers.shac import closed_loop
 from envs.pendulum import PendulumDynamics
 
 Q, R = np.diag([1.0, 0.1]), np.array([[0.001]])
@@ -38,18 +39,13 @@ def wrap_angle(x):
     return torch.cat([torch.remainder(x[:, :1] + math.pi, 2 * math.pi) - math.pi, x[:, 1:]], dim=1)
 
 
-def closed_loop(dyn, gain, starts, steps=200):
+def lqr_loop(dyn, gain, starts, steps=200):
     """``(returns (N,), caught (N,) bool)`` of ``u = clip(-K [wrap(th), w], -2, 2)`` from ``starts (N, 2)``."""
-    x = torch.as_tensor(starts, dtype=torch.float64)
-    total = torch.zeros(x.shape[0], dtype=torch.float64)
     K = torch.as_tensor(gain, dtype=torch.float64)
-    with torch.no_grad():
-        for _ in range(steps):
-            u = (-(wrap_angle(x) @ K.T)).clamp(-2.0, 2.0)
-            x, reward = dyn.transition(x, u)
-            total += reward
-    z = wrap_angle(x)
-    return total.numpy(), ((z[:, 0].abs() < 0.05) & (z[:, 1].abs() < 0.1)).numpy()
+    returns, states = closed_loop(dyn, lambda x: (-(wrap_angle(x) @ K.T)).clamp(-2.0, 2.0),
+                                  torch.as_tensor(starts, dtype=torch.float64), steps)
+    z = wrap_angle(states[-1])
+    return returns.numpy(), ((z[:, 0].abs() < 0.05) & (z[:, 1].abs() < 0.1)).numpy()
 
 
 def main(argv=None):
@@ -74,11 +70,11 @@ def main(argv=None):
     print(f"| gain | start states caught (of {len(starts)}) | fraction | mean return (200 steps) of caught starts | "
           f"mean return, all starts |\n|---|---|---|---|---|")
     for name, K in (("autodiff", ctrl.K), ("analytic", K_ref)):
-        returns, caught = closed_loop(dyn, K, starts)
+        returns, caught = lqr_loop(dyn, K, starts)
         print(f"| {name} | {caught.sum()} | {caught.mean():.3f} | {returns[caught].mean():.1f} | "
               f"{returns.mean():.1f} |")
     near = starts[(np.abs(starts[:, 0]) <= 0.5) & (np.abs(starts[:, 1]) <= 1.0)]
-    returns, caught = closed_loop(dyn, ctrl.K, near)
+    returns, caught = lqr_loop(dyn, ctrl.K, near)
     print(f"\nFrom |th| <= 0.5 rad, |w| <= 1 rad/s ({len(near)} grid starts): {caught.mean():.3f} caught, "
           f"mean return {returns.mean():.2f}.")
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from controllers.shac import action_bounds
+from controllers.policies import squash
+from controllers.shac import action_bounds, closed_loop
 
 
 class ShootingMPC:
@@ -47,15 +48,12 @@ class ShootingMPC:
         """Forget the warm start (call between episodes)."""
         self.plan = None
 
-    def _actions(self, z):
-        return self.low + (self.high - self.low) * 0.5 * (torch.tanh(z) + 1.0)
-
     def _returns(self, state, z):
         """Discounted planned return ``(B',)`` of plans ``z (B', H, A)`` from ``state (B', S)``."""
         total = torch.zeros(state.shape[0], dtype=torch.float64)
         s = state
         for t in range(self.horizon):
-            a = self._actions(z[:, t])
+            a = squash(z[:, t], self.low, self.high)
             s_next, _, reward, _ = self.dyn.step(s, a)
             extra = self.dyn.shaping(s, a, s_next)
             total = total + self.gamma ** t * (reward if extra is None else reward + extra)
@@ -83,19 +81,10 @@ class ShootingMPC:
             returns = self._returns(states, z).reshape(r, b)
             best = z.detach().reshape(r, b, self.horizon, a_dim)[returns.argmax(0), torch.arange(b)]
         self.plan = torch.cat([best[:, 1:], best[:, -1:]], dim=1)  # shifted warm start
-        return self._actions(best[:, 0])
+        return squash(best[:, 0], self.low, self.high)
 
     def rollout(self, state: torch.Tensor, steps: int):
-        """Closed loop on the env for ``steps`` steps from ``state (B, S)``: returns ``(returns (B,), states
-        (steps + 1, B, S))`` (a world stops collecting reward when it terminates)."""
+        """Closed loop on the env for ``steps`` steps from ``state (B, S)``: :func:`controllers.shac.closed_loop`'s
+        ``(returns (B,), states (steps + 1, B, S))``."""
         self.reset()
-        states, total = [state], torch.zeros(state.shape[0], dtype=torch.float64)
-        alive = torch.ones(state.shape[0], dtype=torch.bool)
-        for _ in range(steps):
-            action = self.act(state)
-            with torch.no_grad():
-                state, _, reward, term = self.dyn.step(state, action)
-            total += reward * alive
-            alive &= ~term
-            states.append(state)
-        return total, torch.stack(states)
+        return closed_loop(self.dyn, self.act, state, steps)

@@ -44,6 +44,11 @@ class RunningNorm(nn.Module):
         return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).to(x.dtype)
 
 
+def squash(z: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """``low + (high - low) (tanh(z) + 1) / 2``: an unbounded ``z`` onto the box ``[low, high]``."""
+    return low + (high - low) * 0.5 * (torch.tanh(z) + 1.0)
+
+
 def mlp(in_dim: int, hidden, out_dim: int, activation: str = "elu", layer_norm: bool = True) -> nn.Sequential:
     """``Linear -> [LayerNorm] -> activation`` blocks, then a plain ``Linear`` to ``out_dim``."""
     if activation not in ACTIVATIONS:
@@ -82,9 +87,6 @@ class Actor(nn.Module):
         self.register_buffer("high", torch.as_tensor(high, dtype=torch.float64).reshape(act_dim))
         self.double()
 
-    def _squash(self, z):
-        return self.low + (self.high - self.low) * 0.5 * (torch.tanh(z) + 1.0)
-
     def distribution(self, obs: torch.Tensor):
         """``(mu, log_std)`` of the pre-squash Gaussian, each ``(B, act_dim)``."""
         out = self.net(self.norm(obs))
@@ -96,7 +98,7 @@ class Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """The deterministic action ``(B, act_dim)`` (mean of the pre-squash Gaussian)."""
-        return self._squash(self.distribution(obs)[0])
+        return squash(self.distribution(obs)[0], self.low, self.high)
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):
         """``(action (B, act_dim), log_prob (B,))`` of a reparameterised draw; ``log_prob`` is the
@@ -111,7 +113,7 @@ class Actor(nn.Module):
         gauss = -0.5 * eps ** 2 - log_std - 0.5 * math.log(2 * math.pi)
         # d tanh(z) / d z = 1 - tanh(z)^2; log(1 - tanh^2) = 2 (log 2 - z - softplus(-2 z))
         log_det = 2.0 * (math.log(2.0) - z - nn.functional.softplus(-2.0 * z))
-        return self._squash(z), (gauss - log_det).sum(-1)
+        return squash(z, self.low, self.high), (gauss - log_det).sum(-1)
 
 
 class Critic(nn.Module):

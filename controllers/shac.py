@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from controllers.policies import Actor, Critic
+from controllers.policies import Actor, Critic, squash
 
 ALGOS = ("apg", "shac", "sapo")
 LOG_FIELDS = ("iteration", "env_steps", "window_return", "eval_return", "alpha")
@@ -113,21 +113,33 @@ def make_actor(dyn, cfg: TrainConfig) -> Actor:
                  state_std=cfg.state_std, log_std_init=cfg.log_std_init)
 
 
+def closed_loop(dyn, act, state: torch.Tensor, steps: int):
+    """Run ``act(state (B, S)) -> action (B, A)`` in closed loop on ``dyn`` (no gradients through the steps):
+    ``(returns (B,), states (K + 1, B, S))``, undiscounted; a world stops collecting reward when it terminates,
+    and the loop stops early (``K < steps``) once every world has."""
+    states, total = [state], torch.zeros(state.shape[0], dtype=torch.float64, device=state.device)
+    alive = torch.ones(state.shape[0], dtype=torch.bool, device=state.device)
+    for _ in range(steps):
+        action = act(state)
+        with torch.no_grad():
+            state, _, reward, term = dyn.step(state, action.detach())
+        total += reward * alive
+        alive &= ~term
+        states.append(state)
+        if not alive.any():
+            break
+    return total, torch.stack(states)
+
+
 def evaluate(dyn, policy, episodes: int = 32, steps: int = 200, seed: int = 123) -> float:
     """Mean undiscounted return of the deterministic ``policy`` over ``episodes`` worlds of the
     differentiable env (start states from ``seed``; a world stops collecting at termination)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        state = dyn.reset(episodes, gen)
-        total = torch.zeros(episodes, dtype=torch.float64)
-        alive = torch.ones(episodes, dtype=torch.bool)
-        for _ in range(steps):
-            state, _, reward, term = dyn.step(state, policy(dyn.observe(state)))
-            total += reward * alive
-            alive &= ~term
-            if not alive.any():
-                break
-    return float(total.mean())
+    def act(state):
+        with torch.no_grad():
+            return policy(dyn.observe(state))
+
+    returns, _ = closed_loop(dyn, act, dyn.reset(episodes, torch.Generator().manual_seed(seed)), steps)
+    return float(returns.mean())
 
 
 def td_lambda(rewards, next_values, ends, gamma: float, lam: float):
@@ -180,7 +192,7 @@ class Trainer:
         saturation = (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
         if self.cfg.stochastic:
             return (*self.actor.draw(mu, log_std, self.gen), saturation)
-        return self.actor._squash(mu), torch.zeros(mu.shape[0], dtype=mu.dtype), saturation
+        return squash(mu, self.actor.low, self.actor.high), torch.zeros(mu.shape[0], dtype=mu.dtype), saturation
 
     def actor_loss(self):
         """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
@@ -328,13 +340,20 @@ class Trainer:
         for r in self.rows:
             r["iteration"], r["env_steps"] = int(r["iteration"]), int(r["env_steps"])
 
+    def resume(self, out: Path) -> None:
+        """Continue from ``out/checkpoint.pt`` (also to a larger ``cfg.iterations``)."""
+        ckpt = Path(out) / "checkpoint.pt"
+        if not ckpt.exists():
+            raise FileNotFoundError(f"resume: no checkpoint at {ckpt}")
+        self.load_state_dict(torch.load(ckpt, weights_only=True))
+
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         torch.save(self.state_dict(), tmp)
         tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
 
     # --- the loop -----------------------------------------------------------------------------
-    def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None, eval_steps=None):
+    def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None):
         """Run to ``cfg.iterations``; logs, evaluates and checkpoints every ``log_every`` iterations.
         ``on_log(row, actor)`` is called after each log point. Returns the log rows."""
         from tqdm import tqdm
@@ -354,7 +373,7 @@ class Trainer:
             bar.update(1)
             done = self.iteration
             if done % log_every == 0 or done == cfg.iterations:
-                eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, eval_steps or cfg.episode_steps)
+                eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, cfg.episode_steps)
                 self.rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
                                       window_return=window_return, eval_return=eval_return,
                                       alpha=float(self.log_alpha.detach().exp())))
@@ -379,10 +398,7 @@ def train(cfg: TrainConfig, dyn, out: Path, resume: bool = False, **kwargs):
     returns ``(actor, rows)``. ``kwargs`` go to :meth:`Trainer.train`."""
     trainer = Trainer(cfg, dyn)
     if resume:
-        ckpt = Path(out) / "checkpoint.pt"
-        if not ckpt.exists():
-            raise FileNotFoundError(f"resume: no checkpoint at {ckpt}")
-        trainer.load_state_dict(torch.load(ckpt, weights_only=True))
+        trainer.resume(out)
     rows = trainer.train(Path(out), **kwargs)
     return trainer.actor, rows
 

@@ -53,12 +53,9 @@ def main(argv=None):
     out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{cfg.algo}"
     trainer = Trainer(cfg, make_functional(args.env))
     if args.resume:
-        ckpt = out / "checkpoint.pt"
-        if not ckpt.exists():
-            parser.error(f"--resume: no checkpoint at {ckpt}")
         try:
-            trainer.load_state_dict(torch.load(ckpt, weights_only=True))
-        except ValueError as exc:
+            trainer.resume(out)
+        except (FileNotFoundError, ValueError) as exc:
             parser.error(f"--resume: {exc}")
     start = time.perf_counter()
     try:

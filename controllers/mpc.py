@@ -54,7 +54,7 @@ class ShootingMPC:
         s = state
         for t in range(self.horizon):
             a = squash(z[:, t], self.low, self.high)
-            s_next, _, reward, _ = self.dyn.step(s, a)
+            s_next, reward = self.dyn.transition(s, a)  # no observation or termination needed to plan
             extra = self.dyn.shaping(s, a, s_next)
             total = total + self.gamma ** t * (reward if extra is None else reward + extra)
             s = s_next

@@ -149,8 +149,10 @@ def main(argv=None):
             t_euler_grad = _best(euler_fwd_bwd, args.repeats)
             nt = _newton(name, n, args.steps, args.repeats)
             steps = n * args.steps
-            newton_cols = (f"{steps / nt[0]:,.0f} | {steps / t_euler:,.0f} | {nt[0] / t_euler:.2f}x | "
-                           f"{steps / nt[1]:,.0f} | {steps / t_euler_grad:,.0f}") if nt else "not installed | - | - | - | -"
+            newton_cols = "not installed | - | - | - | -"
+            if nt:
+                newton_cols = (f"{steps / nt[0]:,.0f} | {steps / t_euler:,.0f} | {nt[0] / t_euler:.2f}x | "
+                               f"{steps / nt[1]:,.0f} | {steps / t_euler_grad:,.0f}")
             print(f"| {name} | {n} | {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | "
                   f"{steps / res[torch.float32]:,.0f} | {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | "
                   f"{t_grad / res[torch.float32]:.1f}x | none (mujoco.rollout is forward-only) | {newton_cols} |",

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-ACTIVATIONS = {"elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "silu": nn.SiLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
 
 
 class RunningNorm(nn.Module):
@@ -49,15 +49,17 @@ def squash(z: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tens
     return low + (high - low) * 0.5 * (torch.tanh(z) + 1.0)
 
 
-def mlp(in_dim: int, hidden, out_dim: int, activation: str = "elu", layer_norm: bool = True) -> nn.Sequential:
-    """``Linear -> [LayerNorm] -> activation`` blocks, then a plain ``Linear`` to ``out_dim``."""
+def mlp(in_dim: int, hidden, out_dim: int, activation: str = "elu", layer_norm: bool = True,
+        out_bias: bool = True) -> nn.Sequential:
+    """``Linear -> [LayerNorm] -> activation`` blocks, then a plain ``Linear`` to ``out_dim``
+    (without bias if ``out_bias=False``)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     layers, d = [], in_dim
     for h in hidden:
         layers += [nn.Linear(d, h)] + ([nn.LayerNorm(h)] if layer_norm else []) + [ACTIVATIONS[activation]()]
         d = h
-    layers.append(nn.Linear(d, out_dim))
+    layers.append(nn.Linear(d, out_dim, bias=out_bias))
     return nn.Sequential(*layers)
 
 

@@ -125,7 +125,8 @@ class QuadrotorGoal:
 
 def quadrotor_plan(goal, start=(0.0, 0.0, 1.0), steps: int = 1000, knots: int = 12, iterations: int = 400,
                    method: str = "adam", lr: float = 0.01, **weights):
-    """Open-loop least-energy flight from rest at ``start`` to rest, untilted, at ``goal`` (m) in ``steps`` steps of 2 ms.
+    """Open-loop least-energy flight from rest at ``start`` to rest, untilted, at ``goal`` (m) in ``steps``
+    steps of 2 ms.
 
     Returns ``(thrusts (steps, 4) N, qpos trajectory (steps + 1, 7), cost per iteration)``.
     """
@@ -163,7 +164,8 @@ def hover_lqr(goal, heading=(1.0, 0.0, 0.0, 0.0)):
 
 def fly_to(goal, start=(0.0, 0.0, 1.0), hold_steps: int = 200, **plan_kwargs):
     """The showcase: the least-energy open-loop plan to ``goal``, then LQR hover there for ``hold_steps``
-    env steps (10 ms). Returns ``(plan thrusts, plan qpos trajectory, env states while holding (hold_steps + 1, 16))``."""
+    env steps (10 ms). Returns ``(plan thrusts, plan qpos trajectory, env states while holding
+    (hold_steps + 1, 16))``."""
     thrusts, qs, _ = quadrotor_plan(goal, start, **plan_kwargs)
     model = load_mjcf(builtin_model("quadrotor"), dtype=torch.float64)
     q, v = rollout(model, qs[None, 0], torch.zeros(1, 6, dtype=torch.float64), thrusts[None])
@@ -223,8 +225,10 @@ def main(argv=None):
                                iterations=args.iterations, lr=args.lr)
     goal = np.asarray(args.goal)
     energy = float((thrusts ** 2).sum()) * 0.002
-    print(f"plan: end position {qs[-1, :3].numpy().round(4).tolist()} (miss {np.linalg.norm(qs[-1, :3].numpy() - goal):.4f} m)"
-          f", sum thrust^2 dt = {energy:.2f} N^2 s; after {0.01 * (held.shape[0] - 1):.0f} s of LQR hover: {held[-1, :3].round(4).tolist()} "
+    end = qs[-1, :3].numpy()
+    print(f"plan: end position {end.round(4).tolist()} (miss {np.linalg.norm(end - goal):.4f} m)"
+          f", sum thrust^2 dt = {energy:.2f} N^2 s; after {0.01 * (held.shape[0] - 1):.0f} s of LQR hover: "
+          f"{held[-1, :3].round(4).tolist()} "
           f"(miss {np.linalg.norm(held[-1, :3] - goal):.4f} m)")
     args.out.mkdir(parents=True, exist_ok=True)
     import matplotlib

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+
 import envs  # noqa: F401  (registers the diffsim/ ids)
 from envs.rendering import write_gif
 

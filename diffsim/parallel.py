@@ -69,7 +69,7 @@ def blocks(num_worlds: int, device, min_per_thread: int | None = None) -> list[t
     return [(edges[i], edges[i + 1]) for i in range(n)]
 
 
-def _map(fn, items):
+def map_threads(fn, items: Sequence) -> list:
     """``fn`` over ``items``: the first on this thread, the rest on the pool; re-raises the first error."""
     global _pool
     if len(items) == 1:
@@ -120,7 +120,7 @@ def _plan(launches, lo: int, hi: int, device, adjoint: bool) -> list:
 
 def launch_commands(commands: Sequence) -> None:
     """Launch recorded commands (one per world block, from :func:`blocks`) at once, one thread each."""
-    _map(_launch, commands)
+    map_threads(_launch, commands)
 
 
 def _launch(command) -> None:
@@ -139,7 +139,7 @@ def record_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: in
     each time it is called, on the arrays given here (for callers that keep persistent buffers).
     ``adjoint=True``: their adjoints in reverse order, accumulating into the arrays' ``.grad``."""
     plans = [_plan(launches, lo, hi, device, adjoint=adjoint) for lo, hi in blocks(num_worlds, device)]
-    return lambda: _map(_run, plans)
+    return lambda: map_threads(_run, plans)
 
 
 def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: int, device) -> None:

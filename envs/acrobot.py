@@ -50,7 +50,8 @@ def _dsdt(th1: wp.float64, th2: wp.float64, dth1: wp.float64, dth2: wp.float64, 
     phi2 = m2 * lc2 * g * wp.cos(th1 + th2 - half_pi)
     phi1 = (-m2 * l1 * lc2 * dth2 * dth2 * wp.sin(th2) - wp.float64(2.0) * m2 * l1 * lc2 * dth2 * dth1 * wp.sin(th2)
             + (m1 * lc1 + m2 * l1) * g * wp.cos(th1 - half_pi) + phi2)
-    ddth2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * dth1 * dth1 * wp.sin(th2) - phi2) / (m2 * lc2 * lc2 + I2 - d2 * d2 / d1)
+    ddth2 = ((a + d2 / d1 * phi1 - m2 * l1 * lc2 * dth1 * dth1 * wp.sin(th2) - phi2)
+             / (m2 * lc2 * lc2 + I2 - d2 * d2 / d1))
     ddth1 = -(d2 * ddth2 + phi1) / d1
     return wp.vec4d(dth1, dth2, ddth1, ddth2)
 

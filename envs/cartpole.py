@@ -62,7 +62,8 @@ def small_angle_sincos(x: wp.float64):
 
 @wp.func
 def cartpole_dynamics(s: wp.vec4d, a: Vec1d, params: wp.array(dtype=wp.float64)):
-    gravity, masscart, masspole, length, force_mag, tau = params[0], params[1], params[2], params[3], params[4], params[5]
+    gravity, masscart, masspole = params[0], params[1], params[2]
+    length, force_mag, tau = params[3], params[4], params[5]
     total_mass = masspole + masscart
     polemass_length = masspole * length
     x, x_dot, theta, theta_dot = s[0], s[1], s[2], s[3]

@@ -70,7 +70,8 @@ def export_states(generators) -> np.ndarray:
 def draw_uniform_rows(rng: wp.array2d(dtype=wp.uint64), low: wp.array(dtype=wp.float64),
                       high: wp.array(dtype=wp.float64), mask: wp.array(dtype=wp.bool),
                       out: wp.array2d(dtype=wp.float64)):
-    """Row ``i`` of ``out`` <- ``Generator.uniform(low, high)`` of stream ``i`` where ``mask[i]``; other rows untouched."""
+    """Row ``i`` of ``out`` <- ``Generator.uniform(low, high)`` of stream ``i`` where ``mask[i]``; other rows
+    untouched."""
     i = wp.tid()
     if mask[i]:
         for j in range(out.shape[1]):

@@ -44,21 +44,50 @@ TWO_PI = wp.constant(wp.float64(2.0 * math.pi))
 
 
 @wp.func
+def numpy_square(x: wp.float64, two: wp.float64):
+    """``x**2`` as NumPy computes it for a float64 scalar: the C library's ``pow(x, 2)``, which is not always
+    ``x * x`` (one ulp apart now and then). ``two`` must be 2 and known only at run time, or the compiler
+    rewrites the call as ``x * x``. Its adjoint is that of ``x * x`` (none for ``two``)."""
+    return wp.pow(x, two)
+
+
+@wp.func_grad(numpy_square)
+def adj_numpy_square(x: wp.float64, two: wp.float64, adj_ret: wp.float64):
+    wp.adjoint[x] += wp.float64(2.0) * x * adj_ret
+
+
+@wp.func
+def numpy_square32(x: wp.float32, two: wp.float32):
+    """``numpy_square`` for a float32 scalar (``powf``)."""
+    return wp.pow(x, two)
+
+
+@wp.func_grad(numpy_square32)
+def adj_numpy_square32(x: wp.float32, two: wp.float32, adj_ret: wp.float32):
+    wp.adjoint[x] += wp.float32(2.0) * x * adj_ret
+
+
+@wp.func
 def pendulum_dynamics(s: wp.vec2d, a: Vec1d, params: wp.array(dtype=wp.float64)):
     g, m, l, dt, max_speed, max_torque = params[0], params[1], params[2], params[3], params[4], params[5]
     th = s[0]
     thdot = s[1]
     u = wp.clamp(a[0], -max_torque, max_torque)
-    u_cost = wp.float64(0.001) * u * u
+    # squares as Gymnasium's NumPy takes them, so that the reward equals Pendulum-v1's bit for bit on the CPU
+    two = wp.float64(2.0) + wp.float64(0.0) * params[6]  # 2, but not a compile-time constant
+    u_cost = wp.float64(0.001) * numpy_square(u, two)
     u_acc = wp.float64(3.0) / (m * l * l) * u
     if params[6] > wp.float64(0.5):
         # Gymnasium's float32 action makes NumPy (>= 2) evaluate the torque terms in float32: round as it does.
         u32 = wp.float32(u)
-        u_cost = wp.float64(wp.float32(0.001) * (u32 * u32))
+        u_cost = wp.float64(wp.float32(0.001) * numpy_square32(u32, wp.float32(two)))
         u_acc = wp.float64(wp.float32(wp.float64(3.0) / (m * l * l)) * u32)
-    th_norm = th + PI
-    th_norm = th_norm - TWO_PI * wp.floor(th_norm / TWO_PI) - PI
-    reward = -(th_norm * th_norm + wp.float64(0.1) * thdot * thdot + u_cost)
+    # Python's (th + pi) % (2 pi) - pi exactly: fmod (exact), then moved into [0, 2 pi) as Python's % does
+    th_norm = wp.mod(th + PI, TWO_PI)
+    if th_norm < wp.float64(0.0):
+        th_norm = th_norm + TWO_PI
+    th_norm = th_norm - PI
+    reward = -(numpy_square(th_norm, two) + wp.float64(0.1) * numpy_square(thdot, two) + u_cost)
     acc = wp.float64(3.0) * g / (wp.float64(2.0) * l) * wp.sin(th) + u_acc
     new_thdot = wp.clamp(thdot + acc * dt, -max_speed, max_speed)
     return wp.vec2d(th + new_thdot * dt, new_thdot), reward
@@ -123,7 +152,7 @@ class PendulumEnv(ClassicEnv):
         super().__init__(PendulumDynamics(float32_torque=True, **params), render_mode)
 
     def step(self, action):
-        reward = self._transition(action)
+        reward = np.float64(self._transition(action))  # Pendulum-v1's reward is a NumPy float64
         return self._obs(), reward, False, False, {}
 
 

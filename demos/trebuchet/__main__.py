@@ -55,7 +55,8 @@ def main(argv=None):
 
     acc = accuracy(net)
     speed = aiming_speed(net)
-    print(f"\ntraining time (this run{', resumed' if args.resume else ''}): {train_s:.1f} s on {os.cpu_count()} CPU cores ({platform.machine()})")
+    print(f"\ntraining time (this run{', resumed' if args.resume else ''}): {train_s:.1f} s "
+          f"on {os.cpu_count()} CPU cores ({platform.machine()})")
     print("(a) |miss| over 1000 fresh shots (wind ~ N(0, 5^2) m/s, target ~ U(20, 100) m):")
     for k in ("reachable", "unreachable", "all"):
         a = acc[k]

@@ -110,7 +110,9 @@ class AimNet(nn.Module):
 
 def miss(net: AimNet, wind, target, model: str):
     angle, mass = net(wind, target)
-    return simulate(wind, angle, mass, model=model) - target
+    # the faithful recipe's unbounded weight can go <= 0: flagged (zero gradient) as in the original
+    flag = "raise" if net.recipe.bounded_weight else "flag"
+    return simulate(wind, angle, mass, model=model, nonpositive_mass=flag) - target
 
 
 def abs_miss_stats(net: AimNet, wind, target) -> tuple[float, float]:

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import torch
 
-from diffsim.trebuchet import LB, simulate
 from demos.trebuchet.aiming import AimNet, miss, sample_shots
+from diffsim.trebuchet import LB, simulate
 
 
 def reachable_interval(model: str, weight_range_lb=(20.0, 500.0), winds=None):
@@ -103,5 +103,6 @@ def aiming_speed(net: AimNet, n_network: int = 10_000, n_direct: int = 20, repea
         res = [fn(w, t, net.recipe.model) for w, t in shots]
         per_shot = (time.perf_counter() - t0) / n_direct
         out[name] = dict(per_shot_s=per_shot, mean_steps=float(np.mean([r[2] for r in res])),
-                         mean_abs_miss=float(np.mean([r[1] for r in res])), speedup=per_shot / out["network_per_shot_s"])
+                         mean_abs_miss=float(np.mean([r[1] for r in res])),
+                         speedup=per_shot / out["network_per_shot_s"])
     return out

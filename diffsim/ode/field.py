@@ -25,7 +25,8 @@ import warp as wp
 
 
 class WarpVectorField:
-    def __init__(self, func: wp.Function, dim: int, params: torch.Tensor | Sequence[float] = (), name: str | None = None):
+    def __init__(self, func: wp.Function, dim: int, params: torch.Tensor | Sequence[float] = (),
+                 name: str | None = None):
         if not isinstance(func, wp.Function):
             raise TypeError(f"func must be a @wp.func vector field, got {type(func).__name__}")
         if not isinstance(dim, int) or dim < 1:
@@ -47,5 +48,13 @@ class WarpVectorField:
         """The same field with other parameters (e.g. a batch of them)."""
         return WarpVectorField(self.func, self.dim, params, self.name)
 
+    def evaluate(self, y: torch.Tensor, t: float = 0.0) -> torch.Tensor:
+        """``f(t, y, p)`` at every row of ``y`` ``(*batch, dim)`` in one launch (no gradient): e.g. exact
+        derivative targets for learning a field from its trajectories."""
+        from diffsim.ode.warp_solver import evaluate_field
+
+        return evaluate_field(self, y, t)
+
     def __repr__(self) -> str:
         return f"WarpVectorField({self.name}, dim={self.dim}, params shape={tuple(self.params.shape)})"
+

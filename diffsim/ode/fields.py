@@ -86,3 +86,62 @@ def _kepler(t: Any, y: Any, p: Any):
 def kepler(gm=None) -> WarpVectorField:
     """Planar two-body problem q'' = -GM q/|q|^3; state ``[qx, qy, px, py]``; params ``[GM]``."""
     return WarpVectorField(_kepler, 4, _params(gm, [1.0]), "kepler")
+
+
+@wp.func
+def _mass_spring(t: Any, y: Any, p: Any):
+    return type(y)(y[1] / p[1], -p[0] * y[0])
+
+
+def mass_spring(params=None) -> WarpVectorField:
+    """H = k q^2 / 2 + p^2 / (2 m): q' = p / m, p' = -k q; state ``[q, p]`` (m, kg m/s); params ``[k, m]``
+    (N/m, kg), default ``[2, 0.5]``: H = q^2 + p^2, the HNN paper's spring."""
+    return WarpVectorField(_mass_spring, 2, _params(params, [2.0, 0.5]), "mass_spring")
+
+
+@wp.func
+def _hamiltonian_pendulum(t: Any, y: Any, p: Any):
+    m, l, g = p[0], p[1], p[2]
+    return type(y)(y[1] / (m * l * l), -m * g * l * wp.sin(y[0]))
+
+
+def hamiltonian_pendulum(params=None) -> WarpVectorField:
+    """H = m g l (1 - cos q) + p^2 / (2 m l^2); state ``[q, p]`` (rad, kg m^2/s); params ``[m, l, g]``
+    (kg, m, m/s^2), default ``[0.5, 1, 6]``: H = 3 (1 - cos q) + p^2, the HNN paper's pendulum."""
+    return WarpVectorField(_hamiltonian_pendulum, 2, _params(params, [0.5, 1.0, 6.0]), "hamiltonian_pendulum")
+
+
+@wp.func
+def _two_body(t: Any, y: Any, p: Any):
+    m1, m2, G = p[0], p[1], p[2]
+    dx = y[2] - y[0]
+    dy = y[3] - y[1]
+    r2 = dx * dx + dy * dy
+    s = G * m1 * m2 / (r2 * wp.sqrt(r2))  # force on body 1 is s * (dx, dy)
+    return type(y)(y[4] / m1, y[5] / m1, y[6] / m2, y[7] / m2, s * dx, s * dy, -s * dx, -s * dy)
+
+
+def two_body(params=None) -> WarpVectorField:
+    """Two gravitating bodies in a plane; state ``[x1, y1, x2, y2, px1, py1, px2, py2]`` (positions, then
+    momenta); params ``[m1, m2, G]``, default ``[1, 1, 1]`` (the HNN paper's task)."""
+    return WarpVectorField(_two_body, 8, _params(params, [1.0, 1.0, 1.0]), "two_body")
+
+
+@wp.func
+def _double_pendulum(t: Any, y: Any, p: Any):
+    m1, m2, l1, l2, g = p[0], p[1], p[2], p[3], p[4]
+    one = type(g)(1.0)
+    d = y[0] - y[1]
+    a1 = (l2 / l1) * (m2 / (m1 + m2)) * wp.cos(d)
+    a2 = (l1 / l2) * wp.cos(d)
+    f1 = -(l2 / l1) * (m2 / (m1 + m2)) * y[3] * y[3] * wp.sin(d) - (g / l1) * wp.sin(y[0])
+    f2 = (l1 / l2) * y[2] * y[2] * wp.sin(d) - (g / l2) * wp.sin(y[1])
+    den = one - a1 * a2
+    return type(y)(y[2], y[3], (f1 - a1 * f2) / den, (f2 - a2 * f1) / den)
+
+
+def double_pendulum(params=None) -> WarpVectorField:
+    """Two point masses on massless rods, angles from the downward vertical; state ``[theta1, theta2,
+    omega1, omega2]`` (rad, rad/s); params ``[m1, m2, l1, l2, g]``, default ``[1, 1, 1, 1, 9.8]`` (the LNN
+    paper's double pendulum)."""
+    return WarpVectorField(_double_pendulum, 4, _params(params, [1.0, 1.0, 1.0, 1.0, 9.8]), "double_pendulum")

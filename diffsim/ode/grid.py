@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-
 RUNNING, DONE, UNDERFLOW, MAX_STEPS, FULL = 0, 1, 2, 3, 4  # adaptive per-trajectory status
 # Step-size controller of the adaptive solver, per trajectory: Hairer's DOPRI5 proportional-integral
 # rule (Hairer, Norsett & Wanner, Solving ODEs I, II.4 and IV.2; Gustafsson 1991). With ``err`` the

@@ -15,8 +15,20 @@ import numpy as np
 import torch
 
 from diffsim.bridge import checkpointed_rollout
-from diffsim.ode.grid import (DFACTOR, DONE, ERR_FLOOR, IFACTOR, MAX_STEPS, PI_ALPHA, PI_BETA, RUNNING, SAFETY,
-                              UNDERFLOW, Grid, raise_on_failure)
+from diffsim.ode.grid import (
+    DFACTOR,
+    DONE,
+    ERR_FLOOR,
+    IFACTOR,
+    MAX_STEPS,
+    PI_ALPHA,
+    PI_BETA,
+    RUNNING,
+    SAFETY,
+    UNDERFLOW,
+    Grid,
+    raise_on_failure,
+)
 from diffsim.ode.tableaus import DOPRI5, ExplicitRK, Partitioned
 
 

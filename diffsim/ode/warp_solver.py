@@ -488,3 +488,39 @@ def integrate(kern: _Kernels, grid: Grid, y0: torch.Tensor, params: torch.Tensor
             piece = piece.index_copy(0, torch.arange(jlo, jhi, device=y0.device), out)
             ys = piece if ys is None else ys + piece
     return ys
+
+
+_EVALUATE_KERNELS: dict = {}
+
+
+def _evaluate_kernel(func, dim: int, num_params: int, S):
+    key = (func, dim, num_params, S)
+    if key not in _EVALUATE_KERNELS:
+        V, Pv = wp.types.vector(dim, S), wp.types.vector(num_params, S)
+
+        @wp.kernel(enable_backward=False, module="unique")
+        def evaluate(t: S, Y: wp.array(dtype=V), P: wp.array(dtype=Pv), out: wp.array(dtype=V)):
+            i = wp.tid()
+            out[i] = func(t, Y[i], P[i])
+
+        _EVALUATE_KERNELS[key] = evaluate
+    return _EVALUATE_KERNELS[key]
+
+
+def evaluate_field(field, y: torch.Tensor, t: float = 0.0) -> torch.Tensor:
+    """``field.func(t, y, p)`` at every row of ``y`` ``(*batch, dim)``, one launch, no gradient."""
+    if not isinstance(y, torch.Tensor) or y.dtype not in runtime.SUPPORTED_DTYPES or y.shape[-1:] != (field.dim,):
+        raise ValueError(f"y must be a float32/float64 tensor of shape (*batch, {field.dim})")
+    runtime.init()
+    batch = y.shape[:-1]
+    P = field.num_params
+    p = field.params.detach().to(device=y.device, dtype=y.dtype).expand(*batch, P).reshape(-1, P).contiguous()
+    y2 = y.detach().reshape(-1, field.dim).contiguous()
+    out = torch.empty_like(y2)
+    S = runtime.warp_scalar(y.dtype)
+    V, Pv = wp.types.vector(field.dim, S), wp.types.vector(P, S)
+    with runtime.torch_stream(y.device):
+        wp.launch(_evaluate_kernel(field.func, field.dim, P, S), y2.shape[0],
+                  inputs=[S(t), wp.from_torch(y2, dtype=V), wp.from_torch(p, dtype=Pv)],
+                  outputs=[wp.from_torch(out, dtype=V)], device=runtime.resolve_device(str(y.device)))
+    return out.reshape(y.shape)

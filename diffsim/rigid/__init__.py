@@ -9,8 +9,8 @@ physical parameters, soft joint limits. Not yet: box-box and capsule-capsule con
 from pathlib import Path
 
 from diffsim.rigid.builder import ModelBuilder
-from diffsim.rigid.mjcf import parse_mjcf
-from diffsim.rigid.model import Model, load_mjcf
+from diffsim.rigid.mjcf import load_mjcf, parse_mjcf
+from diffsim.rigid.model import Model
 from diffsim.rigid.rollout import rollout
 from diffsim.rigid.state import Control, State, default_control, default_state, step
 

@@ -22,17 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-JOINT_TYPES = ("hinge", "slide", "free")
+from diffsim import runtime
+from diffsim.rigid.model import JOINT_DOFS, JOINT_TYPES, Model, quat_to_mat
+
 GEOM_TYPES = ("plane", "sphere", "capsule", "box", "cylinder")
-JOINT_DOFS = {"hinge": (1, 1), "slide": (1, 1), "free": (7, 6)}  # (nq, nv)
-
-
-def quat_to_mat(q) -> np.ndarray:
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
 def _unit_quat(name, q):
@@ -296,9 +291,70 @@ class ModelBuilder:
                 if ev[0] + ev[1] < ev[2] * (1 - 1e-9):
                     raise ValueError(f"body {b.name!r}: inertia violates the triangle inequality (eigenvalues {ev})")
 
-    def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None):
+    def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
         """Validate and build the batched :class:`~diffsim.rigid.model.Model` (``num_worlds`` copies)."""
-        from diffsim.rigid.model import Model
-
         self.validate()
-        return Model.from_builder(self, num_worlds=num_worlds, device=device, dtype=dtype)
+        b = self
+        if not isinstance(num_worlds, int) or num_worlds < 1:
+            raise ValueError(f"num_worlds must be an int >= 1, got {num_worlds!r}")
+        dev = runtime.resolve_device(device)
+        dtype = dtype or runtime.DEFAULT_DTYPE
+        nb = len(b.bodies)
+        jtype, qadr, dadr = [], [], []
+        nq = nv = 0
+        jpos, jaxis, damping, armature, joint_dof, ranges, limited = [], [], [], [], {}, [], []
+        for body in b.bodies:
+            if body.joints:
+                j = body.joints[0]
+                jtype.append(JOINT_TYPES.index(j.type))
+                qadr.append(nq)
+                dadr.append(nv)
+                joint_dof[j.name] = nv
+                jq, jv = JOINT_DOFS[j.type]
+                nq, nv = nq + jq, nv + jv
+                jpos.append(j.pos)
+                jaxis.append(j.axis)
+                damping += [j.damping] * jv
+                armature += [j.armature] * jv
+                ranges += [j.range or (0.0, 0.0)] * jv
+                limited += [j.range is not None] * jv
+            else:
+                jtype.append(-1)
+                qadr.append(-1)
+                dadr.append(-1)
+                jpos.append(np.zeros(3))
+                jaxis.append(np.array([0.0, 0.0, 1.0]))
+        inert = [b.body_inertia(body) for body in b.bodies]
+        geoms = [(i, g) for i, body in enumerate(b.bodies) for g in body.geoms if g.type != "plane"]
+        planes = []
+        for g in b.world_geoms:
+            n = quat_to_mat(g.quat) @ np.array([0.0, 0.0, 1.0])
+            planes.append((tuple(n), float(n @ g.pos)))
+
+        def rep(x, shape):
+            t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(shape), dtype=dtype, device=dev)
+            return t.unsqueeze(0).repeat(num_worlds, *([1] * len(shape))).contiguous()
+
+        return Model(
+            num_worlds=num_worlds, timestep=b.timestep,
+            body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
+            joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
+            actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),
+            actuator_site=tuple(None if a.site is None else
+                                (b.sites[a.site].body, tuple(map(float, b.sites[a.site].pos)),
+                                 tuple(map(float, b.sites[a.site].quat)))
+                                for a in b.actuators),
+            actuator_ctrlrange=tuple(a.ctrlrange for a in b.actuators),
+            body_pos=rep([body.pos for body in b.bodies], (nb, 3)),
+            body_quat=rep([body.quat for body in b.bodies], (nb, 4)),
+            body_mass=rep([m for m, _, _ in inert], (nb,)),
+            body_ipos=rep([c for _, c, _ in inert], (nb, 3)),
+            body_inertia=rep([i for _, _, i in inert], (nb, 3, 3)),
+            joint_pos=rep(jpos, (nb, 3)), joint_axis=rep(jaxis, (nb, 3)),
+            dof_damping=rep(damping, (nv,)), dof_armature=rep(armature, (nv,)),
+            actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators), 6)),
+            gravity=rep(b.gravity, (3,)),
+            dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
+            geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
+            geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
+            planes=tuple(planes), device=dev)

@@ -29,8 +29,10 @@ import importlib.util
 import os
 from pathlib import Path
 
+import numpy as np
+
 from diffsim import runtime
-from diffsim.rigid.model import TOPOLOGY_FIELDS
+from diffsim.rigid.model import TOPOLOGY_FIELDS, quat_to_mat
 
 HINGE, SLIDE, FREE = 0, 1, 2  # JOINT_TYPES order
 FREE_LIN, FREE_ROT = 3, 4
@@ -329,8 +331,6 @@ FRICTION_SMOOTHING = 1e-2  # m/s: Coulomb friction -mu fn vt / sqrt(|vt|^2 + eps
 def _contact_points(model, gi):
     """(local points in the body frame, radius) approximating geom gi for contact."""
     body, gtype, size, pos, quat = model.geoms[gi]
-    from diffsim.rigid.builder import quat_to_mat
-    import numpy as np
     R, p = quat_to_mat(quat), np.array(pos)
     if gtype == "sphere":
         return [p], size[0]
@@ -378,7 +378,8 @@ def _contacts(model, o, dof_body, subtree, jac_point) -> list[str]:
                     f"    d{n} = s2_{n} - s1_{n}",
                     f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
                     f"    pc{n} = s1_{n} + S({s1[0]!r}) * nn{n}",
-                    f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) - (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
+                    f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
+                    f"- (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
                     # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
                     f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, "
                     f"wp.dot(-nn{n}, s2_{n}) + S({s2[0]!r}), S(0.5) * (P[w, {e1}] + P[w, {e2}]), "
@@ -410,7 +411,8 @@ def _site_actuators(model, o, dof_body, subtree, jac_point) -> list[str]:
             continue
         b, pos, quat = site
         g = o["actuator_gear"] + 6 * a_
-        out += [f"    Rs{a_} = R{b} @ wp.quat_to_matrix(Q4(S({quat[1]!r}), S({quat[2]!r}), S({quat[3]!r}), S({quat[0]!r})))",
+        out += [f"    Rs{a_} = R{b} @ wp.quat_to_matrix("
+                f"Q4(S({quat[1]!r}), S({quat[2]!r}), S({quat[3]!r}), S({quat[0]!r})))",
                 f"    ps{a_} = x{b} + R{b} @ V3(S({pos[0]!r}), S({pos[1]!r}), S({pos[2]!r}))",
                 f"    fs{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g}], P[w, {g + 1}], P[w, {g + 2}]))",
                 f"    ts{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g + 3}], P[w, {g + 4}], P[w, {g + 5}]))"]

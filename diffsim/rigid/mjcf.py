@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
+from diffsim.rigid.model import Model
 
 _IGNORED = {"camera", "light"}
 
@@ -219,3 +220,14 @@ def parse_mjcf(path_or_xml: str) -> ModelBuilder:
     except ET.ParseError as exc:
         raise ValueError(f"MJCF is not well-formed XML: {exc}") from exc
     return _Parser(root).run()
+
+
+def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,
+              timestep: float | None = None) -> Model:
+    """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's."""
+    builder = parse_mjcf(path_or_xml)
+    if timestep is not None:
+        if not timestep > 0:
+            raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
+        builder.timestep = float(timestep)
+    return builder.finalize(num_worlds=num_worlds, device=device, dtype=dtype)

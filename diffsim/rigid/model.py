@@ -36,8 +36,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diffsim import runtime
-from diffsim.rigid.builder import JOINT_DOFS, JOINT_TYPES, ModelBuilder, quat_to_mat
+JOINT_TYPES = ("hinge", "slide", "free")  # ``Model.joint_type`` indexes this tuple
+JOINT_DOFS = {"hinge": (1, 1), "slide": (1, 1), "free": (7, 6)}  # (nq, nv)
+
+
+def quat_to_mat(q) -> np.ndarray:
+    """3x3 rotation matrix of a unit w-x-y-z quaternion (NumPy)."""
+    w, x, y, z = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
                "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range")
@@ -83,85 +92,43 @@ class Model:
     def nu(self) -> int:
         return len(self.actuator_dof)
 
-    @classmethod
-    def from_builder(cls, b: ModelBuilder, num_worlds: int = 1, device: str | None = None, dtype=None) -> "Model":
-        if not isinstance(num_worlds, int) or num_worlds < 1:
-            raise ValueError(f"num_worlds must be an int >= 1, got {num_worlds!r}")
-        dev = runtime.resolve_device(device)
-        dtype = dtype or runtime.DEFAULT_DTYPE
-        nb = len(b.bodies)
-        jtype, qadr, dadr = [], [], []
-        nq = nv = 0
-        jpos, jaxis, damping, armature, joint_dof, ranges, limited = [], [], [], [], {}, [], []
-        for body in b.bodies:
-            if body.joints:
-                j = body.joints[0]
-                jtype.append(JOINT_TYPES.index(j.type))
-                qadr.append(nq)
-                dadr.append(nv)
-                joint_dof[j.name] = nv
-                jq, jv = JOINT_DOFS[j.type]
-                nq, nv = nq + jq, nv + jv
-                jpos.append(j.pos)
-                jaxis.append(j.axis)
-                damping += [j.damping] * jv
-                armature += [j.armature] * jv
-                ranges += [j.range or (0.0, 0.0)] * jv
-                limited += [j.range is not None] * jv
-            else:
-                jtype.append(-1)
-                qadr.append(-1)
-                dadr.append(-1)
-                jpos.append(np.zeros(3))
-                jaxis.append(np.array([0.0, 0.0, 1.0]))
-        inert = [b.body_inertia(body) for body in b.bodies]
-        geoms = [(i, g) for i, body in enumerate(b.bodies) for g in body.geoms if g.type != "plane"]
-        planes = []
-        for g in b.world_geoms:
-            n = quat_to_mat(g.quat) @ np.array([0.0, 0.0, 1.0])
-            planes.append((tuple(n), float(n @ g.pos)))
+    def check_params(self) -> None:
+        """Raise ``ValueError`` naming the parameter, world and index when a per-world physical parameter is
+        out of its range: NaN/inf anywhere, a moving body's mass <= 0 (kg), a welded body's mass < 0, a
+        negative inertia diagonal, damping, armature, friction, contact stiffness or damping < 0, a
+        limited dof's range with low >= high. ``rollout`` calls it; a check runs again only after a
+        parameter tensor was replaced or changed in place."""
+        key = tuple((id(t), t._version) for t in (getattr(self, k) for k in PARAM_NAMES))
+        if getattr(self, "_checked", None) == key:
+            return
+        moving = torch.tensor([jt >= 0 for jt in self.joint_type], device=self.body_mass.device)
 
-        def rep(x, shape):
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(shape), dtype=dtype, device=dev)
-            return t.unsqueeze(0).repeat(num_worlds, *([1] * len(shape))).contiguous()
+        def fail(name, values, mask, rule):
+            w, *idx = (int(i) for i in mask.nonzero()[0])
+            raise ValueError(f"{name}[world {w}, index {tuple(idx)}] must be {rule}, got {float(values[(w, *idx)])}")
 
-        return cls(
-            num_worlds=num_worlds, timestep=b.timestep,
-            body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
-            joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
-            actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),
-            actuator_site=tuple(None if a.site is None else (b.sites[a.site].body, tuple(map(float, b.sites[a.site].pos)),
-                                                             tuple(map(float, b.sites[a.site].quat)))
-                                for a in b.actuators),
-            actuator_ctrlrange=tuple(a.ctrlrange for a in b.actuators),
-            body_pos=rep([body.pos for body in b.bodies], (nb, 3)),
-            body_quat=rep([body.quat for body in b.bodies], (nb, 4)),
-            body_mass=rep([m for m, _, _ in inert], (nb,)),
-            body_ipos=rep([c for _, c, _ in inert], (nb, 3)),
-            body_inertia=rep([i for _, _, i in inert], (nb, 3, 3)),
-            joint_pos=rep(jpos, (nb, 3)), joint_axis=rep(jaxis, (nb, 3)),
-            dof_damping=rep(damping, (nv,)), dof_armature=rep(armature, (nv,)),
-            actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators), 6)),
-            gravity=rep(b.gravity, (3,)),
-            dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
-            geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
-            geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
-            planes=tuple(planes), device=dev)
-
+        with torch.no_grad():
+            for name in PARAM_NAMES:
+                values = getattr(self, name)
+                bad = ~torch.isfinite(values)
+                if bool(bad.any()):
+                    fail(name, values, bad, "finite")
+            inertia = self.body_inertia.diagonal(dim1=-2, dim2=-1)
+            limited = torch.tensor(self.dof_limited or [False] * self.nv, dtype=torch.bool, device=moving.device)
+            width = self.dof_range[..., 1] - self.dof_range[..., 0]
+            rules = [("body_mass", self.body_mass, (self.body_mass <= 0) & moving, "> 0 (kg) for a body with a joint"),
+                     ("body_mass", self.body_mass, self.body_mass < 0, ">= 0 (kg)"),
+                     ("body_inertia", inertia, inertia < 0, ">= 0 on its diagonal"),
+                     ("dof_damping", self.dof_damping, self.dof_damping < 0, ">= 0"),
+                     ("dof_armature", self.dof_armature, self.dof_armature < 0, ">= 0"),
+                     ("geom_contact", self.geom_contact, self.geom_contact < 0,
+                      ">= 0 (friction, stiffness N/m, damping N s/m)"),
+                     ("dof_range", width, (width <= 0) & limited, "(low, high) with low < high: high - low > 0")]
+            for name, values, bad, rule in rules:
+                if bool(bad.any()):
+                    fail(name, values, bad, rule)
+        object.__setattr__(self, "_checked", key)
 
 TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
                         if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device"))
 """The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""
-
-
-def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,
-              timestep: float | None = None) -> Model:
-    """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's."""
-    from diffsim.rigid.mjcf import parse_mjcf
-
-    builder = parse_mjcf(path_or_xml)
-    if timestep is not None:
-        if not timestep > 0:
-            raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
-        builder.timestep = float(timestep)
-    return builder.finalize(num_worlds=num_worlds, device=device, dtype=dtype)

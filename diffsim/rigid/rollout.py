@@ -30,8 +30,8 @@ import torch
 import warp as wp
 
 from diffsim import runtime
-from diffsim.parallel import record_worlds
 from diffsim.ode.tableaus import RK4
+from diffsim.parallel import record_worlds
 from diffsim.rigid import codegen
 from diffsim.rigid.model import PARAM_NAMES, Model
 
@@ -76,6 +76,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     h = model.timestep if timestep is None else float(timestep)
     if not h > 0:
         raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
+    model.check_params()
     topo = codegen.topology(model)
     dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32", topo)
     S = runtime.warp_scalar(dtype)

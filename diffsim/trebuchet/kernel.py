@@ -29,7 +29,7 @@ import warp as wp
 from diffsim import runtime
 from diffsim.ode.tableaus import RK4
 from diffsim.trebuchet.constants import TrebuchetModel
-from diffsim.trebuchet.dual import dconst, datan2, dcos, ddiv, dinv, dmul, dsin, dsq, dsqrt, mscale
+from diffsim.trebuchet.dual import datan2, dconst, dcos, ddiv, dinv, dmul, dsin, dsq, dsqrt, mscale
 
 GROUND, HANG, FLIGHT = 0, 1, 2
 LANDED, TOO_LIGHT, NONPOSITIVE_MASS, STEP_CAP = 0, 1, 2, 3
@@ -58,7 +58,8 @@ def _build(model: TrebuchetModel, S):
     def sling_pos(U: M):
         ta = U[0]
         tas = U[0] + U[2]
-        return S(wp.static(-Ll)) * dsin(ta) - S(wp.static(Lp)) * dsin(tas), S(wp.static(Ll)) * dcos(ta) + S(wp.static(Lp)) * dcos(tas)
+        return (S(wp.static(-Ll)) * dsin(ta) - S(wp.static(Lp)) * dsin(tas),
+                S(wp.static(Ll)) * dcos(ta) + S(wp.static(Lp)) * dcos(tas))
 
     @wp.func
     def sling_vel(U: M):
@@ -86,7 +87,8 @@ def _build(model: TrebuchetModel, S):
         sa_s = dmul(sa, inv_s)
         m11 = (dconst(S(wp.static(I0)), ta) + S(wp.static(mp * Ll * Ll)) * (one - S(2.0) * dmul(sa_s, cs) + dsq(sa_s))
                + dmul(mw, dconst(S(wp.static(Ls * Ls + Lw * Lw)), ta) + S(wp.static(2.0 * Ls * Lw)) * cw))
-        m12 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw)) * dmul(mw, dconst(S(wp.static(Lw)), ta) + S(wp.static(Ls)) * cw)
+        m12 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw)) * dmul(mw, dconst(S(wp.static(Lw)), ta)
+                                                                      + S(wp.static(Ls)) * cw)
         m22 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw * Lw)) * mw
         r1 = (S(wp.static(g * Lcg * ma)) * sa + S(wp.static(Ll * Lp * mp)) * (dmul(ss, dsq(wa + ws)) + dmul(cs, Q))
               + S(wp.static(Ll * mp)) * dmul(sa_s, S(wp.static(Ll)) * dmul(ss, dsq(wa)) - S(wp.static(Lp)) * Q)
@@ -104,9 +106,11 @@ def _build(model: TrebuchetModel, S):
         ta, tw, ts, wa, ww, ws = U[0], U[1], U[2], U[3], U[4], U[5]
         sa, sas, ss, cs = dsin(ta), dsin(ta + ts), dsin(ts), dcos(ts)
         sw, cw, saw = dsin(tw), dcos(tw), dsin(ta + tw)
-        m11 = (dconst(S(wp.static(I0)), ta) + S(wp.static(mp)) * (dconst(S(wp.static(Ll * Ll + Lp * Lp)), ta) + S(wp.static(2.0 * Ll * Lp)) * cs)
+        m11 = (dconst(S(wp.static(I0)), ta)
+               + S(wp.static(mp)) * (dconst(S(wp.static(Ll * Ll + Lp * Lp)), ta) + S(wp.static(2.0 * Ll * Lp)) * cs)
                + dmul(mw, dconst(S(wp.static(Ls * Ls + Lw * Lw)), ta) + S(wp.static(2.0 * Ls * Lw)) * cw))
-        m12 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw)) * dmul(mw, dconst(S(wp.static(Lw)), ta) + S(wp.static(Ls)) * cw)
+        m12 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw)) * dmul(mw, dconst(S(wp.static(Lw)), ta)
+                                                                      + S(wp.static(Ls)) * cw)
         m13 = S(wp.static(mp * Lp)) * (dconst(S(wp.static(Lp)), ta) + S(wp.static(Ll)) * cs)
         m22 = dconst(S(wp.static(IW)), ta) + S(wp.static(Lw * Lw)) * mw
         m33 = dconst(S(wp.static(mp * Lp * Lp)), ta)
@@ -208,7 +212,8 @@ def _build(model: TrebuchetModel, S):
     @wp.kernel(enable_backward=False, module="unique")
     def shoot(wind: wp.array(dtype=S), angle: wp.array(dtype=S), mass: wp.array(dtype=S),
               distance: wp.array(dtype=S), jac: wp.array(dtype=J3), status: wp.array(dtype=wp.int32),
-              t_release: wp.array(dtype=S), release: wp.array(dtype=R4), t_land: wp.array(dtype=S), steps: wp.array(dtype=wp.int32),
+              t_release: wp.array(dtype=S), release: wp.array(dtype=R4), t_land: wp.array(dtype=S),
+              steps: wp.array(dtype=wp.int32),
               record: int, traj: wp.array2d(dtype=P2)):
         i = wp.tid()
         zero = S(0.0)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import torch
 import warp as wp
 
-from diffsim import runtime
+from diffsim import parallel, runtime
 from diffsim.trebuchet.constants import MODELS, TrebuchetModel
 from diffsim.trebuchet.kernel import STATUS, shot_kernel
+
+SHOTS_PER_THREAD = 8  # fewest shots worth a CPU thread of their own
 
 
 def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
@@ -47,15 +49,23 @@ def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
     S = runtime.warp_scalar(dtype)
     kern = shot_kernel(model, dtype)
 
-    def w(t, dt=None):
-        return wp.from_torch(t, dtype=dt, requires_grad=False)
+    def w(t, lo, hi, dt=None):
+        return wp.from_torch(t[lo:hi], dtype=dt, requires_grad=False)
 
+    def launch(block):
+        lo, hi = block
+        p = (lo, hi) if record else (0, 1)
+        wp.launch(kern, hi - lo, inputs=[w(wind, lo, hi), w(angle, lo, hi), w(mass, lo, hi)],
+                  outputs=[w(out["distance"], lo, hi), w(out["jac"], lo, hi, wp.types.vector(3, S)),
+                           w(out["status"], lo, hi), w(out["t_release"], lo, hi),
+                           w(out["release"], lo, hi, wp.types.vector(4, S)), w(out["t_land"], lo, hi),
+                           w(out["steps"], lo, hi), int(record), w(out["path"], *p, wp.types.vector(2, S))],
+                  device=device)
+
+    device = runtime.resolve_device(str(dev))
     with runtime.torch_stream(dev):
-        wp.launch(kern, B, inputs=[w(wind), w(angle), w(mass)],
-                  outputs=[w(out["distance"]), w(out["jac"], wp.types.vector(3, S)), w(out["status"]),
-                           w(out["t_release"]), w(out["release"], wp.types.vector(4, S)), w(out["t_land"]),
-                           w(out["steps"]), int(record), w(out["path"], wp.types.vector(2, S))],
-                  device=runtime.resolve_device(str(dev)))
+        # a shot is hundreds of steps: blocks of a few shots already pay the thread hand-off (CPU only)
+        parallel.map_threads(launch, parallel.blocks(B, device, min_per_thread=SHOTS_PER_THREAD))
     return out
 
 
@@ -93,14 +103,18 @@ def _as_tensor(name, x, like=None):
 
 
 def simulate(wind, angle, mass, model: str | TrebuchetModel = "original", *, return_info: bool = False,
-             record: bool = False):
+             record: bool = False, nonpositive_mass: str = "raise"):
     """Landing distance (m) of a batch of shots; see the module docstring for units and flags.
 
-    Raises ``ValueError`` for NaN/inf inputs, shapes that do not broadcast, or an unknown
-    model. A counterweight mass <= 0, or one too light to lift the arm, is not an error:
-    such lanes get a status flag, the projectile's resting x as distance and zero gradient
-    (as the original did); lanes that hit the step cap get NaN.
+    Raises ``ValueError`` for NaN/inf inputs, shapes that do not broadcast, an unknown model,
+    or a counterweight ``mass`` <= 0 kg. ``nonpositive_mass="flag"`` lets such lanes through
+    as the original Trebuchet.jl did (its unbounded aiming network can propose them): they
+    get the status flag, the projectile's resting x as distance and zero gradient. A mass
+    too light to lift the arm is a physical outcome, never an error: status flag, resting
+    x, zero gradient. Lanes that hit the step cap get NaN.
     """
+    if nonpositive_mass not in ("raise", "flag"):
+        raise ValueError(f"nonpositive_mass must be 'raise' or 'flag', got {nonpositive_mass!r}")
     if isinstance(model, str):
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
@@ -109,6 +123,9 @@ def simulate(wind, angle, mass, model: str | TrebuchetModel = "original", *, ret
     wind = _as_tensor("wind", wind, ref)
     angle = _as_tensor("angle", angle, wind)
     mass = _as_tensor("mass", mass, wind)
+    if nonpositive_mass == "raise" and bool((mass <= 0).any()):
+        raise ValueError(f"mass must be > 0 (counterweight, kg), got {float(mass.min())} "
+                         f"(pass nonpositive_mass='flag' to flag such shots instead)")
     dtypes = {wind.dtype, angle.dtype, mass.dtype}
     if len(dtypes) != 1:
         raise TypeError(f"wind, angle and mass must share one dtype, got {sorted(map(str, dtypes))}")

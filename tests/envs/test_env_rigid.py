@@ -180,7 +180,8 @@ def test_throw_gradient_w_r_t_friction_matches_finite_differences():
 
     mu = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     (g,) = torch.autograd.grad(final_x(mu), mu)
-    fd = (final_x(torch.tensor(0.5 + 1e-6, dtype=torch.float64)) - final_x(torch.tensor(0.5 - 1e-6, dtype=torch.float64))) / 2e-6
+    fd = (final_x(torch.tensor(0.5 + 1e-6, dtype=torch.float64))
+          - final_x(torch.tensor(0.5 - 1e-6, dtype=torch.float64))) / 2e-6
     assert abs(float(g) - float(fd)) < 1e-4 * abs(float(fd))
     assert abs(float(g) - (-2.0 ** 2 / (2 * 0.5 ** 2 * 9.81))) < 0.05 * abs(float(g))  # d/dmu of v0^2/(2 mu g)
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from helpers import torch_van_der_pol
 from scipy.integrate import solve_ivp
 
 from diffsim.ode import fields, odeint
-from helpers import torch_van_der_pol
 
 F64 = torch.float64
 E = 0.6

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffsim.rigid import ModelBuilder, builtin_model, load_mjcf, parse_mjcf
+from diffsim.rigid import ModelBuilder, builtin_model, load_mjcf, parse_mjcf, rollout
 
 mujoco = pytest.importorskip("mujoco")
 
@@ -89,3 +89,37 @@ def test_builder_rejects_broken_tree_and_bad_joints():
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         parse_mjcf("/nonexistent/model.xml")
+
+
+@pytest.mark.parametrize("name,index,value,match", [
+    ("body_mass", (1, 1), -2.0, r"body_mass\[world 1, index \(1,\)\] must be > 0 \(kg\) for a body with a joint"),
+    ("body_mass", (0, 1), float("nan"), r"body_mass\[world 0, index \(1,\)\] must be finite"),
+    ("body_inertia", (0, 1, 2, 2), -1e-3, r"body_inertia\[world 0, index \(1, 2\)\] must be >= 0 on its diagonal"),
+    ("dof_damping", (1, 0), -0.1, r"dof_damping\[world 1, index \(0,\)\] must be >= 0"),
+    ("dof_armature", (0, 1), -0.1, r"dof_armature\[world 0, index \(1,\)\] must be >= 0"),
+])
+def test_out_of_range_parameters_are_refused_before_a_rollout(name, index, value, match):
+    model = load_mjcf(builtin_model("cartpole"), num_worlds=2, dtype=torch.float64)
+    qpos, qvel, ctrl = torch.zeros(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64), \
+        torch.zeros(2, 3, 1, dtype=torch.float64)
+    rollout(model, qpos, qvel, ctrl)  # valid
+    with torch.no_grad():
+        getattr(model, name)[index] = value  # changed in place after the model was built
+    with pytest.raises(ValueError, match=match):
+        rollout(model, qpos, qvel, ctrl)
+
+
+def test_the_rigid_layers_import_one_way():
+    """description (mjcf) -> builder -> model; model knows neither, builder does not know mjcf."""
+    import ast
+    from pathlib import Path
+
+    import diffsim.rigid as rigid
+
+    def imports(name):
+        tree = ast.parse((Path(rigid.__file__).parent / f"{name}.py").read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert not {"diffsim.rigid.builder", "diffsim.rigid.mjcf"} & imports("model")
+    assert "diffsim.rigid.mjcf" not in imports("builder")
+    assert not {"diffsim.rigid.mjcf", "diffsim.rigid.builder"} & imports("codegen")

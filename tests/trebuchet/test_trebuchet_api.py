@@ -74,3 +74,11 @@ def test_unknown_model_and_mixed_dtypes():
         simulate(0.0, 0.7, 90.0, model="julia")
     with pytest.raises(TypeError, match="share one dtype"):
         simulate(torch.zeros(1), torch.zeros(1, dtype=F64), torch.ones(1))
+
+
+@pytest.mark.parametrize("mass", [-5.0, 0.0])
+def test_nonpositive_counterweight_is_refused(mass):
+    with pytest.raises(ValueError, match="mass must be > 0"):
+        simulate(0.0, 0.7, mass)
+    with pytest.raises(ValueError, match="nonpositive_mass must be 'raise' or 'flag'"):
+        simulate(0.0, 0.7, 90.0, nonpositive_mass="ignore")

@@ -1,6 +1,7 @@
 """The "original" model against Trebuchet.jl's numbers (shared/reference/trebuchet.md, sections 4.3 and 6)."""
 import math
 
+import pytest
 import torch
 
 from diffsim.trebuchet import LB, simulate
@@ -77,11 +78,14 @@ def test_stage_timing_of_default_shot():
 
 
 def test_light_and_nonpositive_counterweights_are_flagged():
+    """Too light to lift the arm: a physical outcome, flagged. Mass <= 0 is refused unless asked to flag it."""
     from diffsim.trebuchet import NONPOSITIVE_MASS, TOO_LIGHT
 
     rows = [(0, 45, 10), (0, 45, 15), (0, 45, 18), (0, 45, 0), (0, 45, -3)]
     wind, angle, mass = _shots(rows, requires_grad=True)
-    d, info = simulate(wind, angle, mass, return_info=True)
+    with pytest.raises(ValueError, match=r"mass must be > 0 \(counterweight, kg\), got -"):
+        simulate(wind, angle, mass)
+    d, info = simulate(wind, angle, mass, return_info=True, nonpositive_mass="flag")
     assert info["status"].tolist() == [TOO_LIGHT, TOO_LIGHT, 0, NONPOSITIVE_MASS, NONPOSITIVE_MASS]
     x0 = 0.681571  # projectile at rest on the ground, metres from the pivot (reference 2.3)
     assert abs(float(d[3].detach()) - x0) < 1e-6 and abs(float(d[4].detach()) - x0) < 1e-6

@@ -1,0 +1,53 @@
+"""``LNN``: a Lagrangian neural network (Cranmer, Greydanus, Hoyer et al., 2020).
+
+A network gives a scalar ``L(q, qdot)``; accelerations solve the Euler-Lagrange equations
+
+    d/dt dL/dqdot = dL/dq   =>   qddot = (d2L/dqdot2)^+ [dL/dq - (d2L/dqdot dq) qdot],
+
+with Hessians by automatic differentiation (``torch.func``) and a pseudo-inverse, as the paper. The
+energy ``E = qdot . dL/dqdot - L`` is conserved along the learned flow.
+"""
+from __future__ import annotations
+
+import torch
+from torch.func import grad, jacfwd, vmap
+
+from controllers.dynamics.base import FieldModel, network
+
+
+class LNN(FieldModel):
+    """Learned Lagrangian; ``y = [q, qdot]`` of shape ``(batch, 2 * dof)``.
+
+    Default network 3 x 128 softplus (smooth second derivatives; the paper used 3 x 600).
+    """
+
+    def __init__(self, dof: int = 1, hidden: int = 128, layers: int = 3, activation: str = "softplus",
+                 periodic=None):
+        super().__init__(dof, periodic)
+        self.net = network(self.q_features + dof, 1, hidden, layers, activation, out_bias=False)  # L + c: same motion
+
+    def lagrangian(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
+        """``L(q, qdot)``, shape ``(batch,)`` for ``q``, ``qdot`` of shape ``(batch, dof)``."""
+        return self.net(torch.cat([self.encode_q(q), qdot], -1)).squeeze(-1)
+
+    def _single(self, q, qdot):
+        return self.lagrangian(q[None], qdot[None])[0]
+
+    def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
+        """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
+        dL_dq = vmap(grad(self._single, argnums=0))(q, qdot)
+        dL_dv = grad(self._single, argnums=1)
+        H_vv = vmap(jacfwd(dL_dv, argnums=1))(q, qdot)  # (batch, dof, dof): d2L / dqdot2
+        H_vq = vmap(jacfwd(dL_dv, argnums=0))(q, qdot)  # [i, j] = d2L / dqdot_i dq_j
+        rhs = dL_dq - (H_vq @ qdot.unsqueeze(-1)).squeeze(-1)
+        return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1)
+
+    def forward(self, t, y):
+        q, qdot = self.split(self.check(y))
+        return torch.cat([qdot, self.accelerations(q, qdot)], -1)
+
+    def energy(self, y: torch.Tensor) -> torch.Tensor:
+        """``E = qdot . dL/dqdot - L``, shape ``(batch,)``."""
+        q, qdot = self.split(self.check(y))
+        dL_dv = vmap(grad(self._single, argnums=1))(q, qdot)
+        return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)

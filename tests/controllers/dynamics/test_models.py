@@ -1,0 +1,134 @@
+"""Learned fields: the structure each model promises holds for any weights, gradients reach every parameter
+through diffsim's integrators, and bad inputs are refused."""
+import pytest
+import torch
+
+from controllers.dynamics import HNN, LNN, UDE, ControlledHNN, MLPField
+from diffsim.ode import odeint
+
+F64 = torch.float64
+
+
+def test_hnn_with_random_weights_conserves_its_own_hamiltonian():
+    torch.manual_seed(0)
+    model = HNN(dof=2, hidden=32)
+    y0 = torch.randn(4, 4, dtype=F64)
+    drift = {}
+    with torch.no_grad():
+        H0 = model.hamiltonian(y0)
+        for h in (0.2, 0.1, 1e-3):
+            ys = odeint(model, y0, torch.linspace(0, 2, 11), method="rk4", step_size=h)
+            drift[h] = float((torch.stack([model.hamiltonian(y) for y in ys]) - H0).abs().max())
+    assert drift[1e-3] < 1e-14 * max(1.0, float(H0.abs().max()))  # conserved to rounding
+    assert drift[0.2] / drift[0.1] > 8  # what drift there is, is RK4's (order 4: 2^4 when h halves)
+
+
+def test_hnn_field_is_the_symplectic_gradient():
+    model = HNN(dof=1, hidden=16)
+    y = torch.randn(5, 2, dtype=F64)
+    f = model(0.0, y)
+    eps = 1e-6
+    for i in range(2):
+        e = torch.zeros(2, dtype=F64)
+        e[i] = eps
+        dH = (model.hamiltonian(y + e) - model.hamiltonian(y - e)) / (2 * eps)
+        expected = -dH if i == 0 else dH  # dp/dt = -dH/dq, dq/dt = dH/dp
+        torch.testing.assert_close(f[:, 1 - i], expected.detach(), rtol=1e-6, atol=1e-8)
+
+
+def test_lnn_accelerations_satisfy_euler_lagrange_and_conserve_energy():
+    torch.manual_seed(1)
+    model = LNN(dof=2, hidden=32, layers=2)
+    q = torch.randn(3, 2, dtype=F64)
+    qd = torch.randn(3, 2, dtype=F64)
+    qdd = model.accelerations(q, qd).detach()
+    # d/dt (dL/dqdot) - dL/dq = 0 along (q, qd, qdd): the time derivative by central differences
+    h = 1e-5
+
+    def dL(qq, vv):
+        qq, vv = qq.clone().requires_grad_(True), vv.clone().requires_grad_(True)
+        gq, gv = torch.autograd.grad(model.lagrangian(qq, vv).sum(), (qq, vv))
+        return gq, gv
+
+    _, gv_plus = dL(q + h * qd + 0.5 * h * h * qdd, qd + h * qdd)
+    _, gv_minus = dL(q - h * qd + 0.5 * h * h * qdd, qd - h * qdd)
+    gq, _ = dL(q, qd)
+    torch.testing.assert_close((gv_plus - gv_minus) / (2 * h), gq, rtol=1e-5, atol=1e-6)
+    # the energy is conserved along the learned flow (to the integrator's error)
+    y0 = torch.cat([q, qd], -1) * 0.3
+    with torch.no_grad():
+        ys = odeint(model, y0, torch.linspace(0, 0.5, 6), method="rk4", step_size=1e-3)
+        E = torch.stack([model.energy(y) for y in ys])
+    assert (E - E[0]).abs().max() < 1e-7 * max(1.0, float(E.abs().max()))
+
+
+def test_controlled_hnn_conserves_h_without_input_and_damping_only_removes_energy():
+    torch.manual_seed(2)
+    free = ControlledHNN(dof=1, control_dim=1, hidden=16, dissipation=False)
+    y0 = torch.randn(3, 2, dtype=F64)
+    with torch.no_grad():
+        ys = odeint(free, y0, torch.linspace(0, 1, 5), method="rk4", step_size=1e-3)
+        H = torch.stack([free.hamiltonian(y) for y in ys])
+    assert (H - H[0]).abs().max() < 1e-9 * max(1.0, float(H.abs().max()))
+    damped = ControlledHNN(dof=1, control_dim=1, hidden=16, dissipation=True)
+    y = torch.randn(64, 2, dtype=F64)
+    yy = y.clone().requires_grad_(True)
+    grad_h = torch.autograd.grad(damped.hamiltonian(yy).sum(), yy)[0]
+    power = (grad_h * damped(0.0, y)).sum(-1)  # dH/dt along the unforced flow
+    assert (power <= 1e-12).all() and (power < 0).any()
+    u = torch.randn(64, 1, dtype=F64)
+    forced = damped(0.0, y, u) - damped(0.0, y)
+    torch.testing.assert_close(forced[:, 1:], (damped.input_matrix(y[:, :1]) @ u.unsqueeze(-1)).squeeze(-1).detach())
+
+
+def test_ude_adds_the_network_to_the_known_terms():
+    def known(t, y):
+        return torch.stack([1.3 * y[:, 0], -1.8 * y[:, 1]], -1)
+
+    model = UDE(known, dof=1, hidden=8)
+    y = torch.rand(6, 2, dtype=F64)
+    torch.testing.assert_close(model(0.0, y), known(0.0, y) + model.unknown(y))
+
+
+@pytest.mark.parametrize("make", [lambda: MLPField(dof=2, hidden=16), lambda: HNN(dof=2, hidden=16),
+                                  lambda: LNN(dof=2, hidden=16, layers=2),
+                                  lambda: ControlledHNN(dof=2, control_dim=1, hidden=16).with_control(
+                                      torch.ones(3, 1, dtype=F64)),
+                                  lambda: UDE(lambda t, y: -y, dof=2, hidden=16)],
+                         ids=["mlp", "hnn", "lnn", "controlled", "ude"])
+@pytest.mark.parametrize("method", ["rk4", "verlet", "dopri5"])
+def test_gradients_reach_every_parameter_through_the_solver(make, method):
+    torch.manual_seed(3)
+    field = make()
+    module = field if isinstance(field, torch.nn.Module) else field.__closure__[0].cell_contents  # with_control
+    y0 = (0.3 * torch.randn(3, 4, dtype=F64)).requires_grad_(True)
+    ys = odeint(field, y0, torch.linspace(0, 0.2, 3), method=method, step_size=0.05, rtol=1e-6, atol=1e-8)
+    ys[-1].square().sum().backward()
+    assert y0.grad is not None and torch.isfinite(y0.grad).all()
+    for name, p in module.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+def test_bad_inputs_give_clear_errors():
+    with pytest.raises(ValueError, match="dof must be an int >= 1"):
+        HNN(dof=0)
+    with pytest.raises(ValueError, match="dof must be an int >= 1"):
+        LNN(dof=1.5)
+    with pytest.raises(ValueError, match=r"y must have shape \(batch, 4\) = \(batch, 2 \* dof\) for dof = 2"):
+        HNN(dof=2)(0.0, torch.zeros(3, 3, dtype=F64))
+    with pytest.raises(ValueError, match="periodic must have one entry per degree of freedom"):
+        MLPField(dof=2, periodic=[True])
+    with pytest.raises(ValueError, match="control_dim must be an int >= 1"):
+        ControlledHNN(dof=1, control_dim=0)
+    with pytest.raises(ValueError, match=r"u must have shape \(3, 2\)"):
+        ControlledHNN(dof=1, control_dim=2)(0.0, torch.zeros(3, 2, dtype=F64), torch.zeros(3, 1, dtype=F64))
+    with pytest.raises(TypeError, match="known must be a callable"):
+        UDE(known=3.0)
+
+
+def test_periodic_coordinates_make_the_model_2pi_periodic():
+    model = HNN(dof=2, hidden=16, periodic=[True, False])
+    y = torch.randn(4, 4, dtype=F64)
+    shifted = y.clone()
+    shifted[:, 0] += 2 * torch.pi
+    torch.testing.assert_close(model.hamiltonian(shifted), model.hamiltonian(y))

@@ -9,8 +9,6 @@ the physical parameters of ``dynamics.template`` (a one-world :class:`Model`; se
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 import warp as wp
@@ -44,6 +42,7 @@ class RigidDynamics(ClassicDynamics):
             if value.shape != current.shape[1:] and value.shape != current.shape:
                 raise ValueError(f"{name} must have shape {tuple(current.shape[1:])}, got {tuple(value.shape)}")
             setattr(self.template, name, value.reshape(current.shape).clone())
+        self.template.check_params()  # e.g. a negative body_mass override is refused here, naming it
         m = self.template
         self.nq, self.nv, self.nu = m.nq, m.nv, m.nu
         self.state_dim = m.nq + m.nv + self.context_dim
@@ -57,8 +56,7 @@ class RigidDynamics(ClassicDynamics):
 
     def model_for(self, n: int):
         """The template replicated over ``n`` worlds (expanded: gradients reach the template's tensors)."""
-        fields = {k: getattr(self.template, k).expand(n, *getattr(self.template, k).shape[1:]) for k in PARAM_NAMES}
-        return dataclasses.replace(self.template, num_worlds=n, **fields)
+        return self.template.expand(n)
 
     def transition(self, state, action, params=None, recompute: bool = False):
         n = state.shape[0]

@@ -16,6 +16,7 @@ cached. Three kinds:
 """
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -52,7 +53,20 @@ from diffsim.parallel import active_tape, blocks, launch_worlds
 
 LANES = 4  # trajectories per thread in the fixed-step kernel (interleaved for instruction-level parallelism;
 #             the kernel writes its four lanes out by hand)
-STEPS_PER_LAUNCH = 16  # fixed steps unrolled into one launch (amortises ~10 us of launch overhead per launch)
+
+
+def _steps_per_launch() -> int:
+    env = os.environ.get("DIFFSIM_ODE_STEPS_PER_LAUNCH", "16")
+    if not env.isdigit() or int(env) < 1:
+        raise ValueError(f"DIFFSIM_ODE_STEPS_PER_LAUNCH must be an integer >= 1, got {env!r}")
+    return int(env)
+
+
+# Fixed steps unrolled into one launch: amortises ~10 us of launch overhead per launch, at the price of
+# compile time (a module holds STEPS_PER_LAUNCH x LANES inlined steps and their adjoints: ~6 s at 16 on a
+# 2-core Xeon). States and initial-state gradients do not depend on it, bit for bit; parameter gradients
+# only through the order of a sum (rounding). The test suite uses 4 to compile faster.
+STEPS_PER_LAUNCH = _steps_per_launch()
 
 
 def _step_func(f, method, S, V, Pv, dim):
@@ -370,7 +384,7 @@ _CACHE: dict = {}
 
 def kernels_for(field: WarpVectorField, method, dtype: torch.dtype) -> _Kernels:
     S = runtime.warp_scalar(dtype)
-    key = (field.func, method.name, S, field.dim, field.num_params)
+    key = (field.func, method.name, S, field.dim, field.num_params, STEPS_PER_LAUNCH)
     if key not in _CACHE:
         _CACHE[key] = _Kernels(field.func, method, S, field.dim, field.num_params)
     return _CACHE[key]

@@ -92,13 +92,27 @@ class Model:
     def nu(self) -> int:
         return len(self.actuator_dof)
 
+    def expand(self, num_worlds: int) -> "Model":
+        """This one-world model as ``num_worlds`` worlds sharing its parameters (expanded views, so gradients
+        reach this model's tensors); its parameters are range-checked here, once per change."""
+        if self.num_worlds != 1:
+            raise ValueError(f"expand needs a one-world model, this one has {self.num_worlds} worlds")
+        self.check_params()
+        fields = {k: getattr(self, k).expand(num_worlds, *getattr(self, k).shape[1:]) for k in PARAM_NAMES}
+        model = dataclasses.replace(self, num_worlds=num_worlds, **fields)
+        object.__setattr__(model, "_checked", model._params_key())
+        return model
+
+    def _params_key(self):
+        return tuple((id(t), t._version) for t in (getattr(self, k) for k in PARAM_NAMES))
+
     def check_params(self) -> None:
         """Raise ``ValueError`` naming the parameter, world and index when a per-world physical parameter is
         out of its range: NaN/inf anywhere, a moving body's mass <= 0 (kg), a welded body's mass < 0, a
         negative inertia diagonal, damping, armature, friction, contact stiffness or damping < 0, a
         limited dof's range with low >= high. ``rollout`` calls it; a check runs again only after a
         parameter tensor was replaced or changed in place."""
-        key = tuple((id(t), t._version) for t in (getattr(self, k) for k in PARAM_NAMES))
+        key = self._params_key()
         if getattr(self, "_checked", None) == key:
             return
         moving = torch.tensor([jt >= 0 for jt in self.joint_type], device=self.body_mass.device)

@@ -198,6 +198,8 @@ def test_bad_actions(env_id, bad, match):
 def test_bad_parameter_override():
     with pytest.raises(ValueError, match="unknown physical parameter"):
         CartPoleSwingUpDynamics(pole_length=2.0)
+    with pytest.raises(ValueError, match=r"body_mass\[world 0, index \(1,\)\] must be > 0 \(kg\)"):
+        CartPoleSwingUpDynamics(body_mass=[1.0, -0.1])
 
 
 def test_swingup_training_shaping_is_zero_on_the_track_and_grows_past_the_soft_rails():

@@ -165,3 +165,21 @@ def test_fixed_step_batch_lanes_give_each_trajectory_its_own_solution_and_gradie
         a_y0, a_mu = torch.autograd.grad((alone ** 2).sum(), (y_i, mu_i))
         torch.testing.assert_close(g_y0[i], a_y0, rtol=1e-14, atol=0)
         torch.testing.assert_close(g_mu[i], a_mu, rtol=1e-14, atol=0)
+
+
+def test_steps_unrolled_per_launch_change_nothing(monkeypatch):
+    """The suite compiles ODE kernels with 4 steps per launch (tests/conftest.py); users get 16. Same
+    outputs and initial-state gradients bit for bit, over a step count that is a multiple of neither (37
+    steps); parameter gradients sum the steps' contributions in other groups, so they agree to rounding."""
+    gen = torch.Generator().manual_seed(4)
+    rates = (0.5 + 2 * torch.rand(5, 1, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    y0 = torch.randn(5, 1, generator=gen, dtype=torch.float64).requires_grad_(True)
+    t = torch.linspace(0.0, 0.37, 3, dtype=torch.float64)
+    results = []
+    for unroll in (16, 4):
+        monkeypatch.setattr(warp_solver, "STEPS_PER_LAUNCH", unroll)
+        ys = odeint(fields.exponential_decay(rates), y0, t, method="rk4", step_size=0.01)
+        results.append((ys.detach(), *torch.autograd.grad((ys ** 2).sum(), (y0, rates))))
+    (ys16, gy16, gr16), (ys4, gy4, gr4) = results
+    assert torch.equal(ys16, ys4) and torch.equal(gy16, gy4)
+    torch.testing.assert_close(gr16, gr4, rtol=1e-13, atol=0)

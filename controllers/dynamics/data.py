@@ -32,7 +32,8 @@ def _solve(field, y0, t, rtol=1e-10, atol=1e-12):
 
 
 def hnn_task(name: str, seed: int = 0) -> dict:
-    """``x_train, dx_train, x_test, dx_test`` ``(N, T, D)`` and ``t`` for one HNN-paper task.
+    """``x_train, dx_train, x_test, dx_test`` ``(N, T, D)``, the noise-free ``clean_train, clean_test``, ``t``
+    and the simulator's ``field`` for one HNN-paper task.
 
     spring / pendulum: 50 trajectories from a random direction scaled to a radius drawn from the task's
     range, ``t`` in [0, 3] (30 / 45 points), split 25 / 25; states get Gaussian noise (std 0.1), the
@@ -55,7 +56,7 @@ def hnn_task(name: str, seed: int = 0) -> dict:
     noisy = ys + torch.tensor(rng.normal(0, spec["noise"], ys.shape), dtype=F64)
     half = spec["n"] // 2
     return dict(t=t, x_train=noisy[:half], dx_train=dys[:half], x_test=noisy[half:], dx_test=dys[half:],
-                field=field)
+                clean_train=ys[:half], clean_test=ys[half:], field=field)
 
 
 def _two_body(seed: int, orbits: int = 1000, points: int = 50, t_end: float = 20.0) -> dict:

@@ -3,8 +3,8 @@
     dy/dt = known(t, y) + U_theta(y)
 
 The known part is any torch callable; the network learns what it misses, e.g. the interaction terms
-of Lotka-Volterra when the linear growth and decay are known. Sparse regression on ``unknown(y)``
-(:mod:`controllers.dynamics.sindy`) then turns the network back into an equation.
+of Lotka-Volterra when the linear growth and decay are known; ``unknown(y)`` is the network's part alone
+(what a sparse regression would turn back into an equation).
 """
 from __future__ import annotations
 

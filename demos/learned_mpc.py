@@ -8,7 +8,8 @@
    RK4 step per env step (``fit(mode="trajectory", window=2)``) with the torque held over the step.
 3. Control: the same gradient-shooting MPC (:class:`controllers.mpc.ShootingMPC`: horizon, Adam iterations)
    plans either on the simulator or on the learned model (:class:`~controllers.dynamics.learned.LearnedDynamics`,
-   the env's reward), and acts on the simulator for 200 steps from the same ``--episodes`` start states.
+   the env's reward), and acts on the simulator for ``--episode-steps`` (200) steps from the same
+   ``--episodes`` start states.
 
 Prints the model's held-out one-step error and both controllers' returns; writes ``results.json`` and a
 plot of the angle over time to ``--out``.
@@ -49,6 +50,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--fit-steps", type=int, default=1500)
     parser.add_argument("--episodes", type=int, default=8)
+    parser.add_argument("--episode-steps", type=int, default=200)
     parser.add_argument("--horizon", type=int, default=20)
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
@@ -78,13 +80,13 @@ def main(argv=None):
     for name, planner in (("simulator", dyn), ("learned model", LearnedDynamics(model, dyn, dt))):
         mpc = ShootingMPC(planner, horizon=args.horizon, iterations=args.iterations, seed=args.seed)
         t0 = time.perf_counter()
-        returns, states = closed_loop(dyn, mpc.act, starts, 200)
+        returns, states = closed_loop(dyn, mpc.act, starts, args.episode_steps)
         seconds = time.perf_counter() - t0
         results[name] = dict(returns=returns.tolist(), mean=float(returns.mean()), std=float(returns.std()),
-                             ms_per_step=1e3 * seconds / 200)
+                             ms_per_step=1e3 * seconds / args.episode_steps)
         curves[name] = states[:, :, 0].numpy()
         print(f"MPC planning on the {name}: return {returns.mean():.1f} ± {returns.std():.1f} over {args.episodes} "
-              f"episodes ({1e3 * seconds / 200:.0f} ms per control step for all episodes)")
+              f"episodes ({1e3 * seconds / args.episode_steps:.0f} ms per control step for all episodes)")
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     _plot(curves, dt, args.out / "angle.png")
     print(f"results.json and angle.png written to {args.out}/")

@@ -14,8 +14,23 @@ def _seed():
     torch.manual_seed(0)
 
 
+# Test files that share Warp modules (the learned models' fields and solvers) run on one pytest-xdist worker, so
+# each module compiles once; every other file is a group of its own (`--dist loadgroup` then works as loadfile).
+SHARED_WORKER = {"learned-dynamics": ("tests/controllers/dynamics/", "tests/test_demo_hnn.py",
+                                      "tests/test_demo_learned_models.py", "tests/test_demo_neural_ode_lv.py")}
+
+
+def _group(path: str) -> str:
+    for group, prefixes in SHARED_WORKER.items():
+        if path.startswith(prefixes):
+            return group
+    return path
+
+
 def pytest_collection_modifyitems(config, items):
-    """``slow`` tests (long reproductions) run only when asked for: ``pytest -m slow``."""
+    """``slow`` tests (long reproductions) run only when asked for: ``pytest -m slow``; xdist groups (above)."""
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item.nodeid.split("::")[0])))
     if "slow" in (config.option.markexpr or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with `pytest -m slow`")

@@ -34,7 +34,7 @@ def test_hnn_spring_and_pendulum_follow_the_papers_recipe():
 def test_two_body_conserves_energy_momentum_and_angular_momentum():
     field = fields.two_body()
     y0 = torch.tensor([[1.0, 0.2, -1.0, -0.2, 0.05, 0.4, -0.05, -0.4]], dtype=F64)
-    ys = odeint(field, y0, torch.linspace(0, 20, 201, dtype=F64), rtol=1e-11, atol=1e-12)[:, 0]
+    ys = odeint(field, y0, torch.linspace(0, 20, 201, dtype=F64), method="rk4", step_size=0.005)[:, 0]
     q, p = ys[:, :4], ys[:, 4:]
     energy = 0.5 * p.square().sum(-1) - 1.0 / (q[:, 2:] - q[:, :2]).norm(dim=-1)
     momentum = p[:, :2] + p[:, 2:]

@@ -7,6 +7,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # ODE kernels unroll 4 fixed steps per launch instead of 16: the same states and gradients (checked in
 # tests/ode/test_ode_gradients.py) and a much shorter cold Warp compile
 os.environ.setdefault("DIFFSIM_ODE_STEPS_PER_LAUNCH", "4")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one pytest-xdist worker per core: each worker computes on one thread (torch and Warp's CPU launches), so
+    # the workers do not oversubscribe the cores; tests of the multi-thread paths set their thread counts
+    os.environ.setdefault("DIFFSIM_CPU_THREADS", "1")
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

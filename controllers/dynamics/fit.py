@@ -140,6 +140,9 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be None (full batch) or an int >= 1, got {batch_size!r}")
+    if controls is not None and not hasattr(model, "with_control"):
+        raise TypeError(f"controls were given but {type(model).__name__} takes no input; use a controlled model "
+                        f"(e.g. ControlledHNN)")
     dtype = next(model.parameters()).dtype
     data = _Data(model, t, ys, dys, controls, mode, window, dtype)
     test_data = None

@@ -98,6 +98,7 @@ def test_non_finite_loss_stops_with_a_message():
     (dict(nan=True), ValueError, "ys must be finite"),
     (dict(width=3), ValueError, "state width 3, the model expects 2 \\* dof = 2"),
     (dict(dys_shape=True), ValueError, "dys must have the shape of ys"),
+    (dict(controls=torch.zeros(4, 12, 1, dtype=F64)), TypeError, "MLPField takes no input"),
 ])
 def test_bad_data_and_settings_are_refused(kwargs, error, match):
     t, ys, dys = _spring_data()

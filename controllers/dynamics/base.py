@@ -86,6 +86,9 @@ class FieldModel(nn.Module):
 def gradient(fn, x: torch.Tensor) -> torch.Tensor:
     """``d fn(x).sum() / dx``, differentiable again when grad mode is on (training through it), plain
     under ``torch.no_grad()`` (evaluation)."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError("this model's field is a gradient taken by autograd, which torch.inference_mode() "
+                           "disables: evaluate it under torch.no_grad() instead")
     create = torch.is_grad_enabled()
     with torch.enable_grad():
         x_ = x if x.requires_grad else x.detach().requires_grad_(True)

@@ -35,6 +35,9 @@ class LNN(FieldModel):
 
     def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
+        if torch.is_inference_mode_enabled():
+            raise RuntimeError("the LNN's accelerations are derivatives taken by autograd, which "
+                               "torch.inference_mode() disables: evaluate it under torch.no_grad() instead")
         dL_dq = vmap(grad(self._single, argnums=0))(q, qdot)
         dL_dv = grad(self._single, argnums=1)
         H_vv = vmap(jacfwd(dL_dv, argnums=1))(q, qdot)  # (batch, dof, dof): d2L / dqdot2

@@ -128,6 +128,9 @@ def test_bad_inputs_give_clear_errors():
         ControlledHNN(dof=1, control_dim=2)(0.0, torch.zeros(3, 2, dtype=F64), torch.zeros(3, 1, dtype=F64))
     with pytest.raises(TypeError, match="known must be a callable"):
         UDE(known=3.0)
+    for model in (HNN(dof=1, hidden=8), LNN(dof=1, hidden=8), ControlledHNN(dof=1, hidden=8)):
+        with torch.inference_mode(), pytest.raises(RuntimeError, match=r"use|under torch.no_grad\(\) instead"):
+            model(0.0, torch.zeros(2, 2, dtype=F64))
 
 
 def test_periodic_coordinates_make_the_model_2pi_periodic():

@@ -1,6 +1,7 @@
 """Lagrangian neural network on the double pendulum (the LNN paper's test): ``python -m demos.lnn``.
 
-Training as the paper's notebook, on a smaller budget: every step draws a fresh batch of states
+Training as the paper's notebook, on a smaller budget (and, by default, with a kinetic prior c |qdot|^2 / 2 added to
+the learned L, see :class:`~controllers.dynamics.lnn.LNN`): every step draws a fresh batch of states
 (theta ~ U[0, 2 pi)^2, omega ~ U[-10, 10]^2) with the exact accelerations of diffsim's ``double_pendulum`` field
 (m = l = 1, g = 9.8) as targets, L1 loss, Adam with a one-cycle learning rate. Models: the LNN (``--hidden``
 units x 3 softplus layers, angles fed as cos/sin) and the baseline MLP predicting the accelerations directly
@@ -63,6 +64,8 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--kinetic-prior", type=float, default=1.0,
+                        help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN, which stalls at this budget)")
     parser.add_argument("--dt", type=float, default=0.01)
     parser.add_argument("--t-end", type=float, default=100.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -73,7 +76,8 @@ def main(argv=None):
     torch.set_num_threads(1)
     test = double_pendulum_test_set(seed=args.seed, t_end=args.t_end)
     results = {}
-    for name, make in (("lnn", lambda: LNN(dof=2, hidden=args.hidden, layers=3, periodic=[True, True])),
+    for name, make in (("lnn", lambda: LNN(dof=2, hidden=args.hidden, layers=3, periodic=[True, True],
+                                           kinetic_prior=args.kinetic_prior)),
                        ("baseline", lambda: MLPField(dof=2, hidden=args.hidden, layers=3, activation="relu",
                                                      periodic=[True, True]))):
         torch.manual_seed(args.seed)

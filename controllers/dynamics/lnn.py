@@ -19,16 +19,24 @@ class LNN(FieldModel):
     """Learned Lagrangian; ``y = [q, qdot]`` of shape ``(batch, 2 * dof)``.
 
     Default network 3 x 128 softplus (smooth second derivatives; the paper used 3 x 600).
+    ``kinetic_prior = c > 0`` adds ``c |qdot|^2 / 2`` to the network's ``L``: at initialisation the network's own
+    ``d2L/dqdot2`` is tiny and indefinite (eigenvalues ~1e-3 for the double pendulum's inputs), so the
+    accelerations through its pseudo-inverse are ill-conditioned and training stalls; the prior makes it
+    ``~ c I`` from the start. ``0`` (default) is the paper's LNN.
     """
 
     def __init__(self, dof: int = 1, hidden: int = 128, layers: int = 3, activation: str = "softplus",
-                 periodic=None):
+                 periodic=None, kinetic_prior: float = 0.0):
         super().__init__(dof, periodic)
+        if not kinetic_prior >= 0:
+            raise ValueError(f"kinetic_prior must be >= 0, got {kinetic_prior!r}")
+        self.kinetic_prior = float(kinetic_prior)
         self.net = network(self.q_features + dof, 1, hidden, layers, activation, out_bias=False)  # L + c: same motion
 
     def lagrangian(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``L(q, qdot)``, shape ``(batch,)`` for ``q``, ``qdot`` of shape ``(batch, dof)``."""
-        return self.net(torch.cat([self.encode_q(q), qdot], -1)).squeeze(-1)
+        L = self.net(torch.cat([self.encode_q(q), qdot], -1)).squeeze(-1)
+        return L + 0.5 * self.kinetic_prior * qdot.square().sum(-1) if self.kinetic_prior else L
 
     def _single(self, q, qdot):
         return self.lagrangian(q[None], qdot[None])[0]

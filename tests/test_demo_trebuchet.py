@@ -9,7 +9,12 @@ from demos.trebuchet.__main__ import main
 from demos.trebuchet.aiming import DEFAULT, train
 
 
-def test_short_run_writes_figures_results_and_checkpoint(tmp_path):
+def test_short_run_writes_figures_results_and_checkpoint(tmp_path, monkeypatch):
+    import numpy as np
+
+    from demos.trebuchet import evaluate
+
+    monkeypatch.setattr(evaluate, "REACH_WINDS", np.linspace(-20.0, 20.0, 9))  # a coarse reachability grid: faster
     res = main(["--steps", "30", "--out", str(tmp_path), "--no-progress"])
     for name in ("learning_curve_default.png", "miss_map_default.png", "trajectories_default.png",
                  "aimnet_default.pt", "results_default.json"):

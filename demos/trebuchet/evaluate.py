@@ -10,15 +10,17 @@ import torch
 from demos.trebuchet.aiming import AimNet, miss, sample_shots
 from diffsim.trebuchet import LB, simulate
 
+REACH_WINDS = np.linspace(-20.0, 20.0, 81)  # m/s: the wind grid of the reachability search
+
 
 def reachable_interval(model: str, weight_range_lb=(20.0, 500.0), winds=None):
     """Shortest and longest landing distance reachable at each wind, over the allowed controls.
 
     Searched on a grid (release angle 1..89 deg by 1 deg, 8 counterweights across the
-    range) at winds -20..20 m/s, then interpolated in wind. Returns ``(winds, d_min, d_max)``.
+    range) at winds ``REACH_WINDS`` (-20..20 m/s), then interpolated in wind. Returns ``(winds, d_min, d_max)``.
     """
     if winds is None:
-        winds = np.linspace(-20.0, 20.0, 81)
+        winds = REACH_WINDS
     angles = np.radians(np.arange(1.0, 90.0, 1.0))
     weights = np.linspace(*weight_range_lb, 8)
     W, A, M = np.meshgrid(winds, angles, weights, indexing="ij")

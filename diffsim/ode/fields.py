@@ -15,11 +15,20 @@ import warp as wp
 from diffsim.ode.field import WarpVectorField
 
 
-def _params(values, default):
+def _params(values, default, positive: dict | None = None, field: str = ""):
+    """``values`` (or ``default``) as a tensor; ``positive`` maps a parameter's index to its name for the
+    parameters that must be > 0 (masses, lengths, stiffness), checked with a clear error."""
     if values is None:
         values = default
     if not isinstance(values, torch.Tensor):
         values = torch.tensor(values, dtype=torch.float64)
+    if values.dim() == 0 or values.shape[-1] != len(default):
+        raise ValueError(f"{field} params must have shape (..., {len(default)}), got {tuple(values.shape)}")
+    for i, name in (positive or {}).items():
+        bad = ~(values[..., i].detach() > 0)
+        if bool(bad.any()):
+            raise ValueError(f"{field}: {name} (params[..., {i}]) must be > 0, got "
+                             f"{float(values[..., i].detach().reshape(-1)[bad.reshape(-1)][0])}")
     return values
 
 
@@ -30,7 +39,7 @@ def _decay(t: Any, y: Any, p: Any):
 
 def exponential_decay(rate=None) -> WarpVectorField:
     """dy/dt = -rate * y (any state size 1); params ``[rate]`` in 1/s."""
-    return WarpVectorField(_decay, 1, _params(rate, [1.0]), "exponential_decay")
+    return WarpVectorField(_decay, 1, _params(rate, [1.0], field="exponential_decay"), "exponential_decay")
 
 
 @wp.func
@@ -41,7 +50,7 @@ def _harmonic(t: Any, y: Any, p: Any):
 
 def harmonic_oscillator(omega=None) -> WarpVectorField:
     """q' = p, p' = -omega^2 q; state ``[q, p]``; params ``[omega]`` in rad/s."""
-    return WarpVectorField(_harmonic, 2, _params(omega, [1.0]), "harmonic_oscillator")
+    return WarpVectorField(_harmonic, 2, _params(omega, [1.0], field="harmonic_oscillator"), "harmonic_oscillator")
 
 
 @wp.func
@@ -51,7 +60,7 @@ def _pendulum(t: Any, y: Any, p: Any):
 
 def pendulum(g_over_l=None) -> WarpVectorField:
     """theta' = omega, omega' = -(g/l) sin(theta); state ``[theta, omega]``; params ``[g/l]`` in 1/s^2."""
-    return WarpVectorField(_pendulum, 2, _params(g_over_l, [1.0]), "pendulum")
+    return WarpVectorField(_pendulum, 2, _params(g_over_l, [1.0], field="pendulum"), "pendulum")
 
 
 @wp.func
@@ -63,7 +72,7 @@ def _van_der_pol(t: Any, y: Any, p: Any):
 
 def van_der_pol(mu=None) -> WarpVectorField:
     """x'' = mu (1 - x^2) x' - x; state ``[x, x']``; params ``[mu]``."""
-    return WarpVectorField(_van_der_pol, 2, _params(mu, [1.0]), "van_der_pol")
+    return WarpVectorField(_van_der_pol, 2, _params(mu, [1.0], field="van_der_pol"), "van_der_pol")
 
 
 @wp.func
@@ -73,7 +82,8 @@ def _lotka_volterra(t: Any, y: Any, p: Any):
 
 def lotka_volterra(params=None) -> WarpVectorField:
     """x' = a x - b x y, y' = d x y - c y; params ``[a, b, c, d]`` (SciML default 1.5, 1, 3, 1)."""
-    return WarpVectorField(_lotka_volterra, 2, _params(params, [1.5, 1.0, 3.0, 1.0]), "lotka_volterra")
+    p = _params(params, [1.5, 1.0, 3.0, 1.0], field="lotka_volterra")
+    return WarpVectorField(_lotka_volterra, 2, p, "lotka_volterra")
 
 
 @wp.func
@@ -85,7 +95,7 @@ def _kepler(t: Any, y: Any, p: Any):
 
 def kepler(gm=None) -> WarpVectorField:
     """Planar two-body problem q'' = -GM q/|q|^3; state ``[qx, qy, px, py]``; params ``[GM]``."""
-    return WarpVectorField(_kepler, 4, _params(gm, [1.0]), "kepler")
+    return WarpVectorField(_kepler, 4, _params(gm, [1.0], field="kepler"), "kepler")
 
 
 @wp.func
@@ -96,7 +106,8 @@ def _mass_spring(t: Any, y: Any, p: Any):
 def mass_spring(params=None) -> WarpVectorField:
     """H = k q^2 / 2 + p^2 / (2 m): q' = p / m, p' = -k q; state ``[q, p]`` (m, kg m/s); params ``[k, m]``
     (N/m, kg), default ``[2, 0.5]``: H = q^2 + p^2, the HNN paper's spring."""
-    return WarpVectorField(_mass_spring, 2, _params(params, [2.0, 0.5]), "mass_spring")
+    return WarpVectorField(_mass_spring, 2, _params(params, [2.0, 0.5], {0: "k", 1: "m"}, "mass_spring"),
+                           "mass_spring")
 
 
 @wp.func
@@ -108,7 +119,8 @@ def _hamiltonian_pendulum(t: Any, y: Any, p: Any):
 def hamiltonian_pendulum(params=None) -> WarpVectorField:
     """H = m g l (1 - cos q) + p^2 / (2 m l^2); state ``[q, p]`` (rad, kg m^2/s); params ``[m, l, g]``
     (kg, m, m/s^2), default ``[0.5, 1, 6]``: H = 3 (1 - cos q) + p^2, the HNN paper's pendulum."""
-    return WarpVectorField(_hamiltonian_pendulum, 2, _params(params, [0.5, 1.0, 6.0]), "hamiltonian_pendulum")
+    p = _params(params, [0.5, 1.0, 6.0], {0: "m", 1: "l"}, "hamiltonian_pendulum")
+    return WarpVectorField(_hamiltonian_pendulum, 2, p, "hamiltonian_pendulum")
 
 
 @wp.func
@@ -124,7 +136,7 @@ def _two_body(t: Any, y: Any, p: Any):
 def two_body(params=None) -> WarpVectorField:
     """Two gravitating bodies in a plane; state ``[x1, y1, x2, y2, px1, py1, px2, py2]`` (positions, then
     momenta); params ``[m1, m2, G]``, default ``[1, 1, 1]`` (the HNN paper's task)."""
-    return WarpVectorField(_two_body, 8, _params(params, [1.0, 1.0, 1.0]), "two_body")
+    return WarpVectorField(_two_body, 8, _params(params, [1.0, 1.0, 1.0], {0: "m1", 1: "m2"}, "two_body"), "two_body")
 
 
 @wp.func
@@ -144,4 +156,5 @@ def double_pendulum(params=None) -> WarpVectorField:
     """Two point masses on massless rods, angles from the downward vertical; state ``[theta1, theta2,
     omega1, omega2]`` (rad, rad/s); params ``[m1, m2, l1, l2, g]``, default ``[1, 1, 1, 1, 9.8]`` (the LNN
     paper's double pendulum)."""
-    return WarpVectorField(_double_pendulum, 4, _params(params, [1.0, 1.0, 1.0, 1.0, 9.8]), "double_pendulum")
+    p = _params(params, [1.0, 1.0, 1.0, 1.0, 9.8], {0: "m1", 1: "m2", 2: "l1", 3: "l2"}, "double_pendulum")
+    return WarpVectorField(_double_pendulum, 4, p, "double_pendulum")

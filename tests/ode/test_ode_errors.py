@@ -84,3 +84,16 @@ def test_vector_field_constructor_checks():
         WarpVectorField(lambda t, y, p: y, 1)
     with pytest.raises(ValueError, match="dim must be a positive int"):
         WarpVectorField(_blow_up, 0)
+
+
+@pytest.mark.parametrize("make,params,match", [
+    (fields.mass_spring, [2.0, -0.5], r"mass_spring: m \(params\[\.\.\., 1\]\) must be > 0, got -0.5"),
+    (fields.hamiltonian_pendulum, [[0.5, 1.0, 6.0], [0.5, 0.0, 6.0]],
+     r"hamiltonian_pendulum: l .* must be > 0, got 0.0"),
+    (fields.two_body, [1.0, float("nan"), 1.0], r"two_body: m2 .* must be > 0, got nan"),
+    (fields.double_pendulum, [1.0, 1.0, 1.0, -1.0, 9.8], r"double_pendulum: l2 .* must be > 0"),
+    (fields.van_der_pol, [0.5, 2.0, 8.0], r"van_der_pol params must have shape \(\.\.\., 1\), got \(3,\)"),
+])
+def test_physical_field_parameters_are_checked(make, params, match):
+    with pytest.raises(ValueError, match=match):
+        make(params)

@@ -23,12 +23,8 @@ import torch
 
 from controllers.dynamics import HNN, MLPField
 from controllers.dynamics.data import hnn_task
+from controllers.dynamics.fit import windows
 from diffsim.ode import odeint
-
-
-def _windows(x: torch.Tensor, window: int) -> torch.Tensor:
-    N, T, D = x.shape
-    return x.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(-1, window, D)
 
 
 def _epoch_time(step, repeats: int) -> float:
@@ -51,7 +47,7 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     data = hnn_task("spring", seed=0)
-    chunks = _windows(data["x_train"], args.window)
+    chunks = windows(data["x_train"], args.window)
     y0, target = chunks[:, 0], chunks[:, 1:]
     t = data["t"][:args.window] - data["t"][0]
     x, dx = data["x_train"].reshape(-1, 2), data["dx_train"].reshape(-1, 2)

@@ -51,6 +51,12 @@ def _times(t, T, dtype):
     return t
 
 
+def windows(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Every stretch of ``window`` consecutive samples of trajectories ``x`` ``(N, T, D)``, trajectory-major:
+    ``(N * (T - window + 1), window, D)``."""
+    return x.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(-1, window, x.shape[-1])
+
+
 class _Data:
     """One data set (training or test) prepared for a mode: flat samples or windows."""
 
@@ -79,11 +85,9 @@ class _Data:
             dt = self.t.diff()
             if T > 1 and not bool(torch.allclose(dt, dt[0].expand_as(dt), rtol=1e-9, atol=0)):
                 raise ValueError("trajectory mode needs evenly spaced t")
-            starts = T - window + 1
-            self.x = ys.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(N * starts, window, D)
+            self.x = windows(ys, window)
             self.y = None
-            self.u = None if controls is None else \
-                controls.unfold(1, window, 1).permute(0, 1, 3, 2).reshape(N * starts, window, -1)
+            self.u = None if controls is None else windows(controls, window)
             self.t_window = self.t[:window] - self.t[0]
         self.n = self.x.shape[0]
 

@@ -83,12 +83,18 @@ class FieldModel(nn.Module):
         return torch.cat([self.encode_q(q), v], -1)
 
 
+def require_autograd() -> None:
+    """Fields built from autograd derivatives (HNN, LNN, ControlledHNN) cannot run under
+    ``torch.inference_mode()``: say so, and what to use instead."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError("this model's field is made of derivatives taken by autograd, which "
+                           "torch.inference_mode() disables: evaluate it under torch.no_grad() instead")
+
+
 def gradient(fn, x: torch.Tensor) -> torch.Tensor:
     """``d fn(x).sum() / dx``, differentiable again when grad mode is on (training through it), plain
     under ``torch.no_grad()`` (evaluation)."""
-    if torch.is_inference_mode_enabled():
-        raise RuntimeError("this model's field is a gradient taken by autograd, which torch.inference_mode() "
-                           "disables: evaluate it under torch.no_grad() instead")
+    require_autograd()
     create = torch.is_grad_enabled()
     with torch.enable_grad():
         x_ = x if x.requires_grad else x.detach().requires_grad_(True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch.func import grad, jacfwd, vmap
 
-from controllers.dynamics.base import FieldModel, network
+from controllers.dynamics.base import FieldModel, network, require_autograd
 
 
 class LNN(FieldModel):
@@ -43,9 +43,7 @@ class LNN(FieldModel):
 
     def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
-        if torch.is_inference_mode_enabled():
-            raise RuntimeError("the LNN's accelerations are derivatives taken by autograd, which "
-                               "torch.inference_mode() disables: evaluate it under torch.no_grad() instead")
+        require_autograd()
         dL_dq = vmap(grad(self._single, argnums=0))(q, qdot)
         dL_dv = grad(self._single, argnums=1)
         H_vv = vmap(jacfwd(dL_dv, argnums=1))(q, qdot)  # (batch, dof, dof): d2L / dqdot2

@@ -5,6 +5,7 @@
 * ``diffsim/Pendulum-v0``  -- Gymnasium's Pendulum-v1, step for step, on Warp;
 * ``diffsim/CartPole-v0``  -- Gymnasium's CartPole-v1, step for step, on Warp;
 * ``diffsim/Acrobot-v0``   -- Gymnasium's Acrobot-v1, step for step, on Warp;
+* ``diffsim/AcrobotSwingUp-v0`` -- the same acrobot with a continuous elbow torque, swung up and held;
 * ``diffsim/CartPoleSwingUp-v0`` -- swing up and balance, continuous push (rigid-body cart-pole);
 * ``diffsim/DoublePendulum-v0`` -- swing up and balance a double pendulum (two torques);
 * ``diffsim/Quadrotor-v0`` -- fly to a goal and hover (four rotor thrusts);
@@ -37,6 +38,12 @@ gymnasium.register(
     reward_threshold=-100.0,
 )
 gymnasium.register(
+    id="diffsim/AcrobotSwingUp-v0",
+    entry_point="envs.acrobot_swingup:AcrobotSwingUpEnv",
+    vector_entry_point="envs.acrobot_swingup:AcrobotSwingUpVectorEnv",
+    max_episode_steps=200,
+)
+gymnasium.register(
     id="diffsim/Trebuchet-v0",
     entry_point="envs.trebuchet:TrebuchetEnv",
     vector_entry_point="envs.trebuchet:TrebuchetVectorEnv",
@@ -55,6 +62,7 @@ FUNCTIONAL = {
     "diffsim/Pendulum-v0": "envs.pendulum:PendulumDynamics",
     "diffsim/CartPole-v0": "envs.cartpole:CartPoleDynamics",
     "diffsim/Acrobot-v0": "envs.acrobot:AcrobotDynamics",
+    "diffsim/AcrobotSwingUp-v0": "envs.acrobot_swingup:AcrobotSwingUpDynamics",
     "diffsim/CartPoleSwingUp-v0": "envs.cartpole_swingup:CartPoleSwingUpDynamics",
     "diffsim/DoublePendulum-v0": "envs.double_pendulum:DoublePendulumDynamics",
     "diffsim/Quadrotor-v0": "envs.quadrotor:QuadrotorDynamics",

@@ -78,9 +78,9 @@ def acrobot_terminated(s: wp.vec4d):
 
 
 @wp.func
-def acrobot_dynamics(y: wp.vec4d, act: Vec1d, params: wp.array(dtype=wp.float64)):
+def acrobot_rk4(y: wp.vec4d, a: wp.float64, params: wp.array(dtype=wp.float64)):
+    """One RK4 step of ``params[8]`` s under elbow torque ``a`` (N m), angles wrapped, rates clipped."""
     dt = params[8]
-    a = act[0]
     h2 = dt / wp.float64(2.0)
     k1 = _dsdt(y[0], y[1], y[2], y[3], a, params)
     y2 = y + h2 * k1
@@ -90,8 +90,13 @@ def acrobot_dynamics(y: wp.vec4d, act: Vec1d, params: wp.array(dtype=wp.float64)
     y4 = y + dt * k3
     k4 = _dsdt(y4[0], y4[1], y4[2], y4[3], a, params)
     yn = y + dt / wp.float64(6.0) * (k1 + wp.float64(2.0) * k2 + wp.float64(2.0) * k3 + k4)
-    next_state = wp.vec4d(_wrap(yn[0]), _wrap(yn[1]), wp.clamp(yn[2], -params[9], params[9]),
-                          wp.clamp(yn[3], -params[10], params[10]))
+    return wp.vec4d(_wrap(yn[0]), _wrap(yn[1]), wp.clamp(yn[2], -params[9], params[9]),
+                    wp.clamp(yn[3], -params[10], params[10]))
+
+
+@wp.func
+def acrobot_dynamics(y: wp.vec4d, act: Vec1d, params: wp.array(dtype=wp.float64)):
+    next_state = acrobot_rk4(y, act[0], params)
     reward = wp.where(acrobot_terminated(next_state), wp.float64(0.0), wp.float64(-1.0))
     return next_state, reward
 

@@ -114,6 +114,7 @@ class AcrobotDynamics(WarpDynamics):
     state_dim, action_dim, obs_dim = 4, 1, 6
     kernels = ACROBOT_KERNELS
     param_names = ("m1", "m2", "l1", "lc1", "lc2", "I1", "I2", "g", "dt", "max_vel1", "max_vel2")
+    angle_dims = (0, 1)  # wrapped into [-pi, pi] by the step
 
     def __init__(self, m1=1.0, m2=1.0, l1=1.0, lc1=0.5, lc2=0.5, I1=1.0, I2=1.0, g=9.8, dt=0.2,
                  max_vel1=4 * math.pi, max_vel2=9 * math.pi, device="cpu"):

@@ -60,6 +60,7 @@ class AcrobotSwingUpDynamics(WarpDynamics):
     kernels = SWINGUP_KERNELS
     param_names = AcrobotDynamics.param_names + ("max_torque",)
     initial_bounds = AcrobotDynamics.initial_bounds
+    angle_dims = AcrobotDynamics.angle_dims
 
     def __init__(self, m1=1.0, m2=1.0, l1=1.0, lc1=0.5, lc2=0.5, I1=1.0, I2=1.0, g=9.8, dt=0.2,
                  max_vel1=4 * math.pi, max_vel2=9 * math.pi, max_torque=1.0, device="cpu"):

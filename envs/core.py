@@ -86,6 +86,7 @@ class ClassicDynamics:
 
     # --- per env ----------------------------------------------------------------------------
     start_in_float32 = False  # initial states rounded to float32 (as Gymnasium's Acrobot draws them)
+    angle_dims: tuple[int, ...] = ()  # state components the step wraps into [-pi, pi] (differences wrap too)
 
     def initial_bounds(self, options=None) -> tuple[np.ndarray, np.ndarray]:
         """``(low, high)``, float64 arrays of shape ``(state_dim,)``: the start distribution, every

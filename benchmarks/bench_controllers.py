@@ -7,10 +7,11 @@ of its deterministic policy over ``--eval-episodes`` episodes of the Gymnasium e
 single-env through the Gymnasium API; the first-order methods use the batched differentiable step
 (their env steps count every simulated world step). Wall-clock is training time: evaluations are left out,
 for every method (the trainers' own periodic check on the differentiable env, which is cheap, stays in).
-``mpc`` (Pendulum only) is gradient-shooting MPC
-on the exact model, no training: one row, its return on the same episodes and its compute per control
-step. ``--sanity`` also trains SAC on Gymnasium's own ``Pendulum-v1``. Torch runs on one thread
-(``--threads``); pin the process to cores with ``taskset`` to give every method the same ones.
+``mpc`` (gradient-shooting MPC) and ``ilqr`` (iLQR MPC) plan on the exact model, no training
+(Pendulum and the acrobot swing-up): one row each, the return on the same episodes and the compute per
+control step. SAC's and PPO's env-step budgets are the same for every task but the one-step throw
+(``SB3_TASK_BUDGETS``). ``--sanity`` also trains SAC on Gymnasium's own ``Pendulum-v1``. Torch runs on one
+thread (``--threads``); pin the process to cores with ``taskset`` to give every method the same ones.
 
 Writes ``<out>/results.csv`` and ``<out>/curves.png`` after every run; prints a summary table
 (final return over seeds; wall-clock to reach SAC's final mean return and to reach PPO's, each against
@@ -40,6 +41,7 @@ from controllers.shac import Trainer
 from envs import make_functional
 
 SB3_BUDGETS = {"sac": 30_000, "ppo": 200_000}  # env steps (first-order methods: their recipe's iterations)
+SB3_TASK_BUDGETS = {"diffsim/Throw-v0": {"sac": 10_000, "ppo": 40_000}}  # one-step episodes of 1 500 substeps
 
 
 class TrainClock:
@@ -60,14 +62,14 @@ class TrainClock:
             self.paused_for += time.perf_counter() - t
 
 
-def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock):
+def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock, n_points):
     import gymnasium as gym
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
     cls = {"sac": SAC, "ppo": PPO}[algo]
     model = cls("MlpPolicy", gym.make(env_id), seed=seed, verbose=0, device="cpu")
-    points = np.linspace(budget / 5, budget, 5).astype(int)
+    points = np.linspace(budget / n_points, budget, n_points).astype(int)
 
     class Eval(BaseCallback):
         def _on_step(self):
@@ -80,7 +82,7 @@ def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock):
     model.learn(total_timesteps=budget, callback=Eval())
 
 
-def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out):
+def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points):
     """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own)."""
     cfg = recipe(env_id, algo=algo, seed=seed)
     trainer = Trainer(cfg, make_functional(env_id))
@@ -91,25 +93,35 @@ def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out):
         log(algo, seed, row["env_steps"], clock(), float(ret.mean()))
 
     trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
-                  log_every=max(1, cfg.iterations // 5), on_log=on_log)
+                  log_every=max(1, cfg.iterations // n_points), on_log=on_log)
 
 
-def run_mpc(env_id, eval_episodes, log, clock):
-    """Gradient-shooting MPC (horizon 25, 30 Adam steps) on the episodes the policies are evaluated on, batched."""
-    from gymnasium.utils import seeding
+MPC_TASKS = {  # the tasks MPC runs on (Warp-function envs: cheap steps), with its settings per method
+    "diffsim/Pendulum-v0": dict(make=dict(float32_torque=True),  # what Gymnasium's env computes with its float32 action
+                                mpc=dict(horizon=25, iterations=30, lr=0.3), ilqr=dict(horizon=30, iterations=3)),
+    "diffsim/AcrobotSwingUp-v0": dict(make={}, mpc=dict(horizon=25, iterations=30, lr=0.3, gamma=0.99),
+                                      ilqr=dict(horizon=30, iterations=3, gamma=0.99)),
+}
+
+
+def run_mpc(method, env_id, eval_episodes, log, clock):
+    """Gradient-shooting MPC (``mpc``) or iLQR MPC (``ilqr``) on the episodes the policies are evaluated on, batched."""
+    import gymnasium as gym
 
     from controllers.evaluate import EVAL_SEED
+    from controllers.ilqr import ILQRMPC
     from controllers.mpc import ShootingMPC
 
-    dyn = make_functional(env_id, float32_torque=True)  # what the Gymnasium env computes with its float32 action
-    starts = torch.tensor(np.stack([dyn.sample_initial(seeding.np_random(EVAL_SEED + i)[0])
-                                    for i in range(eval_episodes)]))
-    mpc = ShootingMPC(dyn, horizon=25, iterations=30, lr=0.3)
-    returns, _ = mpc.rollout(starts, 200)
+    settings = MPC_TASKS[env_id]
+    dyn = make_functional(env_id, **settings["make"])
+    env = gym.make(env_id).unwrapped  # the start states of the evaluation episodes, drawn as the env draws them
+    starts = torch.tensor(np.stack([(env.reset(seed=EVAL_SEED + i), env.state)[1] for i in range(eval_episodes)]))
+    controller = (ShootingMPC if method == "mpc" else ILQRMPC)(dyn, **settings[method])
+    steps = gym.spec(env_id).max_episode_steps
+    returns, _ = controller.rollout(starts, steps)
     wall = clock()
-    log("mpc", 0, 0, wall, float(returns.mean()))
-    print(f"# mpc: {wall / 200 * 1e3:.0f} ms per control step for {eval_episodes} worlds "
-          f"({25 * 30} differentiable steps per world and control step)")
+    log(method, 0, 0, wall, float(returns.mean()))
+    print(f"# {method} on {env_id}: {wall / steps * 1e3:.0f} ms per control step for {eval_episodes} worlds")
 
 
 def _curve(rows):
@@ -160,7 +172,7 @@ def summarize(results) -> str:
                     cells.append(f"{hit[0]:,}, {hit[1]:.0f} s ({base[-1][1] / max(hit[1], 1e-9):.1f}×)")
                 else:
                     cells.append(f"{hit[1]:.0f} s ({base[-1][1] / max(hit[1], 1e-9):.1f}×)")
-            if method in ("sac", "ppo", "mpc") or not (sac and ppo):
+            if method in ("sac", "ppo", "mpc", "ilqr") or not (sac and ppo):
                 goal = "—"
             else:
                 met = (final >= sac[-1][2] and reached["sac"] is not None and reached["sac"][1] <= sac[-1][1] / 10
@@ -184,12 +196,13 @@ def main(argv=None):
     parser.add_argument("--tasks", nargs="+", default=["diffsim/Pendulum-v0", "diffsim/CartPoleSwingUp-v0",
                                                         "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0"])
     parser.add_argument("--methods", nargs="+", default=["recipe", "sac", "ppo"],
-                        help="recipe (each task's own algorithm), apg, shac, sapo, mpc, sac, ppo")
+                        help="recipe (each task's own algorithm), apg, shac, sapo, mpc, ilqr, sac, ppo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget-scale", type=float, default=1.0,
                         help="scale SAC's and PPO's env-step budgets (the recipes run as they are)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every method")
     parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--points", type=int, default=10, help="evaluations per training run, evenly spaced")
     parser.add_argument("--sanity", action="store_true", help="also SAC on Gymnasium's Pendulum-v1")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
@@ -212,9 +225,9 @@ def main(argv=None):
         methods = ["sac"] if task == "Pendulum-v1" else [recipe(task).algo if m == "recipe" else m
                                                            for m in args.methods]
         for method in methods:
-            if method == "mpc" and task != "diffsim/Pendulum-v0":
+            if method in ("mpc", "ilqr") and task not in MPC_TASKS:
                 continue
-            for seed in (args.seeds if method != "mpc" else [0]):
+            for seed in (args.seeds if method not in ("mpc", "ilqr") else [0]):
                 clock = TrainClock()
 
                 def log(algo, s, steps, wall, ret, task=task):
@@ -222,12 +235,12 @@ def main(argv=None):
                                         eval_return=ret))
 
                 if method in SB3_BUDGETS:
-                    budget = int(SB3_BUDGETS[method] * args.budget_scale)
-                    run_sb3(method, task, seed, budget, args.eval_episodes, log, clock)
-                elif method == "mpc":
-                    run_mpc(task, args.eval_episodes, log, clock)
+                    budget = int(SB3_TASK_BUDGETS.get(task, SB3_BUDGETS)[method] * args.budget_scale)
+                    run_sb3(method, task, seed, budget, args.eval_episodes, log, clock, args.points)
+                elif method in ("mpc", "ilqr"):
+                    run_mpc(method, task, args.eval_episodes, log, clock)
                 else:
-                    run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out)
+                    run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out, args.points)
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} |", flush=True)

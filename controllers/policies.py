@@ -41,7 +41,14 @@ class RunningNorm(nn.Module):
         self.count = total
 
     def forward(self, x):
-        return ((x - self.mean) / torch.sqrt(self.var + 1e-8)).to(x.dtype)
+        """``(x - mean) / sqrt(var + 1e-8)``, as one fused multiply-add (its coefficients recomputed only when
+        the statistics change)."""
+        key = (id(self.mean), self.mean._version, id(self.var), self.var._version)
+        if getattr(self, "_affine_key", None) != key:
+            scale = torch.rsqrt(self.var + 1e-8)
+            self._affine, self._affine_key = (scale, -self.mean * scale), key
+        scale, shift = self._affine
+        return torch.addcmul(shift, x, scale).to(x.dtype)
 
 
 def squash(z: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
@@ -108,10 +115,14 @@ class Actor(nn.Module):
         that entropy targets mean the same for every env)."""
         return self.draw(*self.distribution(obs), generator)
 
-    def draw(self, mu: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None):
-        """:meth:`sample` from a given ``(mu, log_std)`` of :meth:`distribution`."""
+    def draw(self, mu: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None,
+             log_prob: bool = True):
+        """:meth:`sample` from a given ``(mu, log_std)`` of :meth:`distribution` (``log_prob=False``: ``None`` in
+        place of the log-density, which is then not computed)."""
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + log_std.exp() * eps
+        z = torch.addcmul(mu, log_std.exp(), eps)
+        if not log_prob:
+            return squash(z, self.low, self.high), None
         gauss = -0.5 * eps ** 2 - log_std - 0.5 * math.log(2 * math.pi)
         # d tanh(z) / d z = 1 - tanh(z)^2; log(1 - tanh^2) = 2 (log 2 - z - softplus(-2 z))
         log_det = 2.0 * (math.log(2.0) - z - nn.functional.softplus(-2.0 * z))

@@ -21,6 +21,9 @@ RECIPES: dict[str, dict] = {
     "diffsim/DoublePendulum-v0":   dict(algo="shac", iterations=200, critic_iterations=8, critic_minibatches=2,
                                         log_std_init=-0.5),
     "diffsim/Quadrotor-v0":        dict(algo="shac", iterations=150, critic_iterations=4),
+    "diffsim/AcrobotSwingUp-v0":   dict(algo="shac", iterations=150, window=16),
+    # one-step episodes (a throw is 1 500 contact substeps): APG on 16 throws per update
+    "diffsim/Throw-v0":            dict(algo="apg", iterations=60, window=1, num_envs=16, actor_lr=1e-2),
 }
 """Tuned recipes. Any other differentiable env trains with :class:`TrainConfig`'s defaults."""
 

@@ -162,14 +162,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.actor = make_actor(dyn, cfg)
         betas = (0.7, 0.95)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, betas=betas)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, betas=betas, foreach=True)
         self.critic = self.target = self.critic_opt = None
         if cfg.algo != "apg":
             obs_dim = self.actor.norm.mean.shape[0]
             n = 2 if cfg.algo == "sapo" else 1
             dtype = torch.float32 if cfg.critic_float32 else torch.float64
             self.critic = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
-            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=betas)
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=betas, foreach=True)
             if cfg.algo == "shac":
                 self.target = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
                 self.target.load_state_dict(self.critic.state_dict())
@@ -191,7 +191,7 @@ class Trainer:
         mu, log_std = self.actor.distribution(obs)
         saturation = (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
         if self.cfg.stochastic:
-            return (*self.actor.draw(mu, log_std, self.gen), saturation)
+            return (*self.actor.draw(mu, log_std, self.gen, log_prob=self.cfg.algo == "sapo"), saturation)
         return squash(mu, self.actor.low, self.actor.high), torch.zeros(mu.shape[0], dtype=mu.dtype), saturation
 
     def actor_loss(self):
@@ -206,10 +206,13 @@ class Trainer:
         raw = torch.zeros((), dtype=torch.float64)
         bound = torch.zeros((), dtype=torch.float64)
         s, age = self.state.detach(), self.age.clone()
+        obs = dyn.observe(s)
+        # the start states of episodes restarting in this window, drawn and observed in one go
+        fresh = dyn.reset(n * horizon, self.gen)
+        fresh, fresh_obs = fresh.reshape(horizon, n, -1), dyn.observe(fresh).reshape(horizon, n, -1)
         buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
         segments = []
         for t in range(horizon):  # no host round trip: every branch is a torch.where
-            obs = dyn.observe(s)
             action, log_prob, saturation = self._act(obs)
             bound = bound + saturation.mean()
             s_next, obs_next, reward, term = dyn.step(s, action)
@@ -233,7 +236,8 @@ class Trainer:
             disc = torch.where(end, 1.0, disc)
             for k, v in (("obs", obs), ("rewards", r), ("next_obs", obs_next), ("term", term), ("ends", end)):
                 buf[k].append(v.detach())
-            s = torch.where(restart[:, None], dyn.reset(n, self.gen), s_next)  # the graph is cut at a restart
+            s = torch.where(restart[:, None], fresh[t], s_next)  # the graph is cut at a restart
+            obs = torch.where(restart[:, None], fresh_obs[t], obs_next)
             age = torch.where(restart, 0, age)
         # each segment's return, completed by gamma^k V(s_end) (0 after a termination): one critic call
         returns, tail_weights, ends_obs = (torch.stack(x) for x in zip(*segments))

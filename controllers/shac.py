@@ -4,7 +4,7 @@ One loop, three algorithms (as the SHAC/SAPO reference code does it, ``algo`` sw
 
 * every iteration rolls ``num_envs`` worlds ``window`` steps forward with the actor in the loop,
   starting from the detached last state of the previous window (truncated back-propagation
-  through time; episodes restart after ``episode_steps`` or on termination, and the graph is cut
+  through time; episodes restart after ``train_episode_steps`` or on termination, and the graph is cut
   there), and back-propagates the return into the actor through the simulator;
 * ``apg``: the loss is minus the discounted window return (Brax's APG);
 * ``shac``: each segment's return is completed by ``gamma^k V(s_end)`` from a learned critic
@@ -46,7 +46,10 @@ class TrainConfig:
     algo: str = "shac"
     num_envs: int = 64
     window: int = 32
-    episode_steps: int = 200
+    episode_steps: int = 200       # the env's time limit (evaluation episodes)
+    train_episode_steps: int | None = None  # training episodes restart after this many steps (None: episode_steps);
+    #                                         shorter ones practise the start (a swing-up) more often, the critic
+    #                                         values what a truncation cuts off
     iterations: int = 500
     actor_lr: float = 2e-3
     critic_lr: float = 1e-3
@@ -83,6 +86,8 @@ class TrainConfig:
         for name in ("actor_lr", "critic_lr", "alpha_lr", "grad_clip", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.train_episode_steps is not None and self.train_episode_steps < 1:
+            raise ValueError(f"train_episode_steps must be >= 1 or None, got {self.train_episode_steps}")
         for name in ("gamma", "lam", "target_keep"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -229,7 +234,7 @@ class Trainer:
             ret = ret + disc * r
             disc = disc * cfg.gamma
             age = age + 1
-            restart = term | (age >= cfg.episode_steps)
+            restart = term | (age >= (cfg.train_episode_steps or cfg.episode_steps))
             end = restart | (t == horizon - 1)
             segments.append((torch.where(end, ret, 0.0), torch.where(end & ~term, disc, 0.0), obs_next))
             ret = torch.where(end, 0.0, ret)

@@ -169,6 +169,21 @@ def test_bad_configuration_is_refused():
         TrainConfig(gamma=1.5)
     with pytest.raises(ValueError, match="activation must be one of"):
         Critic(3, activation="relu6")
+    with pytest.raises(ValueError, match="train_episode_steps must be >= 1"):
+        TrainConfig(train_episode_steps=0)
+
+
+def test_training_episodes_restart_after_train_episode_steps(pendulum):
+    """Worlds restart from fresh start states every ``train_episode_steps`` steps, ages staggered as they were."""
+    cfg = dataclasses.replace(CFG, num_envs=4, window=8, train_episode_steps=12)
+    trainer = Trainer(cfg, pendulum)
+    before = trainer.state.clone()
+    trainer.step()  # ages 0 -> 8: no restart yet, the states moved on
+    assert torch.equal(trainer.age, torch.full((4,), 8)) and not torch.equal(trainer.state, before)
+    _, window = trainer.actor_loss()
+    assert torch.equal(window["age"], torch.full((4,), 4))  # restarted at step 12 of 16
+    ends = window["ends"]
+    assert ends[3].all() and not ends[:3].any() and not ends[4:-1].any()  # segment ends: the restart and the window
 
 
 def test_cli_recipe_override_files_and_evaluation(tmp_path):

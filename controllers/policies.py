@@ -116,10 +116,12 @@ class Actor(nn.Module):
         return self.draw(*self.distribution(obs), generator)
 
     def draw(self, mu: torch.Tensor, log_std: torch.Tensor, generator: torch.Generator | None = None,
-             log_prob: bool = True):
-        """:meth:`sample` from a given ``(mu, log_std)`` of :meth:`distribution` (``log_prob=False``: ``None`` in
-        place of the log-density, which is then not computed)."""
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+             log_prob: bool = True, eps: torch.Tensor | None = None):
+        """:meth:`sample` from a given ``(mu, log_std)`` of :meth:`distribution`, with standard normal noise ``eps``
+        (drawn from ``generator`` when not given); ``log_prob=False``: ``None`` in place of the log-density,
+        which is then not computed."""
+        if eps is None:
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
         z = torch.addcmul(mu, log_std.exp(), eps)
         if not log_prob:
             return squash(z, self.low, self.high), None

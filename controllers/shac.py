@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from controllers import distributed
 from controllers.policies import Actor, Critic, squash
 
 ALGOS = ("apg", "shac", "sapo")
@@ -159,13 +160,33 @@ def td_lambda(rewards, next_values, ends, gamma: float, lam: float):
     return targets
 
 
-class Trainer:
-    """Holds everything a run needs; :meth:`train` runs it to ``cfg.iterations``."""
+class _WindowObjective(torch.nn.Module):
+    """The actor's window loss as one module call, so that DistributedDataParallel averages the actor's
+    gradients once per window (the actor is called at every step of it)."""
 
-    def __init__(self, cfg: TrainConfig, dyn):
+    def __init__(self, trainer):
+        super().__init__()
+        self.actor = trainer.actor
+        self.__dict__["trainer"] = trainer  # not a submodule
+
+    def forward(self):
+        return self.trainer.actor_loss()
+
+
+class Trainer:
+    """Holds everything a run needs; :meth:`train` runs it to ``cfg.iterations``.
+
+    ``ctx`` (:func:`controllers.distributed.init`): under ``torchrun`` this process simulates its share of the
+    ``cfg.num_envs`` worlds on ``ctx.device`` and the ranks' gradients are averaged (see
+    :mod:`controllers.distributed`); by default one process does everything."""
+
+    def __init__(self, cfg: TrainConfig, dyn, ctx: distributed.Context | None = None):
         self.cfg, self.dyn = cfg, dyn
+        self.ctx = ctx or distributed.Context()
+        self.worlds = self.ctx.share(cfg.num_envs)  # this rank's worlds
+        self.device = torch.device(getattr(dyn, "device", "cpu"))
         torch.manual_seed(cfg.seed)
-        self.actor = make_actor(dyn, cfg)
+        self.actor = make_actor(dyn, cfg).to(self.device)
         betas = (0.7, 0.95)
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, betas=betas, foreach=True)
         self.critic = self.target = self.critic_opt = None
@@ -174,17 +195,22 @@ class Trainer:
             n = 2 if cfg.algo == "sapo" else 1
             dtype = torch.float32 if cfg.critic_float32 else torch.float64
             self.critic = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
+            self.critic.to(self.device)
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, betas=betas, foreach=True)
             if cfg.algo == "shac":
                 self.target = Critic(obs_dim, cfg.critic_hidden, n=n, activation=cfg.activation, dtype=dtype)
+                self.target.to(self.device)
                 self.target.load_state_dict(self.critic.state_dict())
-        self.log_alpha = torch.tensor(math.log(cfg.alpha_init), dtype=torch.float64, requires_grad=True)
+        self.log_alpha = torch.tensor(math.log(cfg.alpha_init), dtype=torch.float64, device=self.device,
+                                      requires_grad=True)
         self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=cfg.alpha_lr, betas=betas)
         self.target_entropy = -0.5 * dyn.action_dim
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same numbers on every device
         self.iteration, self.rows = 0, []
-        self.state = dyn.reset(cfg.num_envs, self.gen)
-        self.age = torch.zeros(cfg.num_envs, dtype=torch.int64)
+        self.state = dyn.reset(cfg.num_envs, self.gen)[self.worlds]
+        self.age = torch.zeros(self.state.shape[0], dtype=torch.int64, device=self.device)
+        self.objective = distributed.wrap(self.ctx, _WindowObjective(self))
+        self.critic_ddp = distributed.wrap(self.ctx, self.critic) if self.critic is not None else None
 
     # --- one iteration ------------------------------------------------------------------------
     def _values(self, net, obs, reduce):
@@ -195,26 +221,29 @@ class Trainer:
         """``(action, log_prob, saturation)``: ``saturation (B,)`` is the bound penalty of the pre-squash mean."""
         mu, log_std = self.actor.distribution(obs)
         saturation = (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
-        if self.cfg.stochastic:
-            return (*self.actor.draw(mu, log_std, self.gen, log_prob=self.cfg.algo == "sapo"), saturation)
-        return squash(mu, self.actor.low, self.actor.high), torch.zeros(mu.shape[0], dtype=mu.dtype), saturation
+        if self.cfg.stochastic:  # every world's noise drawn, this rank's kept
+            eps = torch.randn((self.cfg.num_envs, mu.shape[1]), generator=self.gen, dtype=mu.dtype)[self.worlds]
+            return (*self.actor.draw(mu, log_std, eps=eps.to(mu.device), log_prob=self.cfg.algo == "sapo"),
+                    saturation)
+        zeros = torch.zeros(mu.shape[0], dtype=mu.dtype, device=mu.device)
+        return squash(mu, self.actor.low, self.actor.high), zeros, saturation
 
     def actor_loss(self):
         """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
         w.r.t. the actor (through the simulator), ``window`` what the critic and the next window need."""
         cfg, dyn = self.cfg, self.dyn
-        n, horizon = cfg.num_envs, cfg.window
+        n, horizon, dev = self.state.shape[0], cfg.window, self.device
         alpha = float(self.log_alpha.detach().exp())
         entropy_on = cfg.algo == "sapo"
-        ret = torch.zeros(n, dtype=torch.float64)
-        disc = torch.ones(n, dtype=torch.float64)
-        raw = torch.zeros((), dtype=torch.float64)
-        bound = torch.zeros((), dtype=torch.float64)
+        ret = torch.zeros(n, dtype=torch.float64, device=dev)
+        disc = torch.ones(n, dtype=torch.float64, device=dev)
+        raw = torch.zeros((), dtype=torch.float64, device=dev)
+        bound = torch.zeros((), dtype=torch.float64, device=dev)
         s, age = self.state.detach(), self.age.clone()
         obs = dyn.observe(s)
         # the start states of episodes restarting in this window, drawn and observed in one go
-        fresh = dyn.reset(n * horizon, self.gen)
-        fresh, fresh_obs = fresh.reshape(horizon, n, -1), dyn.observe(fresh).reshape(horizon, n, -1)
+        fresh = dyn.reset(cfg.num_envs * horizon, self.gen).reshape(horizon, cfg.num_envs, -1)[:, self.worlds]
+        fresh_obs = dyn.observe(fresh.reshape(n * horizon, -1)).reshape(horizon, n, -1)
         buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
         segments = []
         for t in range(horizon):  # no host round trip: every branch is a torch.where
@@ -256,12 +285,14 @@ class Trainer:
     def step(self) -> float:
         """One window: actor update, then critic (and temperature) updates. Returns the window's mean
         env reward per world step."""
-        cfg, it = self.cfg, self.iteration
-        loss, window = self.actor_loss()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at iteration {it}")
+        cfg, it, ctx = self.cfg, self.iteration, self.ctx
+        loss, window = self.objective()
+        failed = distributed.failed_ranks(ctx, bool(torch.isfinite(loss)))
+        if failed:
+            where = f" on rank(s) {failed}" if ctx.distributed else ""
+            raise FloatingPointError(f"non-finite loss at iteration {it}{where}")
         self.actor_opt.zero_grad()
-        loss.backward()
+        loss.backward()  # under torchrun: the ranks' actor gradients averaged (DDP)
         norm = torch.nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
         if not torch.isfinite(norm):
             raise FloatingPointError(f"non-finite actor gradient at iteration {it}")
@@ -270,15 +301,15 @@ class Trainer:
         if self.critic is not None:
             self._fit_critic(window["obs"], window["rewards"], window["next_obs"], window["term"], window["ends"])
         if "entropy" in window:
-            entropy = window["entropy"].mean()
+            entropy = distributed.mean_over_ranks(ctx, window["entropy"].mean())
             alpha_loss = self.log_alpha.exp() * abs(self.target_entropy) * (entropy - self.target_entropy)
             self.alpha_opt.zero_grad()
             alpha_loss.backward()
             self.alpha_opt.step()
-        self.actor.norm.update(window["obs"])  # statistics stay fixed within a window
+        self.actor.norm.update(distributed.gather_worlds(ctx, window["obs"], dim=1))  # fixed within a window
         self.state, self.age = window["state"], window["age"]
         self.iteration += 1
-        return float(window["mean_reward"])
+        return float(distributed.mean_over_ranks(ctx, window["mean_reward"]))
 
     def _set_lr(self):
         frac = self.iteration / max(1, self.cfg.iterations - 1)
@@ -295,14 +326,21 @@ class Trainer:
             targets = td_lambda(rewards, next_v, ends, cfg.gamma, cfg.lam).reshape(-1)
             x = self.actor.norm(obs).reshape(-1, obs.shape[-1])
         x, targets = x.to(self.critic.dtype), targets.to(self.critic.dtype)
-        size = x.shape[0]
+        # minibatches of the samples of *all* worlds (index t * num_envs + world); each rank fits the ones of
+        # its own worlds, its loss scaled so that the ranks' average gradient is the whole minibatch's
+        big_n, n, lo = cfg.num_envs, obs.shape[1], self.worlds.start
+        size = obs.shape[0] * big_n
         batch = max(1, size // cfg.critic_minibatches)
-        norms = torch.zeros((), dtype=self.critic.dtype)
+        norms = torch.zeros((), dtype=self.critic.dtype, device=self.device)
         for _ in range(cfg.critic_iterations):
             order = torch.randperm(size, generator=self.gen)
             for k in range(cfg.critic_minibatches):
                 idx = order[k * batch:(k + 1) * batch]
-                loss = ((self.critic(x[idx]) - targets[idx]) ** 2).mean()
+                t, w = idx // big_n, idx % big_n
+                mine = (w >= lo) & (w < lo + n)
+                local = (t[mine] * n + w[mine] - lo).to(self.device)
+                err = (self.critic_ddp(x[local]) - targets[local]) ** 2
+                loss = err.sum() * (self.ctx.world_size / idx.numel())
                 self.critic_opt.zero_grad()
                 loss.backward()
                 norms = norms + torch.nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
@@ -316,10 +354,14 @@ class Trainer:
 
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """Everything needed to continue; the states of *all* worlds (under ``torchrun`` every rank must call it:
+        the ranks' worlds are gathered), so that a run resumes on any number of ranks."""
+        ctx = self.ctx
         out = {"config": self.cfg.as_dict(), "iteration": self.iteration, "actor": self.actor.state_dict(),
                "actor_optimizer": self.actor_opt.state_dict(), "log_alpha": self.log_alpha.detach().clone(),
                "alpha_optimizer": self.alpha_opt.state_dict(), "rng": self.gen.get_state(),
-               "state": self.state, "age": self.age,
+               "state": distributed.gather_worlds(ctx, self.state).cpu(),
+               "age": distributed.gather_worlds(ctx, self.age).cpu(),
                "rows": torch.tensor([[r[k] for k in LOG_FIELDS] for r in self.rows], dtype=torch.float64)}
         if self.critic is not None:
             out.update(critic=self.critic.state_dict(), critic_optimizer=self.critic_opt.state_dict())
@@ -344,7 +386,9 @@ class Trainer:
         if self.target is not None:
             self.target.load_state_dict(saved["target"])
         self.gen.set_state(saved["rng"])
-        self.iteration, self.state, self.age = int(saved["iteration"]), saved["state"], saved["age"]
+        self.iteration = int(saved["iteration"])
+        self.state = saved["state"][self.worlds].to(self.device)
+        self.age = saved["age"][self.worlds].to(self.device)
         self.rows = [dict(zip(LOG_FIELDS, r)) for r in saved["rows"].tolist()]
         for r in self.rows:
             r["iteration"], r["env_steps"] = int(r["iteration"]), int(r["env_steps"])
@@ -357,21 +401,33 @@ class Trainer:
         self.load_state_dict(torch.load(ckpt, weights_only=True))
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
+        """Write :meth:`state_dict` to ``path`` (rank 0 writes; under ``torchrun`` every rank must call it)."""
+        state = self.state_dict()
+        if self.ctx.is_main:
+            tmp = path.with_suffix(".tmp")
+            torch.save(state, tmp)
+            tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
 
     # --- the loop -----------------------------------------------------------------------------
     def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None):
         """Run to ``cfg.iterations``; logs, evaluates and checkpoints every ``log_every`` iterations.
-        ``on_log(row, actor)`` is called after each log point. Returns the log rows."""
+        ``on_log(row, actor)`` is called after each log point. Returns the log rows.
+        Under ``torchrun`` rank 0 alone evaluates, logs and writes files (``distributed.json`` records every
+        rank's worlds, device and threads)."""
+        import json
+
         from tqdm import tqdm
 
-        cfg = self.cfg
-        out.mkdir(parents=True, exist_ok=True)
+        cfg, main = self.cfg, self.ctx.is_main
+        out = Path(out)
         ckpt = out / "checkpoint.pt"
+        info = dict(self.ctx.describe(), worlds=[self.worlds.start, self.worlds.stop], seed=cfg.seed)
+        ranks = distributed.gather_objects(self.ctx, info)
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "distributed.json").write_text(json.dumps(ranks, indent=1))
         bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=f"{cfg.algo} {cfg.env_id}",
-                   disable=not progress, mininterval=0.5)
+                   disable=not (progress and main), mininterval=0.5)
         window_return = float("nan")
         while self.iteration < cfg.iterations:
             try:
@@ -382,6 +438,9 @@ class Trainer:
             bar.update(1)
             done = self.iteration
             if done % log_every == 0 or done == cfg.iterations:
+                if not main:
+                    self.save(ckpt)  # its worlds' states go into rank 0's checkpoint
+                    continue
                 eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, cfg.episode_steps)
                 self.rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
                                       window_return=window_return, eval_return=eval_return,

@@ -1,6 +1,7 @@
 """Train a controller through a differentiable diffsim env with the task's best recipe:
 
     python -m controllers.train --env diffsim/Pendulum-v0 [--algo apg|shac|sapo] [--iterations N] [--resume]
+    torchrun --nproc_per_node=2 -m controllers.train --env diffsim/DoublePendulum-v0     # the same, on 2 ranks
 
 With only ``--env``, the per-task recipe of :mod:`controllers.recipes` runs; any other flag
 overrides one setting of it. Writes ``checkpoint.pt`` (loaded with ``weights_only=True`` on
@@ -8,7 +9,9 @@ overrides one setting of it. Writes ``checkpoint.pt`` (loaded with ``weights_onl
 ``learning_curve.png`` to ``--out`` (default ``outputs/<env>_<algo>``), with a progress bar, then
 evaluates the deterministic policy on the Gymnasium env (and on Gymnasium's own twin of it,
 e.g. ``Pendulum-v1``) over ``--eval-episodes`` episodes. Torch runs on ``--threads`` threads (1:
-the networks are small, so more threads only add overhead).
+the networks are small, so more threads only add overhead). Under ``torchrun`` each rank simulates its
+share of the worlds on a share of the cores and rank 0 alone writes and reports
+(:mod:`controllers.distributed`); a checkpoint resumes on any number of ranks.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from controllers import distributed
 from controllers.evaluate import evaluate_on_gymnasium
 from controllers.recipes import recipe
 from controllers.shac import ALGOS, Trainer, plot_curve
@@ -39,19 +43,25 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default 1; under torchrun: the rank's share of the cores)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.eval_episodes < 0:
+    if (args.threads is not None and args.threads < 1) or args.eval_episodes < 0:
         parser.error("--threads must be >= 1 and --eval-episodes >= 0")
     overrides = {name: getattr(args, name) for name, _ in OVERRIDES if getattr(args, name) is not None}
     try:
         cfg = recipe(args.env, **overrides)
     except ValueError as exc:
         parser.error(str(exc))
-    torch.set_num_threads(args.threads)
+    ctx = distributed.init()
+    if args.threads is not None or not ctx.distributed:
+        torch.set_num_threads(args.threads or 1)
     out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{cfg.algo}"
-    trainer = Trainer(cfg, make_functional(args.env))
+    try:
+        trainer = Trainer(cfg, make_functional(args.env, device=ctx.device), ctx)
+    except ValueError as exc:  # e.g. worlds that do not split evenly over the ranks
+        parser.error(str(exc))
     if args.resume:
         try:
             trainer.resume(out)
@@ -61,8 +71,12 @@ def main(argv=None):
     try:
         rows = trainer.train(out, progress=not args.no_progress, log_every=max(1, cfg.iterations // 10))
     except FloatingPointError as exc:
-        raise SystemExit(f"training stopped: {exc}")
+        raise SystemExit(f"training stopped{f' (rank {ctx.rank})' if ctx.distributed else ''}: {exc}")
+    finally:
+        distributed.close(ctx)
     wall = time.perf_counter() - start
+    if not ctx.is_main:
+        return rows, {}
     plot_curve(rows, out / "learning_curve.png", f"{cfg.algo} on {args.env}")
     print(f"trained {cfg.algo} on {args.env}: {rows[-1]['env_steps']:,} env steps in {wall:.0f} s; "
           f"files in {out}/")

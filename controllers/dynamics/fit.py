@@ -14,6 +14,11 @@
 full batch unless ``batch_size``; a progress bar; ``checkpoint`` saved every ``log_every`` steps and at
 the end (atomic), ``resume=True`` continues from it (``torch.load(weights_only=True)``) and may extend
 ``steps``; a non-finite loss stops with ``FloatingPointError`` naming the step and the last checkpoint.
+
+Under ``torchrun`` (``ctx`` from :func:`controllers.distributed.init`) every rank draws the same minibatch
+indices from ``seed`` and computes the loss of its contiguous share of them; DistributedDataParallel
+averages the gradients, so K ranks take the steps one process would (to summation order). Rank 0 alone
+shows progress, scores the test data and writes the checkpoint.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from controllers import distributed
 from diffsim.ode import odeint
 
 MODES = ("derivative", "trajectory")
@@ -111,6 +117,23 @@ def _loss(model, data: _Data, idx, mode, method, step_size):
     return (pred[:, 1:] - chunk[:, 1:]).square().mean()
 
 
+class _Objective(torch.nn.Module):
+    """The loss of this rank's share of a minibatch, as one module call (for DistributedDataParallel), scaled
+    so that the ranks' average is the loss of the whole minibatch."""
+
+    def __init__(self, model, data, mode, method, step_size, ctx):
+        super().__init__()
+        self.model = model
+        self.__dict__.update(data=data, mode=mode, method=method, step_size=step_size, ctx=ctx)
+
+    def forward(self, idx):
+        mine = idx.tensor_split(self.ctx.world_size)[self.ctx.rank]
+        if mine.numel() == 0:  # fewer samples than ranks: this rank adds nothing (but takes part)
+            return sum(p.sum() for p in self.model.parameters()) * 0.0
+        loss = _loss(self.model, self.data, mine, self.mode, self.method, self.step_size)
+        return loss * (mine.numel() * self.ctx.world_size / idx.numel())
+
+
 def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size):
     return dict(mode=mode, method=method, window=window, lr=lr, weight_decay=weight_decay,
                 batch_size=batch_size, seed=seed, step_size=step_size)
@@ -127,7 +150,7 @@ def _save(path: Path, model, opt, step, history, gen, config):
 def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, method: str = "rk4", window: int = 2,
         step_size: float | None = None, steps: int = 2000, lr: float = 1e-3, weight_decay: float = 0.0,
         batch_size: int | None = None, seed: int = 0, test=None, log_every: int | None = None,
-        checkpoint=None, resume: bool = False, progress: bool = True) -> dict:
+        checkpoint=None, resume: bool = False, progress: bool = True, ctx=None) -> dict:
     """Train ``model`` on trajectories ``ys`` ``(N, T, 2 * dof)`` sampled at times ``t`` ``(T,)``.
 
     ``test``: an optional dict with ``ys`` (and ``dys``, ``controls``, ``t``) scored every ``log_every``
@@ -147,6 +170,7 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
     if controls is not None and not hasattr(model, "with_control"):
         raise TypeError(f"controls were given but {type(model).__name__} takes no input; use a controlled model "
                         f"(e.g. ControlledHNN)")
+    ctx = ctx or distributed.Context()
     dtype = next(model.parameters()).dtype
     data = _Data(model, t, ys, dys, controls, mode, window, dtype)
     test_data = None
@@ -174,14 +198,17 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         history = {k: v.tolist() for k, v in state["history"].items()}
         elapsed = history["seconds"][-1] if history["seconds"] else 0.0
     t0 = time.perf_counter() - elapsed
+    objective = distributed.wrap(ctx, _Objective(model, data, mode, method, step_size, ctx))
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"fit {type(model).__name__} ({mode})",
-               disable=not progress, mininterval=0.5)
+               disable=not (progress and ctx.is_main), mininterval=0.5)
     for step in bar:
         idx = torch.arange(data.n) if batch_size is None or batch_size >= data.n else \
             torch.randint(data.n, (batch_size,), generator=gen)
-        loss = _loss(model, data, idx, mode, method, step_size)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss ({loss.item()}) at step {step}; "
+        loss = objective(idx)
+        failed = distributed.failed_ranks(ctx, bool(torch.isfinite(loss)))
+        if failed:
+            where = f" on rank(s) {failed}" if ctx.distributed else ""
+            raise FloatingPointError(f"non-finite loss ({loss.item()}) at step {step}{where}; "
                                      f"last checkpoint: {checkpoint if checkpoint is not None else 'none'}")
         opt.zero_grad()
         loss.backward()
@@ -189,14 +216,14 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         done = step + 1
         if done % log_every == 0 or done == steps:
             history["step"].append(done)
-            history["train"].append(loss.item())
-            if test_data is not None:
+            history["train"].append(float(distributed.mean_over_ranks(ctx, loss.detach())))
+            if test_data is not None and ctx.is_main:
                 with torch.no_grad():
                     history["test"].append(float(_loss(model, test_data, torch.arange(test_data.n), mode, method,
                                                        step_size)))
             history["seconds"].append(time.perf_counter() - t0)
             bar.set_postfix(loss=f"{history['train'][-1]:.3e}")
-            if checkpoint is not None:
+            if checkpoint is not None and ctx.is_main:
                 _save(checkpoint, model, opt, done, history, gen, config)
     return history
 

@@ -1,0 +1,89 @@
+"""Training under torchrun (gloo, two CPU processes): the same step as one process, checkpoints that resume on
+another number of ranks, a two-"node" rendezvous on the loopback address, and a failing rank that stops the job."""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from controllers.train import main as train_main
+
+HELPERS = Path(__file__).parent / "helpers"
+ARGS = ["--env", "diffsim/Pendulum-v0", "--num-envs", "8", "--window", "8", "--eval-episodes", "0", "--no-progress"]
+
+
+def torchrun(*args, nproc=2, timeout=180, extra=()):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *extra, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+def params(path):
+    saved = torch.load(path, weights_only=True)
+    return saved, torch.cat([v.reshape(-1).double() for k, v in sorted(saved["actor"].items())]), \
+        torch.cat([v.reshape(-1).double() for k, v in sorted(saved["critic"].items())])
+
+
+def test_two_ranks_take_one_process_step_and_checkpoints_resume_on_one(tmp_path):
+    """2 ranks x 4 worlds == 1 process x 8 worlds after 2 SHAC iterations (actor float64 to 1e-9, critic float32
+    to 1e-4: the all-reduce sums in another order); the 2-rank checkpoint resumed by one process for a third
+    iteration ends where the 1-process run continued does."""
+    two, one = tmp_path / "two", tmp_path / "one"
+    run = torchrun("-m", "controllers.train", *ARGS, "--iterations", "2", "--out", str(two))
+    assert run.returncode == 0, run.stderr[-3000:]
+    train_main([*ARGS, "--iterations", "2", "--out", str(one)])
+    s2, a2, c2 = params(two / "checkpoint.pt")
+    s1, a1, c1 = params(one / "checkpoint.pt")
+    assert s2["iteration"] == s1["iteration"] == 2
+    torch.testing.assert_close(a2, a1, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(c2, c1, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(s2["state"], s1["state"], rtol=1e-9, atol=1e-9)  # every world's state is kept
+    assert torch.equal(s2["age"], s1["age"])
+    ranks = (two / "distributed.json").read_text()
+    assert '"world_size": 2' in ranks and '"worlds": [\n   4,\n   8\n  ]' in ranks
+    # the 2-rank checkpoint resumes in one process
+    train_main([*ARGS, "--iterations", "3", "--out", str(two), "--resume"])
+    train_main([*ARGS, "--iterations", "3", "--out", str(one), "--resume"])
+    _, a2, _ = params(two / "checkpoint.pt")
+    _, a1, _ = params(one / "checkpoint.pt")
+    torch.testing.assert_close(a2, a1, rtol=1e-8, atol=1e-8)
+
+
+def test_fit_on_two_ranks_takes_the_steps_of_one(tmp_path):
+    run = torchrun(str(HELPERS / "fit_ranks.py"), str(tmp_path / "two.pt"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    alone = subprocess.run([sys.executable, str(HELPERS / "fit_ranks.py"), str(tmp_path / "one.pt")],
+                           capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    two, one = (torch.load(tmp_path / f, weights_only=True) for f in ("two.pt", "one.pt"))
+    for k in one:
+        torch.testing.assert_close(two[k], one[k], rtol=1e-10, atol=1e-12)
+
+
+def test_two_nodes_rendezvous_on_the_loopback_address(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1", "--rdzv-backend=c10d",
+           f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=diffsim-test", "-m", "controllers.train", *ARGS,
+           "--iterations", "2", "--out", str(tmp_path)]
+    nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in nodes]
+    assert all(p.returncode == 0 for p in nodes), [o[1][-2000:] for o in outs]
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["iteration"] == 2 and saved["state"].shape[0] == 8
+
+
+@pytest.mark.parametrize("mode", ["nan", "kill"])
+def test_a_failing_rank_stops_every_rank_and_the_last_good_checkpoint_is_kept(tmp_path, mode):
+    run = torchrun(str(HELPERS / "faulty_rank.py"), mode, *ARGS, "--iterations", "6", "--out", str(tmp_path),
+                   timeout=120)
+    assert run.returncode != 0
+    if mode == "nan":
+        assert "non-finite loss at iteration 2 on rank(s) [1]" in run.stderr
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # written after 2 good iterations
+    assert saved["iteration"] == 2
+    assert all(torch.isfinite(v).all() for v in saved["actor"].values())

@@ -31,7 +31,7 @@ import warp as wp
 from gymnasium import spaces
 
 from envs.acrobot import AcrobotDynamics, Vec1d, acrobot_observe, acrobot_rk4
-from envs.core import ClassicEnv, _check_finite_action
+from envs.core import ClassicEnv, box_action
 from envs.rendering import two_link_frame
 from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
 
@@ -75,11 +75,7 @@ class AcrobotSwingUpDynamics(WarpDynamics):
         self.action_space = spaces.Box(-max_torque, max_torque, shape=(1,), dtype=np.float32)
 
     def env_action(self, action):
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (1,):
-            raise ValueError(f"action must have shape (1,) (elbow torque N m), got {np.shape(action)}")
-        _check_finite_action(a)
-        return a
+        return box_action(action, (1,), what=" (elbow torque N m)")
 
     def render_frame(self, state):
         return two_link_frame(state[0], state[1], color=(0, 204, 204))
@@ -99,9 +95,5 @@ class AcrobotSwingUpVectorEnv(WarpVectorEnv):
         super().__init__(AcrobotSwingUpDynamics(device=device, **params), num_envs, max_episode_steps, render_mode)
 
     def _actions(self, actions):
-        a = np.asarray(actions, dtype=np.float64)
-        if a.shape != (self.num_envs, 1):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 1), got {a.shape}")
-        _check_finite_action(a)
-        return a
+        return box_action(actions, (self.num_envs, 1), "actions")
 

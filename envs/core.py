@@ -118,9 +118,18 @@ class ClassicDynamics:
         raise NotImplementedError
 
 
-def _check_finite_action(a):
+def box_action(action, shape: tuple, name: str = "action", what: str = "") -> np.ndarray:
+    """A continuous action (one world's, or a vector env's batch) as float64 of ``shape``, checked: a clear error
+    naming ``name`` (and what it holds, ``what``) for a wrong shape or a NaN/inf. One world's action may come in
+    any shape with the right number of entries (a scalar for ``(1,)``)."""
+    a = np.asarray(action, dtype=np.float64)
+    if len(shape) == 1:
+        a = a.reshape(-1)
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}{what}, got {np.shape(action)}")
     if not np.all(np.isfinite(a)):
-        raise ValueError("action must be finite (no NaN or inf)")
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return a
 
 
 class ClassicEnv(gym.Env):

@@ -30,7 +30,7 @@ import numpy as np
 import warp as wp
 from gymnasium import spaces
 
-from envs.core import ClassicEnv, _check_finite_action
+from envs.core import ClassicEnv, box_action
 from envs.warp_dynamics import WarpDynamics, WarpVectorEnv, build_kernels
 
 DEFAULT_X, DEFAULT_Y = math.pi, 1.0
@@ -128,11 +128,7 @@ class PendulumDynamics(WarpDynamics):
         return np.array([-x, -y]), np.array([x, y])
 
     def env_action(self, action):
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (1,):
-            raise ValueError(f"action must have shape (1,) (torque N m), got {np.shape(action)}")
-        _check_finite_action(a)
-        return a
+        return box_action(action, (1,), what=" (torque N m)")
 
     def render_frame(self, state):
         return _draw_rod(state[0])
@@ -162,8 +158,4 @@ class PendulumVectorEnv(WarpVectorEnv):
                          max_episode_steps, render_mode)
 
     def _actions(self, actions):
-        a = np.asarray(actions, dtype=np.float64)
-        if a.shape != (self.num_envs, 1):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 1), got {a.shape}")
-        _check_finite_action(a)
-        return a
+        return box_action(actions, (self.num_envs, 1), "actions")

@@ -18,7 +18,7 @@ from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
 from diffsim.rigid.model import PARAM_NAMES
 from envs import pcg64
-from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv
+from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
 
 
 class RigidDynamics(ClassicDynamics):
@@ -69,12 +69,7 @@ class RigidDynamics(ClassicDynamics):
         return next_state, self.reward(state, u, next_state)
 
     def env_action(self, action) -> np.ndarray:
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (self.nu,):
-            raise ValueError(f"action must have shape ({self.nu},), got {np.shape(action)}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("action must be finite (no NaN or inf)")
-        return np.clip(a, self.ctrl_low, self.ctrl_high)
+        return np.clip(box_action(action, (self.nu,)), self.ctrl_low, self.ctrl_high)
 
     def reward(self, state, action, next_state):
         raise NotImplementedError
@@ -143,11 +138,7 @@ class RigidVectorEnv(ClassicVectorEnv):
         return obs.cpu().numpy().astype(np.float32), {}
 
     def _actions(self, actions):
-        a = np.asarray(actions, dtype=np.float64)
-        if a.shape != (self.num_envs, self.dynamics.nu):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.dynamics.nu}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions must be finite (no NaN or inf)")
+        a = box_action(actions, (self.num_envs, self.dynamics.nu), "actions")
         return np.clip(a, self.dynamics.ctrl_low, self.dynamics.ctrl_high)
 
     def step(self, actions):

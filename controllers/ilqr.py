@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
+from controllers.mpc import Planner
 from controllers.policies import squash
-from controllers.shac import action_bounds, closed_loop
 
 
-class ILQRMPC:
+class ILQRMPC(Planner):
     """iLQR MPC for a :class:`envs.core.ClassicDynamics` (``act(state (B, S)) -> action (B, A)``).
 
     ``horizon`` planned steps, ``iterations`` iLQR iterations per control step (the first control
@@ -59,19 +58,18 @@ class ILQRMPC:
             raise ValueError(f"alphas must be a non-empty sequence of step sizes > 0, got {alphas!r}")
         if not 0.0 < gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {gamma}")
-        self.dyn, self.horizon, self.iterations, self.first_iterations = dyn, horizon, iterations, first_iterations
+        super().__init__(dyn)
+        self.horizon, self.iterations, self.first_iterations = horizon, iterations, first_iterations
         self.alphas = torch.tensor(alphas, dtype=torch.float64)
         self.reg0, self.gamma, self.fd_eps = reg, gamma, fd_eps
-        low, high = action_bounds(dyn)
-        self.low = torch.as_tensor(np.asarray(low, dtype=np.float64))
-        self.high = torch.as_tensor(np.asarray(high, dtype=np.float64))
         self.angle_dims = list(getattr(dyn, "angle_dims", ()))
         self.discount = gamma ** torch.arange(horizon, dtype=torch.float64)
-        self.plan = self.reg = None
+        self.reg = None
 
     def reset(self):
-        """Forget the warm start (call between episodes)."""
-        self.plan = self.reg = None
+        """Forget the warm start and the regularisation (call between episodes)."""
+        super().reset()
+        self.reg = None
 
     # --- pieces of one iteration ------------------------------------------------------------
     def _cost(self, x, z):
@@ -211,9 +209,3 @@ class ILQRMPC:
             z = self.improve(state, self.plan, self.iterations)
         self.plan = torch.cat([z[:, 1:], z[:, -1:]], dim=1)  # shifted warm start
         return squash(z[:, 0], self.low, self.high)
-
-    def rollout(self, state: torch.Tensor, steps: int):
-        """Closed loop on the env for ``steps`` steps from ``state (B, S)``: :func:`controllers.shac.closed_loop`'s
-        ``(returns (B,), states (steps + 1, B, S))``."""
-        self.reset()
-        return closed_loop(self.dyn, self.act, state, steps)

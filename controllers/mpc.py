@@ -21,7 +21,30 @@ from controllers.policies import squash
 from controllers.shac import action_bounds, closed_loop
 
 
-class ShootingMPC:
+class Planner:
+    """What every MPC here shares: the env's action box (``low``, ``high`` tensors), a warm-started plan
+    (``self.plan``, forgotten by :meth:`reset`) and the closed loop on the env (:meth:`rollout`). Subclasses
+    implement ``act(state (B, S)) -> action (B, A)``."""
+
+    def __init__(self, dyn):
+        self.dyn = dyn
+        low, high = action_bounds(dyn)
+        self.low = torch.as_tensor(np.asarray(low, dtype=np.float64))
+        self.high = torch.as_tensor(np.asarray(high, dtype=np.float64))
+        self.plan = None
+
+    def reset(self):
+        """Forget the warm start (call between episodes)."""
+        self.plan = None
+
+    def rollout(self, state: torch.Tensor, steps: int):
+        """Closed loop on the env for ``steps`` steps from ``state (B, S)``: :func:`controllers.shac.closed_loop`'s
+        ``(returns (B,), states (steps + 1, B, S))``."""
+        self.reset()
+        return closed_loop(self.dyn, self.act, state, steps)
+
+
+class ShootingMPC(Planner):
     """Gradient-shooting MPC for a :class:`envs.core.ClassicDynamics`.
 
     ``horizon`` steps planned (env steps), ``iterations`` Adam steps of size ``lr`` per control step,
@@ -36,17 +59,10 @@ class ShootingMPC:
                 raise ValueError(f"{name} must be >= 1, got {v}")
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr}")
-        self.dyn, self.horizon, self.iterations, self.lr = dyn, horizon, iterations, lr
+        super().__init__(dyn)  # self.plan: (B, horizon, A) pre-squash warm start
+        self.horizon, self.iterations, self.lr = horizon, iterations, lr
         self.restarts, self.gamma, self.init_std = restarts, gamma, init_std
-        low, high = action_bounds(dyn)
-        self.low = torch.as_tensor(np.asarray(low, dtype=np.float64))
-        self.high = torch.as_tensor(np.asarray(high, dtype=np.float64))
         self.gen = torch.Generator().manual_seed(seed)
-        self.plan = None  # (B, horizon, A) pre-squash warm start
-
-    def reset(self):
-        """Forget the warm start (call between episodes)."""
-        self.plan = None
 
     def _returns(self, state, z):
         """Discounted planned return ``(B',)`` of plans ``z (B', H, A)`` from ``state (B', S)``."""
@@ -82,9 +98,3 @@ class ShootingMPC:
             best = z.detach().reshape(r, b, self.horizon, a_dim)[returns.argmax(0), torch.arange(b)]
         self.plan = torch.cat([best[:, 1:], best[:, -1:]], dim=1)  # shifted warm start
         return squash(best[:, 0], self.low, self.high)
-
-    def rollout(self, state: torch.Tensor, steps: int):
-        """Closed loop on the env for ``steps`` steps from ``state (B, S)``: :func:`controllers.shac.closed_loop`'s
-        ``(returns (B,), states (steps + 1, B, S))``."""
-        self.reset()
-        return closed_loop(self.dyn, self.act, state, steps)

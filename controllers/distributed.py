@@ -137,14 +137,16 @@ def mean_over_ranks(ctx: Context, x: torch.Tensor) -> torch.Tensor:
     return y / ctx.world_size
 
 
-def failed_ranks(ctx: Context, ok: bool) -> list[int]:
-    """Which ranks report ``ok=False`` (every rank calls it at the same point; [] when all are fine)."""
+def failure(ctx: Context, ok: bool) -> str | None:
+    """``None`` when every rank reports ``ok``, else where it failed for an error message: ``" on rank(s) [r]"``
+    under ``torchrun``, ``""`` in one process (every rank calls it at the same point, so all stop together)."""
     if not ctx.distributed:
-        return [] if ok else [0]
+        return None if ok else ""
     flags = torch.zeros(ctx.world_size, dtype=torch.int32)
     flags[ctx.rank] = 0 if ok else 1
     dist.all_reduce(flags, op=dist.ReduceOp.SUM)
-    return [r for r in range(ctx.world_size) if flags[r]]
+    failed = [r for r in range(ctx.world_size) if flags[r]]
+    return f" on rank(s) {failed}" if failed else None
 
 
 def wrap(ctx: Context, module: torch.nn.Module) -> torch.nn.Module:

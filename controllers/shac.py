@@ -287,9 +287,8 @@ class Trainer:
         env reward per world step."""
         cfg, it, ctx = self.cfg, self.iteration, self.ctx
         loss, window = self.objective()
-        failed = distributed.failed_ranks(ctx, bool(torch.isfinite(loss)))
-        if failed:
-            where = f" on rank(s) {failed}" if ctx.distributed else ""
+        where = distributed.failure(ctx, bool(torch.isfinite(loss)))
+        if where is not None:
             raise FloatingPointError(f"non-finite loss at iteration {it}{where}")
         self.actor_opt.zero_grad()
         loss.backward()  # under torchrun: the ranks' actor gradients averaged (DDP)

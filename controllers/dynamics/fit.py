@@ -205,9 +205,8 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         idx = torch.arange(data.n) if batch_size is None or batch_size >= data.n else \
             torch.randint(data.n, (batch_size,), generator=gen)
         loss = objective(idx)
-        failed = distributed.failed_ranks(ctx, bool(torch.isfinite(loss)))
-        if failed:
-            where = f" on rank(s) {failed}" if ctx.distributed else ""
+        where = distributed.failure(ctx, bool(torch.isfinite(loss)))
+        if where is not None:
             raise FloatingPointError(f"non-finite loss ({loss.item()}) at step {step}{where}; "
                                      f"last checkpoint: {checkpoint if checkpoint is not None else 'none'}")
         opt.zero_grad()

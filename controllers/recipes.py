@@ -23,8 +23,9 @@ RECIPES: dict[str, dict] = {
                                         log_std_init=-0.5, num_envs=32, train_episode_steps=100),
     "diffsim/Quadrotor-v0":        dict(algo="shac", iterations=150, critic_iterations=4),
     "diffsim/AcrobotSwingUp-v0":   dict(algo="shac", iterations=150, window=16),
-    # one-step episodes (a throw is 1 500 contact substeps): APG on 16 throws per update
-    "diffsim/Throw-v0":            dict(algo="apg", iterations=60, window=1, num_envs=16, actor_lr=1e-2),
+    # one-step episodes (a throw is 1 500 contact substeps): APG with the alpha-order gradient, 2 targets x 4 throws
+    "diffsim/Throw-v0":            dict(algo="apg", iterations=80, window=1, num_envs=8, actor_lr=1e-2,
+                                        gradient="alpha", samples_per_state=4, log_std_init=-3.0),
 }
 """Tuned recipes. Any other differentiable env trains with :class:`TrainConfig`'s defaults."""
 

@@ -35,9 +35,11 @@ from pathlib import Path
 import torch
 
 from controllers import distributed
+from controllers.alpha_order import alpha_order
 from controllers.policies import Actor, Critic, squash
 
 ALGOS = ("apg", "shac", "sapo")
+GRADIENTS = ("first", "alpha")
 LOG_FIELDS = ("iteration", "env_steps", "window_return", "eval_return", "alpha")
 
 
@@ -74,12 +76,23 @@ class TrainConfig:
     alpha_lr: float = 5e-3
     reward_scale: float = 1.0      # rewards are multiplied by this for training only
     shaping: bool = True           # add the env's training-only ``shaping`` term to its reward
+    gradient: str = "first"        # "alpha": APG on a one-step task with the alpha-order mix of first- and
+    samples_per_state: int = 4     # zeroth-order estimates (controllers.alpha_order), from this many draws per state
     seed: int = 0
     eval_episodes: int = 32
 
     def __post_init__(self):
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {GRADIENTS}, got {self.gradient!r}")
+        if self.gradient == "alpha":
+            if self.algo != "apg" or self.window != 1 or self.episode_steps != 1:
+                raise ValueError("gradient='alpha' needs algo='apg', window=1 and episode_steps=1 (a one-step task), "
+                                 f"got algo={self.algo!r}, window={self.window}, episode_steps={self.episode_steps}")
+            if self.samples_per_state < 2 or self.num_envs % self.samples_per_state:
+                raise ValueError(f"samples_per_state must be >= 2 and divide num_envs={self.num_envs}, "
+                                 f"got {self.samples_per_state}")
         for name in ("num_envs", "window", "episode_steps", "iterations", "critic_iterations",
                      "critic_minibatches", "eval_episodes"):
             if getattr(self, name) < 1:
@@ -207,7 +220,7 @@ class Trainer:
         self.target_entropy = -0.5 * dyn.action_dim
         self.gen = torch.Generator().manual_seed(cfg.seed)  # on the CPU: the same numbers on every device
         self.iteration, self.rows = 0, []
-        self.state = dyn.reset(cfg.num_envs, self.gen)[self.worlds]
+        self.state = self._starts(1)[0]
         self.age = torch.zeros(self.state.shape[0], dtype=torch.int64, device=self.device)
         self.objective = distributed.wrap(self.ctx, _WindowObjective(self))
         self.critic_ddp = distributed.wrap(self.ctx, self.critic) if self.critic is not None else None
@@ -228,9 +241,44 @@ class Trainer:
         zeros = torch.zeros(mu.shape[0], dtype=mu.dtype, device=mu.device)
         return squash(mu, self.actor.low, self.actor.high), zeros, saturation
 
+    def _starts(self, count: int) -> torch.Tensor:
+        """``(count, worlds, state_dim)``: ``count`` start states for each of this rank's worlds, drawn for all
+        worlds (the same numbers on any number of ranks); with ``gradient="alpha"`` each state is shared by
+        ``samples_per_state`` consecutive worlds."""
+        k = self.cfg.samples_per_state if self.cfg.gradient == "alpha" else 1
+        n = self.cfg.num_envs // k
+        s = self.dyn.reset(count * n, self.gen).reshape(count, n, -1)
+        return s.repeat_interleave(k, dim=1)[:, self.worlds] if k > 1 else s[:, self.worlds]
+
+    def _alpha_order_loss(self):
+        """A one-step task's surrogate loss whose gradient is the alpha-order policy gradient
+        (:mod:`controllers.alpha_order`); ``(loss, window)`` as :meth:`actor_loss`."""
+        cfg, dyn = self.cfg, self.dyn
+        s = self.state.detach()
+        obs = dyn.observe(s)
+        mu, log_std = self.actor.distribution(obs)
+        saturation = (torch.relu(mu.abs() - cfg.mean_bound) ** 2).sum(-1)
+        eps = torch.randn((cfg.num_envs, mu.shape[1]), generator=self.gen, dtype=mu.dtype)[self.worlds].to(mu.device)
+        z = torch.addcmul(mu.detach(), log_std.detach().exp(), eps).requires_grad_(True)
+        action = squash(z, self.actor.low, self.actor.high)
+        s_next, _, reward, _ = dyn.step(s, action)
+        r = reward
+        extra = dyn.shaping(s, action, s_next) if cfg.shaping else None
+        if extra is not None:
+            r = r + extra
+        r = r * cfg.reward_scale
+        (grad_z,) = torch.autograd.grad(r.sum(), z)
+        g_mu, g_log_std, _ = alpha_order(r.detach(), grad_z, eps, log_std.detach(), cfg.samples_per_state)
+        surrogate = (g_mu * mu).sum() + (g_log_std * log_std).sum()
+        window = dict(obs=obs.detach()[None], state=self._starts(1)[0], age=torch.zeros_like(self.age),
+                      mean_reward=reward.detach().mean())
+        return -surrogate / s.shape[0] + cfg.bound_coef * saturation.mean(), window
+
     def actor_loss(self):
         """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
         w.r.t. the actor (through the simulator), ``window`` what the critic and the next window need."""
+        if self.cfg.gradient == "alpha":
+            return self._alpha_order_loss()
         cfg, dyn = self.cfg, self.dyn
         n, horizon, dev = self.state.shape[0], cfg.window, self.device
         alpha = float(self.log_alpha.detach().exp())
@@ -242,7 +290,7 @@ class Trainer:
         s, age = self.state.detach(), self.age.clone()
         obs = dyn.observe(s)
         # the start states of episodes restarting in this window, drawn and observed in one go
-        fresh = dyn.reset(cfg.num_envs * horizon, self.gen).reshape(horizon, cfg.num_envs, -1)[:, self.worlds]
+        fresh = self._starts(horizon)
         fresh_obs = dyn.observe(fresh.reshape(n * horizon, -1)).reshape(horizon, n, -1)
         buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
         segments = []

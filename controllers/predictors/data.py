@@ -1,0 +1,91 @@
+"""Training windows from trajectories: ``windows(states, window, horizon, exog=None, stride=1)``.
+
+``states (N, L, D)`` (and inputs ``exog (N, L, E)``, the input applied at each sample) are cut into every
+``(past (M, window, D), future (M, horizon, D), exog (M, window + horizon, E))`` that fits, starting every
+``stride`` samples; ``M = N * (1 + (L - window - horizon) // stride)``.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def windows(states: torch.Tensor, window: int, horizon: int, exog: torch.Tensor | None = None, stride: int = 1):
+    for name, v in (("window", window), ("horizon", horizon), ("stride", stride)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    if not isinstance(states, torch.Tensor) or states.dim() != 3:
+        raise ValueError(f"states must be a tensor of shape (N, L, D), got "
+                         f"{tuple(states.shape) if isinstance(states, torch.Tensor) else type(states).__name__}")
+    N, L, _ = states.shape
+    span = window + horizon
+    if L < span:
+        raise ValueError(f"trajectories of {L} samples are shorter than window + horizon = {span}")
+    if exog is not None and (not isinstance(exog, torch.Tensor) or exog.dim() != 3 or exog.shape[:2] != (N, L)):
+        raise ValueError(f"exog must be a tensor of shape ({N}, {L}, E), got "
+                         f"{tuple(exog.shape) if isinstance(exog, torch.Tensor) else type(exog).__name__}")
+    starts = torch.arange(0, L - span + 1, stride)
+    idx = starts[:, None] + torch.arange(span)  # (S, span)
+    cut = states[:, idx].reshape(-1, span, states.shape[2])
+    past, future = cut[:, :window], cut[:, window:]
+    if exog is None:
+        return past, future, None
+    return past, future, exog[:, idx].reshape(-1, span, exog.shape[2])
+
+
+def smooth_controls(n: int, steps: int, dim: int, low, high, dt: float, generator: torch.Generator,
+                    waves: int = 4, fraction: float = 0.5) -> torch.Tensor:
+    """``(n, steps, dim)`` random smooth inputs: per trajectory and dimension a sum of ``waves`` sinusoids with
+    frequencies uniform in [0.1, 1] Hz and random phases, scaled to ``fraction`` of the half range around the
+    box ``[low, high]``'s centre (float64)."""
+    low, high = torch.as_tensor(low, dtype=torch.float64), torch.as_tensor(high, dtype=torch.float64)
+    t = torch.arange(steps, dtype=torch.float64) * dt
+    freq = 0.1 + 0.9 * torch.rand(n, 1, dim, waves, generator=generator, dtype=torch.float64)
+    phase = 2 * torch.pi * torch.rand(n, 1, dim, waves, generator=generator, dtype=torch.float64)
+    amp = torch.rand(n, 1, dim, waves, generator=generator, dtype=torch.float64)
+    s = (amp * torch.sin(2 * torch.pi * freq * t[None, :, None, None] + phase)).sum(-1) / amp.sum(-1)
+    return (low + high) / 2 + fraction * (high - low) / 2 * s
+
+
+def driven_trajectories(env_id: str, n: int, steps: int, seed: int = 0, fraction: float = 0.5):
+    """``(states (n, steps + 1, S), controls (n, steps + 1, A))``: ``n`` trajectories of a diffsim rigid-body env
+    (e.g. ``diffsim/DoublePendulum-v0``, ``diffsim/CartPoleSwingUp-v0``) from its own start distribution under
+    :func:`smooth_controls` (``controls[:, k]`` is held from sample ``k`` to ``k + 1``; the last is the next
+    input, known to a predictor of the step after), one env step per sample, simulated in one batched rollout."""
+    from diffsim.rigid import rollout
+    from envs import make_functional
+
+    dyn = make_functional(env_id)
+    if not hasattr(dyn, "frame_skip"):
+        raise ValueError(f"env_id must be a diffsim rigid-body env, got {env_id!r}")
+    gen = torch.Generator().manual_seed(seed)
+    start = dyn.reset(n, gen)
+    dt = dyn.frame_skip * dyn.model_for(1).timestep
+    u = smooth_controls(n, steps + 1, dyn.nu, dyn.ctrl_low, dyn.ctrl_high, dt, gen, fraction=fraction)
+    q, v, _ = dyn.split(start)
+    with torch.no_grad():
+        qs, vs = rollout(dyn.model_for(n), q, v, u[:, :steps].repeat_interleave(dyn.frame_skip, dim=1))
+    states = torch.cat([qs, vs], -1)[:, ::dyn.frame_skip]
+    return states, u
+
+
+def delayed_pendulum(n: int, steps: int, seed: int = 0, delays=(1, 8)):
+    """A system whose coupling to its input changes with its state: diffsim's ``Pendulum-v0`` (Gymnasium's
+    Pendulum-v1 step, 0.05 s) driven by the input of ``delays[0]`` steps ago while the rod is in its upper half
+    (``cos theta > 0``) and of ``delays[1]`` steps ago in its lower half. Returns ``(states (n, steps + 1, 2),
+    inputs (n, steps + 1, 1))``, states ``[theta, theta_dot]`` with ``theta`` unwrapped (rad), inputs in N m;
+    the first ``max(delays)`` inputs are zero-padded history."""
+    from envs import make_functional
+
+    dyn = make_functional("diffsim/Pendulum-v0")
+    gen = torch.Generator().manual_seed(seed)
+    u = smooth_controls(n, steps + 1, 1, [-2.0], [2.0], 0.05, gen, fraction=0.9)
+    s = dyn.reset(n, gen)
+    states = [s]
+    with torch.no_grad():
+        for k in range(steps):
+            lag = torch.where(torch.cos(s[:, 0]) > 0, delays[0], delays[1])
+            idx = (k - lag).clamp_min(0)
+            a = torch.where((k - lag)[:, None] >= 0, u[torch.arange(n), idx], 0.0)
+            s, _ = dyn.transition(s, a)
+            states.append(s)
+    return torch.stack(states, 1), u

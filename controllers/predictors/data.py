@@ -89,3 +89,35 @@ def delayed_pendulum(n: int, steps: int, seed: int = 0, delays=(1, 8)):
             s, _ = dyn.transition(s, a)
             states.append(s)
     return torch.stack(states, 1), u
+
+
+def free_pendulum():
+    """diffsim's ``Pendulum-v0`` dynamics with its torque and speed limits lifted (50 N m, 50 rad/s), so that an
+    added force is never clipped: the known part of :func:`memory_friction_pendulum`."""
+    from envs import make_functional
+
+    return make_functional("diffsim/Pendulum-v0", max_torque=50.0, max_speed=50.0)
+
+
+def memory_friction_pendulum(n: int, steps: int, seed: int = 0, coef: float = 0.6, lags: int = 8,
+                             decay: float = 3.0):
+    """A pendulum with a friction that remembers: :func:`free_pendulum` (0.05 s steps) driven by random smooth
+    torques (within +-1.8 N m) plus ``-coef * sum_k w_k theta_dot_{t-k}``, ``k = 0 .. lags - 1``, ``w_k``
+    proportional to ``exp(-k / decay)`` and summing to 1 (velocities before the start count as the start's).
+    Returns ``(states (n, steps + 1, 2), inputs (n, steps + 1, 1))``: ``[theta, theta_dot]`` (rad, rad/s) and the
+    applied torques without the friction (what a model is told)."""
+    dyn = free_pendulum()
+    gen = torch.Generator().manual_seed(seed)
+    u = smooth_controls(n, steps + 1, 1, [-2.0], [2.0], 0.05, gen, fraction=0.9)
+    w = torch.exp(-torch.arange(lags, dtype=torch.float64) / decay)
+    w = w / w.sum()
+    s = dyn.reset(n, gen)
+    past = s[:, 1:2].repeat(1, lags)  # theta_dot_{t}, theta_dot_{t-1}, ...
+    states = [s]
+    with torch.no_grad():
+        for k in range(steps):
+            friction = -coef * (past * w).sum(1, keepdim=True)
+            s, _ = dyn.transition(s, u[:, k] + friction)
+            past = torch.cat([s[:, 1:2], past[:, :-1]], 1)
+            states.append(s)
+    return torch.stack(states, 1), u

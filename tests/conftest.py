@@ -19,8 +19,9 @@ def _seed():
     torch.manual_seed(0)
 
 
-# Test files that share Warp modules (the learned models' fields and solvers) run on one pytest-xdist worker, so
-# each module compiles once; every other file is a group of its own (`--dist loadgroup` then works as loadfile).
+# Test files that share Warp modules (the learned models' fields and solvers; the throw model) run on one
+# pytest-xdist worker, so each module compiles once; every other file is a group of its own (`--dist loadgroup`
+# then works as loadfile).
 SHARED_WORKER = {"learned-dynamics": ("tests/controllers/dynamics/", "tests/test_demo_hnn.py",
                                       "tests/test_demo_learned_models.py", "tests/test_demo_neural_ode_lv.py"),
                  "throw-model": ("tests/envs/test_env_rigid.py", "tests/controllers/test_alpha_order.py")}

@@ -230,13 +230,26 @@ class Trainer:
         v = net(self.actor.norm(obs))
         return v.mean(0) if reduce == "mean" else v.min(0).values
 
+    def _saturation(self, mu):
+        """``(B,)``: the bound penalty of pre-squash means beyond ``+-mean_bound``."""
+        return (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
+
+    def _noise(self, mu):
+        """Standard normal noise like ``mu``: every world's drawn from the run's generator, this rank's kept."""
+        eps = torch.randn((self.cfg.num_envs, mu.shape[1]), generator=self.gen, dtype=mu.dtype)[self.worlds]
+        return eps.to(mu.device)
+
+    def _training_reward(self, s, action, s_next, reward):
+        """The env's reward plus its training-only ``shaping`` term (if on), times ``reward_scale``."""
+        extra = self.dyn.shaping(s, action, s_next) if self.cfg.shaping else None
+        return (reward if extra is None else reward + extra) * self.cfg.reward_scale
+
     def _act(self, obs):
         """``(action, log_prob, saturation)``: ``saturation (B,)`` is the bound penalty of the pre-squash mean."""
         mu, log_std = self.actor.distribution(obs)
-        saturation = (torch.relu(mu.abs() - self.cfg.mean_bound) ** 2).sum(-1)
-        if self.cfg.stochastic:  # every world's noise drawn, this rank's kept
-            eps = torch.randn((self.cfg.num_envs, mu.shape[1]), generator=self.gen, dtype=mu.dtype)[self.worlds]
-            return (*self.actor.draw(mu, log_std, eps=eps.to(mu.device), log_prob=self.cfg.algo == "sapo"),
+        saturation = self._saturation(mu)
+        if self.cfg.stochastic:
+            return (*self.actor.draw(mu, log_std, eps=self._noise(mu), log_prob=self.cfg.algo == "sapo"),
                     saturation)
         zeros = torch.zeros(mu.shape[0], dtype=mu.dtype, device=mu.device)
         return squash(mu, self.actor.low, self.actor.high), zeros, saturation
@@ -257,22 +270,17 @@ class Trainer:
         s = self.state.detach()
         obs = dyn.observe(s)
         mu, log_std = self.actor.distribution(obs)
-        saturation = (torch.relu(mu.abs() - cfg.mean_bound) ** 2).sum(-1)
-        eps = torch.randn((cfg.num_envs, mu.shape[1]), generator=self.gen, dtype=mu.dtype)[self.worlds].to(mu.device)
+        eps = self._noise(mu)
         z = torch.addcmul(mu.detach(), log_std.detach().exp(), eps).requires_grad_(True)
         action = squash(z, self.actor.low, self.actor.high)
         s_next, _, reward, _ = dyn.step(s, action)
-        r = reward
-        extra = dyn.shaping(s, action, s_next) if cfg.shaping else None
-        if extra is not None:
-            r = r + extra
-        r = r * cfg.reward_scale
+        r = self._training_reward(s, action, s_next, reward)
         (grad_z,) = torch.autograd.grad(r.sum(), z)
         g_mu, g_log_std, _ = alpha_order(r.detach(), grad_z, eps, log_std.detach(), cfg.samples_per_state)
         surrogate = (g_mu * mu).sum() + (g_log_std * log_std).sum()
         window = dict(obs=obs.detach()[None], state=self._starts(1)[0], age=torch.zeros_like(self.age),
                       mean_reward=reward.detach().mean())
-        return -surrogate / s.shape[0] + cfg.bound_coef * saturation.mean(), window
+        return -surrogate / s.shape[0] + cfg.bound_coef * self._saturation(mu).mean(), window
 
     def actor_loss(self):
         """Roll the window out with the actor in the loop: ``(loss, window)``, the loss differentiable
@@ -299,11 +307,7 @@ class Trainer:
             bound = bound + saturation.mean()
             s_next, obs_next, reward, term = dyn.step(s, action)
             raw = raw + reward.detach().mean()
-            r = reward
-            extra = dyn.shaping(s, action, s_next) if cfg.shaping else None
-            if extra is not None:
-                r = r + extra
-            r = r * cfg.reward_scale
+            r = self._training_reward(s, action, s_next, reward)
             if entropy_on:
                 h = (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
                 r = r + alpha * h

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from controllers import distributed
+from controllers import distributed, fit_checkpoint
 from diffsim.ode import odeint
 
 MODES = ("derivative", "trajectory")
@@ -139,14 +139,6 @@ def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size)
                 batch_size=batch_size, seed=seed, step_size=step_size)
 
 
-def _save(path: Path, model, opt, step, history, gen, config):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "config": config,
-                "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()},
-                "rng": gen.get_state()}, tmp)
-    tmp.replace(path)
-
-
 def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, method: str = "rk4", window: int = 2,
         step_size: float | None = None, steps: int = 2000, lr: float = 1e-3, weight_decay: float = 0.0,
         batch_size: int | None = None, seed: int = 0, test=None, log_every: int | None = None,
@@ -185,18 +177,7 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
     start, elapsed = 0, 0.0
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if resume:
-        if checkpoint is None or not checkpoint.exists():
-            raise FileNotFoundError(f"resume=True: no checkpoint at {checkpoint}")
-        state = torch.load(checkpoint, weights_only=True)
-        if state["config"] != config:
-            diff = sorted(k for k in config if state["config"].get(k) != config[k])
-            raise ValueError(f"resume=True: checkpoint {checkpoint} was trained with other settings: {diff}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["rng"])
-        start = int(state["step"])
-        history = {k: v.tolist() for k, v in state["history"].items()}
-        elapsed = history["seconds"][-1] if history["seconds"] else 0.0
+        start, history, elapsed = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
     t0 = time.perf_counter() - elapsed
     objective = distributed.wrap(ctx, _Objective(model, data, mode, method, step_size, ctx))
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"fit {type(model).__name__} ({mode})",
@@ -223,6 +204,6 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
             history["seconds"].append(time.perf_counter() - t0)
             bar.set_postfix(loss=f"{history['train'][-1]:.3e}")
             if checkpoint is not None and ctx.is_main:
-                _save(checkpoint, model, opt, done, history, gen, config)
+                fit_checkpoint.save(checkpoint, model, opt, done, history, gen, config)
     return history
 

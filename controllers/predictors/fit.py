@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from controllers import fit_checkpoint
+
 
 def _checked(model, past, future, exog, name):
     if not isinstance(future, torch.Tensor) or future.dim() != 3 or future.shape[0] != past.shape[0] \
@@ -60,18 +62,7 @@ def fit(model, past: torch.Tensor, future: torch.Tensor, exog: torch.Tensor | No
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     log_every = log_every or max(1, steps // 50)
     if resume:
-        if checkpoint is None or not checkpoint.exists():
-            raise FileNotFoundError(f"resume=True: no checkpoint at {checkpoint}")
-        state = torch.load(checkpoint, weights_only=True)
-        if state["config"] != config:
-            diff = sorted(k for k in config if state["config"].get(k) != config[k])
-            raise ValueError(f"resume=True: checkpoint {checkpoint} was trained with other settings: {diff}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["rng"])
-        start = int(state["step"])
-        history = {k: v.tolist() for k, v in state["history"].items()}
-        elapsed = history["seconds"][-1] if history["seconds"] else 0.0
+        start, history, elapsed = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
     else:
         model.set_scale(past, exog)
     n = past.shape[0]
@@ -101,11 +92,7 @@ def fit(model, past: torch.Tensor, future: torch.Tensor, exog: torch.Tensor | No
             history["seconds"].append(time.perf_counter() - t0)
             bar.set_postfix(loss=f"{history['train'][-1]:.3e}")
             if checkpoint is not None:
-                tmp = checkpoint.with_suffix(checkpoint.suffix + ".tmp")
-                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": done,
-                            "config": config, "rng": gen.get_state(),
-                            "history": {k: torch.tensor(v, dtype=torch.float64) for k, v in history.items()}}, tmp)
-                tmp.replace(checkpoint)
+                fit_checkpoint.save(checkpoint, model, opt, done, history, gen, config)
     model.eval()
     return history
 

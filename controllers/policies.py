@@ -17,7 +17,16 @@ import math
 import torch
 from torch import nn
 
-ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "silu": nn.SiLU, "softplus": nn.Softplus, "tanh": nn.Tanh}
+
+class Gaussian(nn.Module):
+    """The radial-basis activation ``exp(-x^2)`` (the SciML UDE Lotka-Volterra example's); torch has none."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-x * x)
+
+
+ACTIVATIONS = {"elu": nn.ELU, "gaussian": Gaussian, "relu": nn.ReLU, "silu": nn.SiLU, "softplus": nn.Softplus,
+               "tanh": nn.Tanh}
 
 
 class RunningNorm(nn.Module):

@@ -218,8 +218,10 @@ def main(argv=None):
               f"{row['network_error']:.1%} | {coefs} | {ext} |")
     out = dict(train_seconds=train_s, levels=rows, settings=vars(args) | {"out": str(args.out)})
     (args.out / "results.json").write_text(json.dumps(out, indent=1))
+    torch.save({"theta": theta, "data": data, "noise": levels, "runs": args.runs}, args.out / "networks.pt")
     _plot(rows, args, t, data, ens, theta, success, refitted, t_long, true_long)
-    print(f"results.json, recovery.png and extrapolation.png written to {args.out}/")
+    print(f"results.json, networks.pt (every run's trained parameters), recovery.png and extrapolation.png "
+          f"written to {args.out}/")
     return out
 
 

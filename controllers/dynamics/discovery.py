@@ -4,12 +4,17 @@
     found.terms        # [[("x y", -0.85)], [("x y", 0.75)]]: the terms of each output, with coefficients
 
 The candidate terms are PySINDy's polynomial library up to ``degree`` (constant included) plus ``sin`` of each
-state (the UDE paper's basis). PySINDy's FROLS (forward regression with orthogonal least squares) adds one
-term at a time, the one that explains most of what is left; of that path, each output keeps the model with
-the smallest ``sqrt(k^2 + RSS)`` (``k`` >= 1 terms, ``RSS`` its residual sum of squares) -- the selection
-rule of the UDE paper's code: the sparsest model whose residual is not large against its term count.
-STLSQ with a threshold sweep, PySINDy's default, was tried first on the same networks and recovers far less
-often (its first dense least-squares fit is ill-conditioned on one trajectory's collinear monomials).
+state (the UDE paper's basis). Candidate models come from two PySINDy optimisers: FROLS (forward regression
+with orthogonal least squares: one term at a time, the one that explains most of what is left) and STLSQ
+(sequentially thresholded least squares) over a sweep of thresholds. Each output keeps the candidate with the
+smallest ``sqrt(k^2 + RSS)`` (``k`` >= 1 terms, ``RSS`` its residual sum of squares) -- the selection rule of
+the UDE paper's code: the sparsest model whose residual is not large against its term count. The
+rule compares a count with a sum of squares, so it depends on the targets' units (it suits targets of order
+one, as the paper's); and terms can only be told apart where the states spread enough that their columns are
+not collinear (one short trajectory may not).
+Neither path alone is enough: on the Lotka-Volterra UDE's networks STLSQ's sweep rarely contains the one-term
+model (its first dense least-squares fit is ill-conditioned on one trajectory's collinear monomials), and
+FROLS's greedy path can miss a several-term model that STLSQ finds.
 """
 from __future__ import annotations
 
@@ -50,7 +55,7 @@ def library(degree: int = 5, sines: bool = True):
 
 
 def sparse_terms(states, targets, feature_names=None, degree: int = 5, sines: bool = True,
-                 max_terms: int = 8, ridge: float = 1e-9) -> SparseFit:
+                 max_terms: int = 8, ridge: float = 1e-9, thresholds=10.0 ** np.arange(-3, 2.01, 0.1)) -> SparseFit:
     """Find the few library terms that make up ``targets`` as functions of ``states``.
 
     Args:
@@ -59,7 +64,8 @@ def sparse_terms(states, targets, feature_names=None, degree: int = 5, sines: bo
         feature_names: ``d`` names for the inputs (default ``x0, x1, ...``).
         degree, sines: the candidate library (see :func:`library`).
         max_terms: most terms FROLS adds per output.
-        ridge: FROLS's ridge strength on the column-normalised library (tiny: a guard, not a prior).
+        thresholds: STLSQ thresholds (on the column-normalised library) whose models join the candidates.
+        ridge: FROLS's and STLSQ's ridge strength on the column-normalised library (tiny: a guard, not a prior).
     """
     states, targets = np.asarray(states, dtype=np.float64), np.asarray(targets, dtype=np.float64)
     if states.ndim != 2 or targets.ndim != 2 or len(states) != len(targets) or len(states) < 2:
@@ -71,15 +77,23 @@ def sparse_terms(states, targets, feature_names=None, degree: int = 5, sines: bo
         raise ValueError(f"max_terms must be an int >= 1, got {max_terms!r}")
     if feature_names is not None and len(feature_names) != states.shape[1]:
         raise ValueError(f"feature_names must name the {states.shape[1]} inputs, got {len(feature_names)}")
+    lib = library(degree, sines)
+    names = list(feature_names) if feature_names else None
     model = ps.SINDy(optimizer=ps.FROLS(normalize_columns=True, max_iter=max_terms, alpha=ridge),
-                     feature_library=copy.deepcopy(library(degree, sines)))
-    model.fit(states, t=1.0, x_dot=targets, feature_names=list(feature_names) if feature_names else None)
+                     feature_library=copy.deepcopy(lib))
+    model.fit(states, t=1.0, x_dot=targets, feature_names=names)
+    candidates = list(np.asarray(model.optimizer.history_))  # each (m, library size)
+    for threshold in thresholds:
+        sweep = ps.SINDy(optimizer=ps.STLSQ(threshold=float(threshold), alpha=ridge, normalize_columns=True),
+                         feature_library=copy.deepcopy(lib))
+        sweep.fit(states, t=1.0, x_dot=targets, feature_names=names)
+        candidates.append(np.asarray(sweep.coefficients()))
     theta = np.asarray(model.feature_library.transform(states))
-    history = np.asarray(model.optimizer.history_)  # (path length, m, library size)
     chosen = np.zeros((targets.shape[1], theta.shape[1]))
     for i in range(targets.shape[1]):
         best = np.inf
-        for coef in history[:, i]:
+        for coefs in candidates:
+            coef = coefs[i]
             k = int(np.count_nonzero(coef))
             if k < 1:
                 continue

@@ -1,0 +1,114 @@
+"""Neural-ODE solves with the network inside the Warp solver vs in torch (diffsim's torch path, torchdiffeq).
+
+One measurement = RK4 from ``N`` initial states over t in [0, 3] (31 outputs, step 0.05: 60 steps, 240
+network evaluations per trajectory), the squared outputs summed, and the gradient of that sum with respect
+to the network's parameters: forward + backward, best of ``--repeats``, float64, torch on ``--threads``
+thread(s). The same network three ways:
+
+* ``warp``: :func:`diffsim.ode.mlp_field.mlp_field`, the network emitted into the solver kernels;
+* ``diffsim torch``: :func:`diffsim.ode.odeint` with a torch ``nn.Sequential`` field;
+* ``torchdiffeq``: ``torchdiffeq.odeint(..., method="rk4", options={"step_size": 0.05})`` (its 3/8-rule RK4,
+  same step count) with the same ``nn.Sequential``.
+
+Rows: one network shared by every trajectory (a neural ODE's training batch) and ``N`` networks, one per
+trajectory (an ensemble, e.g. the UDE demo's independent runs; torch evaluates them with ``torch.baddbmm``).
+Usage: ``python -m benchmarks.bench_mlp_field [--batches 1 10 100 1000] [--repeats 5]`` (needs torchdiffeq).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+import warp as wp
+from torch import nn
+
+from diffsim.ode import odeint
+from diffsim.ode.mlp_field import flatten_linears, mlp_field, parameter_count, torch_mlp
+
+NETWORKS = {"2-16-16-2 tanh": ((2, 16, 16, 2), "tanh"), "2-5-5-5-2 gaussian": ((2, 5, 5, 5, 2), "gaussian")}
+
+class _Gaussian(nn.Module):
+    def forward(self, x):
+        return torch.exp(-x * x)
+
+
+def _sequential(sizes, activation):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.Tanh() if activation == "tanh" else _Gaussian())
+    return nn.Sequential(*layers).double()
+
+
+def _best(fn, repeats):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 100, 1000])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    import torchdiffeq
+
+    torch.set_num_threads(args.threads)
+    t = torch.linspace(0, 3, 31, dtype=torch.float64)
+    h = 0.05
+    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__} ({args.threads} thread(s)), "
+          f"warp {wp.config.version}; RK4, 60 steps, forward + backward, best of {args.repeats}")
+    print("\n| network | parameters | networks | N trajectories | warp ms | diffsim torch ms | torchdiffeq ms | "
+          "torchdiffeq / warp | diffsim torch / warp |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for label, (sizes, act) in NETWORKS.items():
+        for shared in (True, False):
+            for n in args.batches:
+                if not shared and n == 1:
+                    continue
+                torch.manual_seed(0)
+                nets = [_sequential(sizes, act) for _ in range(1 if shared else n)]
+                linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+                if shared:
+                    theta = flatten_linears(linears[0]).detach().requires_grad_(True)
+                else:
+                    stacked = [(torch.stack([ls[k].weight for ls in linears]),
+                                torch.stack([ls[k].bias for ls in linears])) for k in range(len(linears[0]))]
+                    theta = flatten_linears(stacked).detach().requires_grad_(True)
+                y0 = 0.5 + torch.rand(n, 2, dtype=torch.float64)
+                field = mlp_field(sizes, act, params=theta)
+                if shared:
+                    params = list(nets[0].parameters())
+                    torch_field = lambda _, y, net=nets[0]: net(y)  # noqa: E731
+                else:
+                    params = [theta]
+                    torch_field = lambda _, y, th=theta: torch_mlp(th, y.unsqueeze(1), sizes, act).squeeze(1)  # noqa: E731
+
+                def run_warp():
+                    torch.autograd.grad(odeint(field, y0, t, method="rk4", step_size=h).square().sum(), theta)
+
+                def run_torch():
+                    torch.autograd.grad(odeint(torch_field, y0, t, method="rk4", step_size=h).square().sum(), params)
+
+                def run_torchdiffeq():
+                    ys = torchdiffeq.odeint(torch_field, y0, t, method="rk4", options={"step_size": h})
+                    torch.autograd.grad(ys.square().sum(), params)
+
+                w, d, td = (_best(f, args.repeats) * 1e3 for f in (run_warp, run_torch, run_torchdiffeq))
+                rows.append(dict(network=label, shared=shared, n=n, warp=w, torch=d, torchdiffeq=td))
+                print(f"| {label} | {parameter_count(sizes)} | {'1 shared' if shared else n} | {n} | {w:.2f} | "
+                      f"{d:.2f} | {td:.2f} | {td / w:.1f}x | {d / w:.1f}x |", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -9,9 +9,10 @@ deviation ``noise`` x its mean over the samples. Per run:
    -d y fixed and learns the rest with a 2-5-5-5-2 network of ``exp(-x^2)`` units; the loss is the sum of
    squared errors of its RK4 solution (step ``--step``) from the first noisy sample against all 31. Adam (0.1)
    for ``--adam-steps``, then L-BFGS-B to convergence (the paper: ADAM then BFGS). All runs train at once:
-   one :func:`diffsim.ode.odeint` call integrates every run's UDE (``torch.func.vmap`` over their stacked
-   parameters) and :func:`~controllers.dynamics.batched_minimize.minimize_batched` gives each run its own
-   L-BFGS-B.
+   one :func:`diffsim.ode.odeint` call integrates every run's UDE (by default with the networks compiled into
+   the Warp solver kernels, :mod:`diffsim.ode.mlp_field`; ``--path torch``: the package's ``UDE`` modules under
+   ``torch.func.vmap``) and :func:`~controllers.dynamics.batched_minimize.minimize_batched` gives each run its
+   own L-BFGS-B.
 2. **Recover the equation.** The network's output along the UDE's solution (61 points on [0, 3]) is regressed
    on polynomials up to degree 5 and sin x, sin y by PySINDy
    (:func:`~controllers.dynamics.discovery.sparse_terms`). Success: exactly the term x y in both equations.
@@ -30,9 +31,11 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import warp as wp
 from scipy.integrate import solve_ivp
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -40,6 +43,7 @@ from controllers.dynamics import UDE
 from controllers.dynamics.batched_minimize import minimize_batched
 from controllers.dynamics.discovery import sparse_terms
 from diffsim.ode import fields, odeint
+from diffsim.ode.mlp_field import flatten_linears, mlp_field, torch_mlp
 
 A, B, C, D = 1.3, 0.9, 0.8, 1.8
 U0 = (0.44249296, 4.6280594)
@@ -59,36 +63,57 @@ def truth(t) -> torch.Tensor:
                   rtol=1e-12, atol=1e-12)[:, 0]
 
 
-class Ensemble:
-    """``R`` UDEs with stacked parameters, flattened to one ``(R, P)`` matrix for the optimisers."""
+@wp.func
+def known_warp(t: Any, y: Any):
+    """The known terms as a Warp function, for the network compiled into the solver (``path="warp"``)."""
+    return type(y)(type(t)(A) * y[0], type(t)(-D) * y[1])
 
-    def __init__(self, runs: int, seed: int):
+
+class Ensemble:
+    """``R`` UDEs (2-5-5-5-2 networks of ``exp(-x^2)`` units), their parameters one ``(R, P)`` matrix for the
+    optimisers, in :mod:`diffsim.ode.mlp_field`'s flat layout.
+
+    ``path="warp"``: the networks run inside the Warp solver kernels
+    (:func:`~diffsim.ode.mlp_field.mlp_field`, one network per trajectory); ``"torch"``: the package's
+    :class:`~controllers.dynamics.ude.UDE` modules, evaluated together by ``torch.func.vmap`` on the same
+    parameters. Both start from the same UDE modules' initial weights.
+    """
+
+    SIZES = (2, 5, 5, 5, 2)
+
+    def __init__(self, runs: int, seed: int, path: str = "warp"):
+        if path not in ("warp", "torch"):
+            raise ValueError(f"path must be 'warp' or 'torch', got {path!r}")
         torch.manual_seed(seed)
         models = [UDE(known, dof=1, hidden=5, layers=3, activation="gaussian") for _ in range(runs)]
         params, _ = stack_module_state(models)
+        self.linears = [f"net.{name}" for name, m in models[0].net.named_children() if isinstance(m, torch.nn.Linear)]
+        self.theta = flatten_linears([(params[f"{k}.weight"], params[f"{k}.bias"]) for k in self.linears]).detach()
         self.base = copy.deepcopy(models[0]).to("meta")
-        self.shapes = [(k, p.shape[1:]) for k, p in params.items()]
-        self.theta = torch.cat([p.detach().reshape(runs, -1) for p in params.values()], 1)
-        self.runs = runs
+        self.runs, self.path = runs, path
+        self.warp_field = mlp_field(self.SIZES, "gaussian", known=known_warp) if path == "warp" else None
 
-    def params(self, theta):
-        out, i = {}, 0
-        for k, shape in self.shapes:
-            n = shape.numel()
-            out[k] = theta[:, i:i + n].reshape(self.runs, *shape)
-            i += n
+    def module_params(self, theta):
+        """The flat parameters as the stacked UDE modules' named parameters (``nn.Linear`` weights ``(out, in)``)."""
+        out, off = {}, 0
+        for name, (a, b) in zip(self.linears, zip(self.SIZES[:-1], self.SIZES[1:])):
+            out[f"{name}.weight"] = theta[:, off:off + a * b].reshape(self.runs, a, b).transpose(1, 2)
+            out[f"{name}.bias"] = theta[:, off + a * b:off + a * b + b]
+            off += a * b + b
         return out
 
     def field(self, theta):
-        """``f(t, y)`` with ``y`` ``(R, 2)``: row ``r`` is run ``r``'s UDE at state ``y[r]``."""
-        p = self.params(theta)
+        """The UDEs as one field: a Warp field with one network per trajectory, or a torch ``f(t, y)`` with
+        ``y`` ``(R, 2)`` whose row ``r`` is run ``r``'s UDE at ``y[r]``."""
+        if self.path == "warp":
+            return self.warp_field.with_params(theta)
         call = vmap(lambda pr, yr: functional_call(self.base, pr, (0.0, yr)))
+        p = self.module_params(theta)
         return lambda t, y: call(p, y.unsqueeze(1)).squeeze(1)
 
     def unknown(self, theta, y):
-        """Each run's network part (its UDE minus the known terms) at its rows of ``y`` ``(R, n, 2)``."""
-        p = self.params(theta)
-        return vmap(lambda pr, yr: functional_call(self.base, pr, (0.0, yr)))(p, y) - known(0.0, y)
+        """Each run's network part at its rows of ``y`` ``(R, n, 2)``."""
+        return torch_mlp(theta, y, self.SIZES, "gaussian")
 
     def solve(self, theta, y0, t, step):
         """Every run's RK4 solution from its ``y0`` row, shape ``(R, len(t), 2)``."""
@@ -103,7 +128,7 @@ def noisy_data(clean: torch.Tensor, noise: float, rng: np.random.Generator) -> t
 
 def train(data: torch.Tensor, t, args, seed: int):
     """Fit one UDE per row of ``data`` ``(R, T, 2)``; returns the ensemble, its parameters and the results."""
-    ens = Ensemble(len(data), seed)
+    ens = Ensemble(len(data), seed, args.path)
 
     def losses(theta):
         return (ens.solve(theta, data[:, 0], t, args.step) - data).square().sum((1, 2))
@@ -151,6 +176,8 @@ def main(argv=None):
     parser.add_argument("--maxiter", type=int, default=2000, help="L-BFGS-B iterations per run, at most")
     parser.add_argument("--step", type=float, default=0.05, help="RK4 step (s)")
     parser.add_argument("--t-end", type=float, default=50.0, help="extrapolation horizon (s)")
+    parser.add_argument("--path", choices=("warp", "torch"), default="warp",
+                        help="networks inside the Warp solver kernels, or torch UDE modules (same model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("outputs/ude_lv"))
     parser.add_argument("--no-progress", action="store_true")

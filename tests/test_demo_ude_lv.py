@@ -6,10 +6,11 @@ import numpy as np
 import torch
 
 from demos import ude_lv
+from diffsim.ode.mlp_field import torch_mlp
 
 
 def test_each_ensemble_row_is_its_own_ude():
-    ens = ude_lv.Ensemble(3, seed=0)
+    ens = ude_lv.Ensemble(3, seed=0, path="torch")
     torch.manual_seed(0)
     first = ude_lv.UDE(ude_lv.known, dof=1, hidden=5, layers=3, activation="gaussian")  # run 0, same seed
     y = torch.tensor([[0.5, 4.0], [1.0, 1.0], [2.0, 0.1]], dtype=torch.float64)
@@ -24,6 +25,19 @@ def test_each_ensemble_row_is_its_own_ude():
     assert torch.equal(moved[0], rows[0]) and torch.equal(moved[2], rows[2]) and not torch.equal(moved[1], rows[1])
 
 
+def test_warp_and_torch_paths_are_the_same_model():
+    # (the Warp network's solves and gradients equal torch_mlp's: tests/ode/test_mlp_field.py)
+    y = torch.tensor([[0.5, 4.0], [1.0, 1.0]], dtype=torch.float64)
+    ens = ude_lv.Ensemble(2, seed=0, path="torch")
+    theta = ens.theta + 0.1 * torch.randn(ens.theta.shape, generator=torch.Generator().manual_seed(1),
+                                          dtype=torch.float64)
+    expected = ude_lv.known(0.0, y) + torch_mlp(theta, y.unsqueeze(1), ude_lv.Ensemble.SIZES, "gaussian")[:, 0]
+    torch.testing.assert_close(ens.field(theta)(0.0, y), expected, rtol=1e-13, atol=1e-13)
+    warp = ude_lv.Ensemble(2, seed=0, path="warp")
+    assert torch.equal(warp.theta, ens.theta)
+    torch.testing.assert_close(warp.field(theta).evaluate(y), expected, rtol=1e-13, atol=1e-13)
+
+
 def test_refit_finds_the_true_coefficients_from_clean_data():
     t = torch.linspace(0, 3, 31, dtype=torch.float64)
     clean = ude_lv.truth(t)
@@ -33,7 +47,7 @@ def test_refit_finds_the_true_coefficients_from_clean_data():
 
 def test_short_run_writes_results(tmp_path):
     r = ude_lv.main(["--runs", "1", "--noise", "0.001", "--adam-steps", "3", "--maxiter", "3", "--t-end", "4",
-                     "--out", str(tmp_path), "--no-progress"])
+                     "--path", "torch", "--out", str(tmp_path), "--no-progress"])
     (level,) = r["levels"]
     assert level["runs"] == 1 and level["paper"] == 0.75 and len(level["terms"]) == 1
     assert json.loads((tmp_path / "results.json").read_text())["levels"][0]["noise"] == 0.001

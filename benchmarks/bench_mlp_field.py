@@ -10,9 +10,15 @@ thread(s). The same network three ways:
 * ``torchdiffeq``: ``torchdiffeq.odeint(..., method="rk4", options={"step_size": 0.05})`` (its 3/8-rule RK4,
   same step count) with the same ``nn.Sequential``.
 
+* ``torchdyn`` (when importable): ``torchdyn.core.NeuralODE(..., solver="rk4", sensitivity="autograd")`` on a
+  61-point grid (its fixed-step solvers step on the output grid: the same 60 steps), every other output kept.
+
 Rows: one network shared by every trajectory (a neural ODE's training batch) and ``N`` networks, one per
 trajectory (an ensemble, e.g. the UDE demo's independent runs; torch evaluates them with ``torch.baddbmm``).
-Usage: ``python -m benchmarks.bench_mlp_field [--batches 1 10 100 1000] [--repeats 5]`` (needs torchdiffeq).
+Usage: ``python -m benchmarks.bench_mlp_field [--batches 1 10 100 1000] [--repeats 5]`` (needs torchdiffeq;
+torchdyn is optional: its declared dependencies include torchvision and pytorch-lightning, which conflict with the
+pinned torch, so it is not a project dependency; ``pip install --no-deps torchdyn torchcde torchsde trampoline
+pytorch-lightning torchmetrics lightning-utilities`` makes ``torchdyn.core`` importable beside torch 2.13).
 """
 from __future__ import annotations
 
@@ -43,6 +49,17 @@ def _sequential(sizes, activation):
     return nn.Sequential(*layers).double()
 
 
+class _Field(nn.Module):
+    """A torch field ``f(t, y)`` as the module torchdyn wants (``forward(t, x, args)``)."""
+
+    def __init__(self, f, net=None):
+        super().__init__()
+        self.f, self.net = f, net  # ``net`` registered so that torchdyn sees its parameters
+
+    def forward(self, t, x, args=None):
+        return self.f(t, x)
+
+
 def _best(fn, repeats):
     fn()
     best = float("inf")
@@ -61,14 +78,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torchdiffeq
 
+    try:
+        from torchdyn.core import NeuralODE
+    except ImportError:
+        NeuralODE = None
     torch.set_num_threads(args.threads)
     t = torch.linspace(0, 3, 31, dtype=torch.float64)
     h = 0.05
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__} ({args.threads} thread(s)), "
           f"warp {wp.config.version}; RK4, 60 steps, forward + backward, best of {args.repeats}")
     print("\n| network | parameters | networks | N trajectories | warp ms | diffsim torch ms | torchdiffeq ms | "
-          "torchdiffeq / warp | diffsim torch / warp |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "torchdyn ms | torchdiffeq / warp | torchdyn / warp | diffsim torch / warp |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for label, (sizes, act) in NETWORKS.items():
         for shared in (True, False):
@@ -103,10 +124,19 @@ def main(argv=None):
                     ys = torchdiffeq.odeint(torch_field, y0, t, method="rk4", options={"step_size": h})
                     torch.autograd.grad(ys.square().sum(), params)
 
+                if NeuralODE is not None:
+                    node = NeuralODE(_Field(torch_field, nets[0] if shared else None), solver="rk4",
+                                     sensitivity="autograd", return_t_eval=False)
+                    t_fine = torch.linspace(0, 3, 61, dtype=torch.float64)
+
+                    def run_torchdyn():
+                        torch.autograd.grad(node(y0, t_fine)[::2].square().sum(), params)
+
                 w, d, td = (_best(f, args.repeats) * 1e3 for f in (run_warp, run_torch, run_torchdiffeq))
-                rows.append(dict(network=label, shared=shared, n=n, warp=w, torch=d, torchdiffeq=td))
+                dyn = _best(run_torchdyn, args.repeats) * 1e3 if NeuralODE is not None else float("nan")
+                rows.append(dict(network=label, shared=shared, n=n, warp=w, torch=d, torchdiffeq=td, torchdyn=dyn))
                 print(f"| {label} | {parameter_count(sizes)} | {'1 shared' if shared else n} | {n} | {w:.2f} | "
-                      f"{d:.2f} | {td:.2f} | {td / w:.1f}x | {d / w:.1f}x |", flush=True)
+                      f"{d:.2f} | {td:.2f} | {dyn:.2f} | {td / w:.1f}x | {dyn / w:.1f}x | {d / w:.1f}x |", flush=True)
     return rows
 
 

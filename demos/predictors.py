@@ -12,7 +12,8 @@ against horizon) and ``attention.png`` (each attention model's weights on one he
 Systems: ``double_pendulum`` and ``cartpole`` (the rigid-body envs ``diffsim/DoublePendulum-v0`` and
 ``diffsim/CartPoleSwingUp-v0``, joint torques / cart force as inputs) and ``delayed_pendulum`` (Pendulum-v0
 driven by the input of 1 step ago in its upper half and 8 steps ago in its lower half: a coupling that
-changes in time).
+changes in time) and ``quadrotor`` (``diffsim/Quadrotor-v0`` under a hover LQR chasing a random smooth reference,
+with thrust disturbances; the applied thrusts as inputs).
 """
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ import numpy as np
 import torch
 
 from controllers.predictors import MODELS, fit, predict, windows
-from controllers.predictors.data import delayed_pendulum, driven_trajectories
+from controllers.predictors.data import controlled_quadrotor, delayed_pendulum, driven_trajectories
 
 SYSTEMS = {
     "double_pendulum": lambda n, steps, seed: driven_trajectories("diffsim/DoublePendulum-v0", n, steps, seed),
     "cartpole": lambda n, steps, seed: driven_trajectories("diffsim/CartPoleSwingUp-v0", n, steps, seed),
     "delayed_pendulum": lambda n, steps, seed: delayed_pendulum(n, steps, seed),
+    "quadrotor": lambda n, steps, seed: controlled_quadrotor(n, steps, seed),
 }
 VARIANTS = {"lstm": ("lstm", {}), "additive": ("attention", {"score": "additive"}),
             "cosine": ("attention", {"score": "cosine"}), "dot": ("attention", {"score": "dot"}),

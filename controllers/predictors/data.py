@@ -148,3 +148,37 @@ def lorenz96(variables: int = 17, samples: int = 5000, dt: float = 0.05, forcing
     with torch.no_grad():
         xs = odeint(field, x0, t, method="rk4", step_size=dt / 10)[:, 0]
     return xs[n_burn:]
+
+
+def controlled_quadrotor(n: int, steps: int, seed: int = 0, reach: float = 0.5, disturbance: float = 0.1):
+    """``diffsim/Quadrotor-v0`` under a controller: the hover LQR of :func:`controllers.trajopt.hover_lqr` steers
+    each drone after a random smooth reference within ``+-reach`` m of (0, 0, 1) m (LQR on the position error),
+    and random smooth thrust disturbances up to ``disturbance`` x hover thrust are added (what the controller
+    does not know; the predictor is told the applied thrusts). Starts at the reference's first point, level, at
+    rest. Returns ``(states (n, steps + 1, 13), thrusts (n, steps + 1, 4))``: position (m), quaternion (w, x, y,
+    z), linear and angular velocity; the rotor thrusts applied from each sample to the next (N, 10 ms env
+    steps; the last one is the next input)."""
+    from controllers.trajopt import hover_lqr
+    from envs.quadrotor import HOVER
+
+    home = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)
+    dyn, ctrl = hover_lqr(home.tolist())
+    dt = dyn.frame_skip * dyn.model_for(1).timestep
+    gen = torch.Generator().manual_seed(seed)
+    ref = home + smooth_controls(n, steps + 1, 3, [-reach] * 3, [reach] * 3, dt, gen, fraction=1.0)
+    push = smooth_controls(n, steps + 1, 4, [-disturbance * HOVER] * 4, [disturbance * HOVER] * 4, dt, gen,
+                           fraction=1.0)
+    low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)
+    s = torch.cat([ref[:, 0], torch.tensor([1.0, 0, 0, 0], dtype=torch.float64).expand(n, 4),
+                   torch.zeros(n, 6, dtype=torch.float64), home.expand(n, 3)], 1)
+    states, thrusts = [s[:, :13]], []
+    with torch.no_grad():
+        for k in range(steps + 1):
+            seen = s.clone()
+            seen[:, :3] += home - ref[:, k]  # the LQR holds ``home``: show it the error to the reference
+            u = torch.clamp(torch.as_tensor(ctrl(seen.numpy())) + push[:, k], low, high)
+            thrusts.append(u)
+            if k < steps:
+                s = dyn.transition(s, u)[0]
+                states.append(s[:, :13])
+    return torch.stack(states, 1), torch.stack(thrusts, 1)

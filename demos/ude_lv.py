@@ -3,7 +3,8 @@
 The UDE paper's "scenario 1" (Rackauckas et al., arXiv 2001.04385): x' = a x - b x y, y' = c x y - d y with
 a = 1.3, b = 0.9, c = 0.8, d = 1.8 from u0 = (0.44249296, 4.6280594), sampled every 0.1 on t in [0, 3]
 (31 points, diffsim's Dormand-Prince at rtol 1e-12), each state perturbed by Gaussian noise of standard
-deviation ``noise`` x its mean over the samples. Per run:
+deviation ``noise`` x its mean over the samples
+(:func:`controllers.dynamics.data.lotka_volterra_scenario1`, one noise draw per run). Per run:
 
 1. **Train through the solver.** A :class:`~controllers.dynamics.ude.UDE` keeps the known terms a x and
    -d y fixed and learns the rest with a 2-5-5-5-2 network of ``exp(-x^2)`` units; the loss is the sum of
@@ -41,12 +42,13 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from controllers.dynamics import UDE
 from controllers.dynamics.batched_minimize import minimize_batched
+from controllers.dynamics.data import LV_SCENARIO1, lotka_volterra_scenario1
 from controllers.dynamics.discovery import sparse_terms
-from diffsim.ode import fields, odeint
+from diffsim.ode import odeint
 from diffsim.ode.mlp_field import flatten_linears, mlp_field, torch_mlp
 
-A, B, C, D = 1.3, 0.9, 0.8, 1.8
-U0 = (0.44249296, 4.6280594)
+A, B, C, D = (LV_SCENARIO1[k] for k in ("alpha", "beta", "gamma", "delta"))
+U0 = LV_SCENARIO1["u0"]
 NOISE_LEVELS = (0.001, 0.005, 0.01, 0.025, 0.05)
 PAPER_RATE = {0.001: 0.75, 0.005: 0.72, 0.01: 0.58, 0.025: 0.29, 0.05: 0.18}  # read off the bar chart, +- 0.02
 
@@ -56,11 +58,9 @@ def known(t, y):
     return torch.stack([A * y[..., 0], -D * y[..., 1]], -1)
 
 
-def truth(t) -> torch.Tensor:
-    """The true trajectory at times ``t``, shape ``(len(t), 2)``."""
-    lv = fields.lotka_volterra([A, B, D, C])  # diffsim's order: x' = p0 x - p1 x y, y' = p3 x y - p2 y
-    return odeint(lv, torch.tensor([U0], dtype=torch.float64), torch.as_tensor(t, dtype=torch.float64),
-                  rtol=1e-12, atol=1e-12)[:, 0]
+def truth(t_end: float, points: int) -> torch.Tensor:
+    """The true trajectory at ``points`` times on ``[0, t_end]``, shape ``(points, 2)``."""
+    return lotka_volterra_scenario1(0.0, t_end=t_end, points=points)["clean"][0]
 
 
 @wp.func
@@ -118,12 +118,6 @@ class Ensemble:
     def solve(self, theta, y0, t, step):
         """Every run's RK4 solution from its ``y0`` row, shape ``(R, len(t), 2)``."""
         return odeint(self.field(theta), y0, t, method="rk4", step_size=step).transpose(0, 1)
-
-
-def noisy_data(clean: torch.Tensor, noise: float, rng: np.random.Generator) -> torch.Tensor:
-    """``clean`` ``(T, 2)`` plus Gaussian noise of std ``noise`` x each state's mean (the paper's recipe)."""
-    scale = noise * clean.mean(0).numpy()
-    return clean + torch.as_tensor(scale * rng.standard_normal(clean.shape))
 
 
 def train(data: torch.Tensor, t, args, seed: int):
@@ -191,11 +185,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", module="pysindy")
-    t = torch.linspace(0, 3, 31, dtype=torch.float64)
-    clean = truth(t)
     levels = [float(n) for n in args.noise]
-    data = torch.stack([noisy_data(clean, n, np.random.default_rng([args.seed, i, r]))
-                        for i, n in enumerate(levels) for r in range(args.runs)])
+    runs = [lotka_volterra_scenario1(n, seed=[args.seed, i, r]) for i, n in enumerate(levels) for r in range(args.runs)]
+    t = runs[0]["t"]
+    data = torch.cat([d["noisy"] for d in runs])  # (R, 31, 2)
     t0 = time.perf_counter()
     ens, theta, results = train(data, t, args, args.seed)
     train_s = time.perf_counter() - t0
@@ -215,7 +208,7 @@ def main(argv=None):
         refitted[success] = refit(coef[success], data[torch.as_tensor(success)], t, args.step)
 
     t_long = np.linspace(0, args.t_end, int(args.t_end * 10) + 1)
-    true_long = truth(torch.as_tensor(t_long)).numpy()
+    true_long = truth(args.t_end, len(t_long)).numpy()
     errors = np.full(len(data), np.nan)
     for r in np.flatnonzero(success):
         c1, c2 = refitted[r]

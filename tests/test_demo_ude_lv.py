@@ -40,7 +40,7 @@ def test_warp_and_torch_paths_are_the_same_model():
 
 def test_refit_finds_the_true_coefficients_from_clean_data():
     t = torch.linspace(0, 3, 31, dtype=torch.float64)
-    clean = ude_lv.truth(t)
+    clean = ude_lv.truth(3.0, 31)
     coef = ude_lv.refit(np.array([[-0.8, 0.7]]), clean[None], t, step=0.05)
     np.testing.assert_allclose(coef[0], [-ude_lv.B, ude_lv.C], rtol=1e-3)
 

@@ -94,8 +94,9 @@ LV_SCENARIO1 = dict(alpha=1.3, beta=0.9, gamma=0.8, delta=1.8, u0=(0.44249296, 4
 def lotka_volterra_scenario1(noise_level: float = 5e-3, seed: int = 0, t_end: float | None = None,
                              points: int | None = None) -> dict:
     """``x' = alpha x - beta x y``, ``y' = gamma x y - delta y`` from ``u0``, sampled every 0.1 on [0, 3]
-    (31 points); noise std = ``noise_level`` x the per-state mean. Returns ``t``, ``clean``, ``noisy``
-    ``(1, T, 2)`` and ``params`` (the constants)."""
+    (31 points); noise std = ``noise_level`` x the per-state mean, drawn from ``numpy.random.default_rng(seed)``
+    (an int or a sequence of ints). Returns ``t``, ``clean``, ``noisy`` ``(1, T, 2)`` and ``params`` (the
+    constants)."""
     if not noise_level >= 0:
         raise ValueError(f"noise_level must be >= 0, got {noise_level!r}")
     c = LV_SCENARIO1

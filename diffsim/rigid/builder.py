@@ -144,6 +144,7 @@ class ModelBuilder:
         self.world_geoms: list[Geom] = []
         self.sites: dict[str, Site] = {}
         self.actuators: list[Actuator] = []
+        self.ignored: tuple = ()  # set by the MJCF parser: accepted input with no physical effect
 
     def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None) -> int:
         name = name or f"body{len(self.bodies)}"
@@ -357,4 +358,4 @@ class ModelBuilder:
             dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
-            planes=tuple(planes), device=dev)
+            planes=tuple(planes), ignored=tuple(b.ignored), device=dev)

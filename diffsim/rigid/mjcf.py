@@ -5,22 +5,51 @@ a top-level ``<default>`` without classes (``joint``, ``geom``, ``motor``
 attributes), ``<worldbody>`` with nested ``<body pos quat euler>``, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
 armature range limited>`` (soft limits), ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
-quat euler fromto mass density friction>``, ``<site name pos quat>``, ``<camera>``/``<light>``
-(ignored: no physics), and ``<actuator><motor joint|site gear ctrlrange>``. Anything else
-raises ``ValueError`` naming the element, so a model is never silently simplified.
+quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
+ctrlrange>``. Accepted without physical effect, and listed with their lines in ``Model.ignored`` so that nothing
+is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<visual>``, ``<statistic>``,
+``<asset>``, and geoms' ``rgba``, ``material`` and ``group``. Anything else raises ``ValueError`` naming the
+file, line and element, so a model is never silently simplified.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
 from diffsim.rigid.model import Model
 
-_IGNORED = {"camera", "light"}
+_IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
+_IGNORED_TOP = {"size", "visual", "statistic", "asset"}  # top-level elements with no physics here
+_IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
+
+
+class _Element(ET.Element):
+    """An element that remembers the line it starts on (``line``)."""
+
+    line = 0
+
+
+def _parse_xml(text: str) -> ET.Element:
+    """Parse MJCF text into elements carrying their line numbers."""
+    builder = ET.TreeBuilder(element_factory=_Element)
+    parser = expat.ParserCreate()
+
+    def start(tag, attrs):
+        builder.start(tag, attrs).line = parser.CurrentLineNumber
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = builder.end
+    try:
+        parser.Parse(text, True)
+    except expat.ExpatError as exc:
+        raise ValueError(f"MJCF is not well-formed XML: {exc}") from exc
+    return builder.close()
 
 
 def _floats(s, n=None, what=""):
@@ -58,23 +87,45 @@ def _z_to(d):
 
 
 class _Parser:
-    def __init__(self, root):
+    def __init__(self, root, source: str = "<string>"):
         self.degrees = True
         self.defaults = {"joint": {}, "geom": {}, "motor": {}}
         self.builder = ModelBuilder()
         self.root = root
+        self.source = source
+        self.ignored: list[str] = []
+
+    def where(self, el) -> str:
+        return f"{self.source}:{getattr(el, 'line', 0)}"
+
+    def fail(self, el, message: str):
+        raise ValueError(f"{self.where(el)}: {message}")
+
+    @contextlib.contextmanager
+    def at(self, el):
+        """Prefix a ``ValueError`` raised while building ``el`` with its file and line."""
+        try:
+            yield
+        except ValueError as exc:
+            if str(exc).startswith(self.source + ":"):
+                raise
+            raise ValueError(f"{self.where(el)}: {exc}") from exc
+
+    def ignore(self, el, what: str):
+        self.ignored.append(f"{what} (line {getattr(el, 'line', 0)})")
 
     def angle(self, v):
         return v * math.pi / 180 if self.degrees else v
 
     def frame(self, el, what):
-        pos = _floats(el.get("pos", "0 0 0"), 3, f"{what} pos")
-        if el.get("quat") is not None and el.get("euler") is not None:
-            raise ValueError(f"{what}: give quat or euler, not both")
-        if el.get("euler") is not None:
-            quat = _euler_to_quat(self.angle(_floats(el.get("euler"), 3, f"{what} euler")))
-        else:
-            quat = _floats(el.get("quat", "1 0 0 0"), 4, f"{what} quat")
+        with self.at(el):
+            pos = _floats(el.get("pos", "0 0 0"), 3, f"{what} pos")
+            if el.get("quat") is not None and el.get("euler") is not None:
+                raise ValueError(f"{what}: give quat or euler, not both")
+            if el.get("euler") is not None:
+                quat = _euler_to_quat(self.angle(_floats(el.get("euler"), 3, f"{what} euler")))
+            else:
+                quat = _floats(el.get("quat", "1 0 0 0"), 4, f"{what} quat")
         return pos, quat
 
     def attrs(self, el, kind):
@@ -84,49 +135,52 @@ class _Parser:
 
     def run(self):
         if self.root.tag != "mujoco":
-            raise ValueError(f"MJCF root element must be <mujoco>, got <{self.root.tag}>")
+            self.fail(self.root, f"MJCF root element must be <mujoco>, got <{self.root.tag}>")
         for child in self.root:
             if child.tag == "compiler":
                 unknown = set(child.attrib) - {"angle", "inertiafromgeom", "coordinate"}
                 if unknown:
-                    raise ValueError(f"<compiler>: unsupported attributes {sorted(unknown)}")
+                    self.fail(child, f"<compiler>: unsupported attributes {sorted(unknown)}")
                 self.degrees = child.get("angle", "degree") == "degree"
                 if child.get("coordinate", "local") != "local":
-                    raise ValueError("<compiler coordinate='global'> is not supported")
+                    self.fail(child, "<compiler coordinate='global'> is not supported")
             elif child.tag == "option":
                 unknown = set(child.attrib) - {"timestep", "gravity", "integrator"}
                 if unknown:
-                    raise ValueError(f"<option>: unsupported attributes {sorted(unknown)}")
-                if "timestep" in child.attrib:
-                    self.builder.timestep = float(child.get("timestep"))
-                if "gravity" in child.attrib:
-                    self.builder.gravity = _floats(child.get("gravity"), 3, "option gravity")
+                    self.fail(child, f"<option>: unsupported attributes {sorted(unknown)}")
+                with self.at(child):
+                    if "timestep" in child.attrib:
+                        self.builder.timestep = float(child.get("timestep"))
+                    if "gravity" in child.attrib:
+                        self.builder.gravity = _floats(child.get("gravity"), 3, "option gravity")
                 self.integrator = child.get("integrator")
                 for sub in child:
-                    raise ValueError(f"<option>: unsupported element <{sub.tag}>")
+                    self.fail(sub, f"<option>: unsupported element <{sub.tag}>")
             elif child.tag == "default":
                 for d in child:
                     if d.tag not in self.defaults:
-                        raise ValueError(f"<default>: unsupported element <{d.tag}> (classes are not supported)")
+                        self.fail(d, f"<default>: unsupported element <{d.tag}> (classes are not supported)")
                     self.defaults[d.tag].update(d.attrib)
             elif child.tag == "worldbody":
                 self.worldbody(child)
             elif child.tag == "actuator":
                 for a in child:
                     if a.tag != "motor":
-                        raise ValueError(f"<actuator>: unsupported element <{a.tag}>; only <motor>")
+                        self.fail(a, f"<actuator>: unsupported element <{a.tag}>; only <motor>")
                     at = self.attrs(a, "motor")
                     unknown = set(at) - {"joint", "site", "gear", "ctrlrange", "ctrllimited", "name"}
                     if unknown:
-                        raise ValueError(f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
+                        self.fail(a, f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
                     limited = at.get("ctrllimited", "auto") in ("true", "auto") and "ctrlrange" in at
-                    self.builder.add_actuator(at.get("joint"), _floats(at.get("gear", "1")),
-                                              tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
-                                              at.get("name"), site=at.get("site"))
-            elif child.tag in ("size", "visual", "statistic", "asset"):
-                continue  # no physics in these
+                    with self.at(a):
+                        self.builder.add_actuator(at.get("joint"), _floats(at.get("gear", "1")),
+                                                  tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
+                                                  at.get("name"), site=at.get("site"))
+            elif child.tag in _IGNORED_TOP:
+                self.ignore(child, f"<{child.tag}>")
             else:
-                raise ValueError(f"unsupported MJCF element <{child.tag}>")
+                self.fail(child, f"unsupported MJCF element <{child.tag}>")
+        self.builder.ignored = tuple(self.ignored)
         return self.builder
 
     def worldbody(self, wb):
@@ -135,13 +189,16 @@ class _Parser:
                 self.body(el, -1)
             elif el.tag == "geom":
                 self.geom(el, -1)
-            elif el.tag not in _IGNORED:
-                raise ValueError(f"<worldbody>: unsupported element <{el.tag}>")
+            elif el.tag in _IGNORED:
+                self.ignore(el, f"<{el.tag}>")
+            else:
+                self.fail(el, f"<worldbody>: unsupported element <{el.tag}>")
 
     def body(self, el, parent):
         name = el.get("name")
         pos, quat = self.frame(el, f"body {name!r}")
-        b = self.builder.add_body(parent, pos, quat, name)
+        with self.at(el):
+            b = self.builder.add_body(parent, pos, quat, name)
         for child in el:
             if child.tag == "inertial":
                 self.inertial(child, b)
@@ -150,76 +207,86 @@ class _Parser:
                 jtype = "free" if child.tag == "freejoint" else at.get("type", "hinge")
                 unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
                 if unknown:
-                    raise ValueError(f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+                    self.fail(child, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
                 limited = at.get("limited") == "true" or ("range" in at and at.get("limited", "auto") == "auto")
-                rng = None
-                if limited:
-                    rng = _floats(at["range"], 2, "joint range")
-                    if jtype == "hinge":
-                        rng = np.array([self.angle(x) for x in rng])
-                self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
-                                       _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
-                                       float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
-                                       at.get("name"), None if rng is None else tuple(rng))
+                with self.at(child):
+                    rng = None
+                    if limited:
+                        rng = _floats(at["range"], 2, "joint range")
+                        if jtype == "hinge":
+                            rng = np.array([self.angle(x) for x in rng])
+                    self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
+                                           _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
+                                           float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
+                                           at.get("name"), None if rng is None else tuple(rng))
             elif child.tag == "geom":
                 self.geom(child, b)
             elif child.tag == "site":
                 pos, quat = self.frame(child, f"site {child.get('name')!r}")
                 if child.get("name") is None:
                     continue  # an anonymous site cannot carry an actuator: no physics
-                self.builder.add_site(b, child.get("name"), pos, quat)
+                with self.at(child):
+                    self.builder.add_site(b, child.get("name"), pos, quat)
             elif child.tag == "body":
                 self.body(child, b)
-            elif child.tag not in _IGNORED:
-                raise ValueError(f"body {name!r}: unsupported element <{child.tag}>")
+            elif child.tag in _IGNORED:
+                self.ignore(child, f"<{child.tag}> in body {name!r}")
+            else:
+                self.fail(child, f"body {name!r}: unsupported element <{child.tag}>")
 
     def inertial(self, el, b):
-        mass = float(el.get("mass"))
         pos, quat = self.frame(el, "inertial")
-        if el.get("fullinertia") is not None:
-            xx, yy, zz, xy, xz, yz = _floats(el.get("fullinertia"), 6, "fullinertia")
-            inertia = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
-            self.builder.set_inertial(b, mass, pos, inertia)
-        else:
-            diag = _floats(el.get("diaginertia", "0 0 0"), 3, "diaginertia")
-            self.builder.set_inertial(b, mass, pos, diag, quat)
+        with self.at(el):
+            mass = float(el.get("mass"))
+            if el.get("fullinertia") is not None:
+                xx, yy, zz, xy, xz, yz = _floats(el.get("fullinertia"), 6, "fullinertia")
+                inertia = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+                self.builder.set_inertial(b, mass, pos, inertia)
+            else:
+                diag = _floats(el.get("diaginertia", "0 0 0"), 3, "diaginertia")
+                self.builder.set_inertial(b, mass, pos, diag, quat)
 
     def geom(self, el, b):
         at = self.attrs(el, "geom")
         unknown = set(at) - {"type", "size", "pos", "quat", "euler", "fromto", "mass", "density", "friction", "name",
-                             "rgba", "contype", "conaffinity", "condim"}
+                             "contype", "conaffinity", "condim"} - _IGNORED_GEOM_ATTRS
         if unknown:
-            raise ValueError(f"geom {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+            self.fail(el, f"geom {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+        for attr in sorted(_IGNORED_GEOM_ATTRS & set(at)):
+            self.ignore(el, f"geom {at.get('name', '')!r} {attr}")
         gtype = at.get("type", "sphere")
-        size = _floats(at.get("size", "0 0 0"))
         if "fromto" in at:
-            ft = _floats(at["fromto"], 6, "fromto")
+            with self.at(el):
+                size = _floats(at.get("size", "0 0 0"))
+                ft = _floats(at["fromto"], 6, "fromto")
             a, c = ft[:3], ft[3:]
             d = c - a
             length = np.linalg.norm(d)
+            if not length > 0:
+                self.fail(el, f"geom {at.get('name', '')!r}: fromto needs two different points, got {at['fromto']!r}")
             pos, quat = (a + c) / 2, _z_to(d / length)
             size = np.array([size[0], length / 2])
         else:
+            with self.at(el):
+                size = _floats(at.get("size", "0 0 0"))
             pos, quat = self.frame(el, f"geom {at.get('name', '')!r}")
-        friction = float(at.get("friction", "1").split()[0])
-        mass = float(at["mass"]) if "mass" in at else None
-        self.builder.add_geom(b, gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction,
-                              at.get("name"))
+        with self.at(el):
+            friction = float(at.get("friction", "1").split()[0])
+            mass = float(at["mass"]) if "mass" in at else None
+            self.builder.add_geom(b, gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction,
+                                  at.get("name"))
 
 
 def parse_mjcf(path_or_xml: str) -> ModelBuilder:
     """Parse an MJCF file path or XML string into a :class:`ModelBuilder`."""
-    text = path_or_xml
+    text, source = path_or_xml, "<string>"
     if not path_or_xml.lstrip().startswith("<"):
         if not os.path.exists(path_or_xml):
             raise FileNotFoundError(f"MJCF file not found: {path_or_xml}")
         with open(path_or_xml) as f:
             text = f.read()
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise ValueError(f"MJCF is not well-formed XML: {exc}") from exc
-    return _Parser(root).run()
+        source = path_or_xml
+    return _Parser(_parse_xml(text), source).run()
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,

@@ -82,6 +82,7 @@ class Model:
     dof_limited: tuple = ()  # per dof: True where a soft limit applies
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
+    ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line
     device: str = "cpu"
 
     @property
@@ -144,5 +145,5 @@ class Model:
         object.__setattr__(self, "_checked", key)
 
 TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
-                        if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device"))
+                        if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device", "ignored"))
 """The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""

@@ -75,6 +75,27 @@ def test_bad_models_raise_clear_errors(xml, match):
         load_mjcf(xml)
 
 
+def test_errors_name_the_file_and_line(tmp_path):
+    path = tmp_path / "bad.xml"
+    path.write_text("<mujoco>\n  <worldbody>\n    <body>\n      <joint/>\n      <geom size='0.1'/>\n"
+                    "      <tendon/>\n    </body>\n  </worldbody>\n</mujoco>\n")
+    with pytest.raises(ValueError, match=f"^{path}:6: body None: unsupported element <tendon>"):
+        load_mjcf(str(path))
+    with pytest.raises(ValueError, match=r"^<string>:2: .*mass must be > 0"):
+        load_mjcf("<mujoco><worldbody><body><joint/>\n<inertial mass='-1' diaginertia='1 1 1'/></body></worldbody>"
+                  "</mujoco>")
+    with pytest.raises(ValueError, match=r"^<string>:3: geom 'g': size: could not convert|^<string>:3: .*'x'"):
+        load_mjcf("<mujoco><worldbody>\n<body><joint/>\n<geom name='g' size='x'/></body></worldbody></mujoco>")
+
+
+def test_drawing_only_input_is_listed_not_dropped():
+    model = load_mjcf("<mujoco>\n<visual/>\n<worldbody><light/>\n<body><camera/><joint/>\n"
+                      "<geom size='0.1' rgba='1 0 0 1' material='m'/></body></worldbody></mujoco>")
+    assert model.ignored == ("<visual> (line 2)", "<light> (line 3)", "<camera> in body None (line 4)",
+                             "geom '' material (line 5)", "geom '' rgba (line 5)")
+    assert model.nv == 1
+
+
 def test_builder_rejects_broken_tree_and_bad_joints():
     b = ModelBuilder()
     with pytest.raises(ValueError, match="parent 3 does not exist"):

@@ -1,8 +1,9 @@
 """MJCF import (a subset of MuJoCo's XML) into a :class:`ModelBuilder`.
 
 Supported: ``<mujoco>`` with ``<compiler angle=...>``, ``<option timestep gravity>``,
-a top-level ``<default>`` without classes (``joint``, ``geom``, ``motor``
-attributes), ``<worldbody>`` with nested ``<body pos quat euler>``, ``<inertial pos
+``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
+``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
+``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos quat euler childclass>``, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
 armature range limited>`` (soft limits), ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
 quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
@@ -27,6 +28,8 @@ from diffsim.rigid.model import Model
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
 _IGNORED_TOP = {"size", "visual", "statistic", "asset"}  # top-level elements with no physics here
 _IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
+_DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
+_BODY_ATTRS = {"name", "pos", "quat", "euler", "childclass"}
 
 
 class _Element(ET.Element):
@@ -89,7 +92,7 @@ def _z_to(d):
 class _Parser:
     def __init__(self, root, source: str = "<string>"):
         self.degrees = True
-        self.defaults = {"joint": {}, "geom": {}, "motor": {}}
+        self.classes = {"main": {kind: {} for kind in _DEFAULT_KINDS}}  # class -> element kind -> attributes
         self.builder = ModelBuilder()
         self.root = root
         self.source = source
@@ -128,10 +131,34 @@ class _Parser:
                 quat = _floats(el.get("quat", "1 0 0 0"), 4, f"{what} quat")
         return pos, quat
 
-    def attrs(self, el, kind):
-        out = dict(self.defaults.get(kind, {}))
-        out.update(el.attrib)
+    def attrs(self, el, kind, childclass="main"):
+        """``el``'s attributes over its class's defaults for ``kind`` (its ``class``, else the enclosing
+        bodies' ``childclass``, else ``main``), as MuJoCo resolves them."""
+        cls = el.get("class", childclass)
+        if cls not in self.classes:
+            self.fail(el, f"<{el.tag}>: unknown default class {cls!r} (defined: {sorted(self.classes)})")
+        out = dict(self.classes[cls][kind])
+        out.update({k: v for k, v in el.attrib.items() if k != "class"})
         return out
+
+    def default(self, el, parent: str | None):
+        """A ``<default>`` element (``class`` attribute, ``main`` at the top) inheriting from ``parent``."""
+        name = el.get("class", "main" if parent is None else None)
+        if name is None:
+            self.fail(el, "a nested <default> needs a class attribute")
+        if parent is not None:
+            if name in self.classes:
+                self.fail(el, f"<default class={name!r}> is defined twice")
+            self.classes[name] = {kind: dict(v) for kind, v in self.classes[parent].items()}
+        for d in el:
+            if d.tag == "default":
+                self.default(d, name)
+            elif d.tag in _DEFAULT_KINDS:
+                self.classes[name][d.tag].update(d.attrib)
+            elif d.tag in _IGNORED:
+                self.ignore(d, f"<default> <{d.tag}>")
+            else:
+                self.fail(d, f"<default>: unsupported element <{d.tag}>")
 
     def run(self):
         if self.root.tag != "mujoco":
@@ -157,10 +184,7 @@ class _Parser:
                 for sub in child:
                     self.fail(sub, f"<option>: unsupported element <{sub.tag}>")
             elif child.tag == "default":
-                for d in child:
-                    if d.tag not in self.defaults:
-                        self.fail(d, f"<default>: unsupported element <{d.tag}> (classes are not supported)")
-                    self.defaults[d.tag].update(d.attrib)
+                self.default(child, None)
             elif child.tag == "worldbody":
                 self.worldbody(child)
             elif child.tag == "actuator":
@@ -186,16 +210,22 @@ class _Parser:
     def worldbody(self, wb):
         for el in wb:
             if el.tag == "body":
-                self.body(el, -1)
+                self.body(el, -1, "main")
             elif el.tag == "geom":
-                self.geom(el, -1)
+                self.geom(el, -1, "main")
             elif el.tag in _IGNORED:
                 self.ignore(el, f"<{el.tag}>")
             else:
                 self.fail(el, f"<worldbody>: unsupported element <{el.tag}>")
 
-    def body(self, el, parent):
+    def body(self, el, parent, childclass):
         name = el.get("name")
+        unknown = set(el.attrib) - _BODY_ATTRS
+        if unknown:
+            self.fail(el, f"body {name!r}: unsupported attributes {sorted(unknown)}")
+        childclass = el.get("childclass", childclass)
+        if childclass not in self.classes:
+            self.fail(el, f"body {name!r}: unknown childclass {childclass!r} (defined: {sorted(self.classes)})")
         pos, quat = self.frame(el, f"body {name!r}")
         with self.at(el):
             b = self.builder.add_body(parent, pos, quat, name)
@@ -203,7 +233,7 @@ class _Parser:
             if child.tag == "inertial":
                 self.inertial(child, b)
             elif child.tag in ("joint", "freejoint"):
-                at = self.attrs(child, "joint")
+                at = self.attrs(child, "joint", childclass)
                 jtype = "free" if child.tag == "freejoint" else at.get("type", "hinge")
                 unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
                 if unknown:
@@ -220,7 +250,7 @@ class _Parser:
                                            float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
                                            at.get("name"), None if rng is None else tuple(rng))
             elif child.tag == "geom":
-                self.geom(child, b)
+                self.geom(child, b, childclass)
             elif child.tag == "site":
                 pos, quat = self.frame(child, f"site {child.get('name')!r}")
                 if child.get("name") is None:
@@ -228,7 +258,7 @@ class _Parser:
                 with self.at(child):
                     self.builder.add_site(b, child.get("name"), pos, quat)
             elif child.tag == "body":
-                self.body(child, b)
+                self.body(child, b, childclass)
             elif child.tag in _IGNORED:
                 self.ignore(child, f"<{child.tag}> in body {name!r}")
             else:
@@ -246,8 +276,8 @@ class _Parser:
                 diag = _floats(el.get("diaginertia", "0 0 0"), 3, "diaginertia")
                 self.builder.set_inertial(b, mass, pos, diag, quat)
 
-    def geom(self, el, b):
-        at = self.attrs(el, "geom")
+    def geom(self, el, b, childclass):
+        at = self.attrs(el, "geom", childclass)
         unknown = set(at) - {"type", "size", "pos", "quat", "euler", "fromto", "mass", "density", "friction", "name",
                              "contype", "conaffinity", "condim"} - _IGNORED_GEOM_ATTRS
         if unknown:

@@ -144,3 +144,38 @@ def test_the_rigid_layers_import_one_way():
     assert not {"diffsim.rigid.builder", "diffsim.rigid.mjcf"} & imports("model")
     assert "diffsim.rigid.mjcf" not in imports("builder")
     assert not {"diffsim.rigid.mjcf", "diffsim.rigid.builder"} & imports("codegen")
+
+
+CLASSES = """<mujoco>
+  <default>
+    <joint damping="0.1"/>
+    <geom density="500" size="0.05"/>
+    <default class="leg">
+      <joint damping="0.7" armature="0.02"/>
+      <geom type="capsule" size="0.04 0.2"/>
+      <default class="foot"><geom type="sphere" size="0.06"/></default>
+    </default>
+  </default>
+  <worldbody>
+    <body name="a" pos="0 0 1"><joint name="j0" axis="0 1 0"/><geom type="box" size="0.1 0.1 0.1"/>
+      <body name="b" childclass="leg" pos="0 0 -0.3"><joint name="j1" axis="1 0 0"/><geom/>
+        <body name="c" pos="0 0 -0.4"><joint name="j2" axis="0 1 0" damping="2"/><geom class="foot"/>
+          <body name="d" pos="0 0 -0.2"><joint name="j3" class="main"/><geom/></body>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+</mujoco>"""
+
+
+def test_default_classes_resolve_as_mujoco_does():
+    ref = mujoco.MjModel.from_xml_string(CLASSES)
+    model = load_mjcf(CLASSES, dtype=torch.float64)
+    np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping, rtol=1e-12)
+    np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature, rtol=1e-12)
+    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
+    with pytest.raises(ValueError, match="<string>:1: <geom>: unknown default class 'arm'"):
+        load_mjcf("<mujoco><worldbody><body><joint/><geom class='arm' size='0.1'/></body></worldbody></mujoco>")
+    with pytest.raises(ValueError, match="unsupported attributes \\['axisangle'\\]"):
+        load_mjcf("<mujoco><worldbody><body axisangle='0 0 1 30'><joint/><geom size='0.1'/></body></worldbody>"
+                  "</mujoco>")

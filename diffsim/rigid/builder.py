@@ -145,6 +145,8 @@ class ModelBuilder:
         self.sites: dict[str, Site] = {}
         self.actuators: list[Actuator] = []
         self.ignored: tuple = ()  # set by the MJCF parser: accepted input with no physical effect
+        self.inertia_from_geoms = True  # bodies without an explicit inertial take their geoms' (MJCF: "auto")
+        self.total_mass: float | None = None  # MJCF settotalmass: scale every mass and inertia to this total
 
     def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None) -> int:
         name = name or f"body{len(self.bodies)}"
@@ -259,9 +261,22 @@ class ModelBuilder:
 
     # -----------------------------------------------------------------------------------------------
     def body_inertia(self, b: Body) -> tuple[float, np.ndarray, np.ndarray]:
-        """(mass, COM in the body frame, 3x3 inertia about the COM in the body frame)."""
+        """(mass, COM in the body frame, 3x3 inertia about the COM in the body frame), scaled so that all
+        bodies weigh ``total_mass`` when it is set."""
+        mass, com, inertia = self._own_inertia(b)
+        if self.total_mass is not None:
+            total = sum(self._own_inertia(body)[0] for body in self.bodies)
+            if not total > 0:
+                raise ValueError(f"total mass {self.total_mass} asked for (settotalmass), but the bodies weigh 0")
+            scale = self.total_mass / total
+            mass, inertia = mass * scale, inertia * scale
+        return mass, com, inertia
+
+    def _own_inertia(self, b: Body) -> tuple[float, np.ndarray, np.ndarray]:
         if b.mass is not None:
             return b.mass, b.ipos, b.inertia
+        if not self.inertia_from_geoms:
+            return 0.0, np.zeros(3), np.zeros((3, 3))
         parts = []
         for g in b.geoms:
             m, i_local = shape_mass_inertia(g)

@@ -1,6 +1,7 @@
 """MJCF import (a subset of MuJoCo's XML) into a :class:`ModelBuilder`.
 
-Supported: ``<mujoco>`` with ``<compiler angle=...>``, ``<option timestep gravity>``,
+Supported: ``<mujoco>`` with ``<compiler angle inertiafromgeom settotalmass autolimits>`` (MuJoCo's meanings),
+``<option timestep gravity>``,
 ``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
 ``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos quat euler childclass>``, ``<inertial pos
@@ -9,7 +10,8 @@ armature range limited>`` (soft limits), ``<freejoint>``, ``<geom type=plane|sph
 quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
 ctrlrange>``. Accepted without physical effect, and listed with their lines in ``Model.ignored`` so that nothing
 is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<visual>``, ``<statistic>``,
-``<asset>``, and geoms' ``rgba``, ``material`` and ``group``. Anything else raises ``ValueError`` naming the
+``<asset>``, geoms' ``rgba``, ``material`` and ``group``, the compiler's file and drawing options, and
+``<inertial>`` elements that ``inertiafromgeom='true'`` overrides. Anything else raises ``ValueError`` naming the
 file, line and element, so a model is never silently simplified.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ from diffsim.rigid.model import Model
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
 _IGNORED_TOP = {"size", "visual", "statistic", "asset"}  # top-level elements with no physics here
 _IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
+_IGNORED_COMPILER_ATTRS = {"meshdir", "texturedir", "assetdir", "discardvisual"}  # files and drawing only
 _DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
 _BODY_ATTRS = {"name", "pos", "quat", "euler", "childclass"}
 
@@ -97,6 +100,7 @@ class _Parser:
         self.root = root
         self.source = source
         self.ignored: list[str] = []
+        self.inertiafromgeom, self.autolimits = "auto", True
 
     def where(self, el) -> str:
         return f"{self.source}:{getattr(el, 'line', 0)}"
@@ -141,6 +145,30 @@ class _Parser:
         out.update({k: v for k, v in el.attrib.items() if k != "class"})
         return out
 
+    def compiler(self, el):
+        unknown = set(el.attrib) - {"angle", "inertiafromgeom", "coordinate", "settotalmass", "autolimits"} \
+            - _IGNORED_COMPILER_ATTRS
+        if unknown:
+            self.fail(el, f"<compiler>: unsupported attributes {sorted(unknown)}")
+        for attr in sorted(_IGNORED_COMPILER_ATTRS & set(el.attrib)):
+            self.ignore(el, f"<compiler> {attr}")
+        if el.get("angle", "degree") not in ("degree", "radian"):
+            self.fail(el, f"<compiler angle>: 'degree' or 'radian', got {el.get('angle')!r}")
+        self.degrees = el.get("angle", "degree") == "degree"
+        if el.get("coordinate", "local") != "local":
+            self.fail(el, "<compiler coordinate='global'> is not supported")
+        mode = el.get("inertiafromgeom", "auto")
+        if mode not in ("auto", "true", "false"):
+            self.fail(el, f"<compiler inertiafromgeom>: 'auto', 'true' or 'false', got {mode!r}")
+        self.inertiafromgeom = mode
+        self.builder.inertia_from_geoms = mode != "false"
+        self.autolimits = el.get("autolimits", "true") == "true"
+        if "settotalmass" in el.attrib:
+            with self.at(el):
+                total = float(el.get("settotalmass"))
+            if total > 0:  # MuJoCo: a value <= 0 (the default -1) leaves the masses alone
+                self.builder.total_mass = total
+
     def default(self, el, parent: str | None):
         """A ``<default>`` element (``class`` attribute, ``main`` at the top) inheriting from ``parent``."""
         name = el.get("class", "main" if parent is None else None)
@@ -165,12 +193,7 @@ class _Parser:
             self.fail(self.root, f"MJCF root element must be <mujoco>, got <{self.root.tag}>")
         for child in self.root:
             if child.tag == "compiler":
-                unknown = set(child.attrib) - {"angle", "inertiafromgeom", "coordinate"}
-                if unknown:
-                    self.fail(child, f"<compiler>: unsupported attributes {sorted(unknown)}")
-                self.degrees = child.get("angle", "degree") == "degree"
-                if child.get("coordinate", "local") != "local":
-                    self.fail(child, "<compiler coordinate='global'> is not supported")
+                self.compiler(child)
             elif child.tag == "option":
                 unknown = set(child.attrib) - {"timestep", "gravity", "integrator"}
                 if unknown:
@@ -195,7 +218,8 @@ class _Parser:
                     unknown = set(at) - {"joint", "site", "gear", "ctrlrange", "ctrllimited", "name"}
                     if unknown:
                         self.fail(a, f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
-                    limited = at.get("ctrllimited", "auto") in ("true", "auto") and "ctrlrange" in at
+                    limited = "ctrlrange" in at and (at.get("ctrllimited") == "true" or (
+                        self.autolimits and at.get("ctrllimited", "auto") == "auto"))
                     with self.at(a):
                         self.builder.add_actuator(at.get("joint"), _floats(at.get("gear", "1")),
                                                   tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
@@ -238,7 +262,8 @@ class _Parser:
                 unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
                 if unknown:
                     self.fail(child, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
-                limited = at.get("limited") == "true" or ("range" in at and at.get("limited", "auto") == "auto")
+                limited = at.get("limited") == "true" or (
+                    self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
                 with self.at(child):
                     rng = None
                     if limited:
@@ -265,6 +290,9 @@ class _Parser:
                 self.fail(child, f"body {name!r}: unsupported element <{child.tag}>")
 
     def inertial(self, el, b):
+        if self.inertiafromgeom == "true":  # MuJoCo then takes every body's inertia from its geoms
+            self.ignore(el, "<inertial> (inertiafromgeom='true')")
+            return
         pos, quat = self.frame(el, "inertial")
         with self.at(el):
             mass = float(el.get("mass"))

@@ -179,3 +179,20 @@ def test_default_classes_resolve_as_mujoco_does():
     with pytest.raises(ValueError, match="unsupported attributes \\['axisangle'\\]"):
         load_mjcf("<mujoco><worldbody><body axisangle='0 0 1 30'><joint/><geom size='0.1'/></body></worldbody>"
                   "</mujoco>")
+
+
+@pytest.mark.parametrize("compiler", ["<compiler settotalmass='7.5'/>", "<compiler inertiafromgeom='true'/>",
+                                      "<compiler inertiafromgeom='false' settotalmass='3'/>"])
+def test_compiler_mass_options_match_mujoco(compiler):
+    xml = CLASSES.replace("<mujoco>", "<mujoco>" + compiler).replace(
+        '<geom type="box" size="0.1 0.1 0.1"/>',
+        '<geom type="box" size="0.1 0.1 0.1"/><inertial pos="0 0 0.01" mass="2" diaginertia="0.02 0.03 0.04"/>')
+    if "false" in compiler:  # then every moving body needs its own inertial
+        xml = xml.replace("<geom/>", '<geom/><inertial pos="0 0 0" mass="0.5" diaginertia="0.01 0.01 0.01"/>')
+        xml = xml.replace('<geom class="foot"/>', '<inertial pos="0 0 0" mass="0.3" diaginertia="0.01 0.01 0.01"/>')
+    ref = mujoco.MjModel.from_xml_string(xml)
+    model = load_mjcf(xml, dtype=torch.float64)
+    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
+    eig = np.linalg.eigvalsh(model.body_inertia[0].numpy())
+    np.testing.assert_allclose(eig, np.sort(ref.body_inertia[1:], axis=1), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.body_ipos[0].numpy(), ref.body_ipos[1:], atol=1e-12)

@@ -80,6 +80,7 @@ class Body:
     inertia: np.ndarray | None = None  # 3x3 about the COM, body frame
     joints: list[Joint] = field(default_factory=list)
     geoms: list[Geom] = field(default_factory=list)
+    frame: bool = False  # a massless frame carrying one of several joints of one MJCF body
 
 
 @dataclass
@@ -148,12 +149,18 @@ class ModelBuilder:
         self.inertia_from_geoms = True  # bodies without an explicit inertial take their geoms' (MJCF: "auto")
         self.total_mass: float | None = None  # MJCF settotalmass: scale every mass and inertia to this total
 
-    def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None) -> int:
+    def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None,
+                 frame: bool = False) -> int:
+        """A body at ``pos``/``quat`` in its parent's frame. ``frame=True`` makes a massless frame that only
+        carries a joint: a body with several joints (MJCF allows them) is a chain of such frames, one joint
+        each, at the body's own frame, ending in the body itself with the last joint, so every joint moves
+        what follows it as MuJoCo composes a body's joints in order."""
         name = name or f"body{len(self.bodies)}"
         if not (-1 <= parent < len(self.bodies)):
             raise ValueError(f"body {name!r}: parent {parent} does not exist (bodies so far: {len(self.bodies)}; "
                              f"-1 is the world)")
-        self.bodies.append(Body(name, parent, _vec3(f"body {name!r} pos", pos), _unit_quat(f"body {name!r}", quat)))
+        self.bodies.append(Body(name, parent, _vec3(f"body {name!r} pos", pos), _unit_quat(f"body {name!r}", quat),
+                                frame=bool(frame)))
         return len(self.bodies) - 1
 
     def _body(self, body: int) -> Body:
@@ -296,6 +303,10 @@ class ModelBuilder:
     def validate(self) -> None:
         for b in self.bodies:
             mass, _, inertia = self.body_inertia(b)
+            if b.frame:
+                if mass != 0 or b.geoms:
+                    raise ValueError(f"body {b.name!r}: a joint frame carries no mass or geoms")
+                continue
             if b.joints and not mass > 0:
                 raise ValueError(f"body {b.name!r}: a moving body needs mass > 0 (kg), got {mass}")
             if mass > 0:
@@ -354,6 +365,7 @@ class ModelBuilder:
         return Model(
             num_worlds=num_worlds, timestep=b.timestep,
             body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
+            body_frame=tuple(body.frame for body in b.bodies),
             joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
             actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),
             actuator_site=tuple(None if a.site is None else

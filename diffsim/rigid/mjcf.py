@@ -6,7 +6,8 @@ Supported: ``<mujoco>`` with ``<compiler angle inertiafromgeom settotalmass auto
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
 ``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos quat euler childclass>``, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
-armature range limited>`` (soft limits), ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
+armature range limited>`` (soft limits; several joints in one body compose in order, as MuJoCo's do),
+``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
 quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
 ctrlrange>``. Accepted without physical effect, and listed with their lines in ``Model.ignored`` so that nothing
 is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<visual>``, ``<statistic>``,
@@ -251,29 +252,22 @@ class _Parser:
         if childclass not in self.classes:
             self.fail(el, f"body {name!r}: unknown childclass {childclass!r} (defined: {sorted(self.classes)})")
         pos, quat = self.frame(el, f"body {name!r}")
+        joints = [c for c in el if c.tag in ("joint", "freejoint")]
+        # several joints: a massless frame per joint but the last, then the body itself (see ModelBuilder.add_body)
+        for k, j in enumerate(joints[:-1]):
+            with self.at(j):
+                parent = self.builder.add_body(parent, pos, quat, f"{name}:{j.get('name', k)}", frame=True)
+            self.joint(j, parent, childclass)
+            pos, quat = np.zeros(3), np.array([1.0, 0, 0, 0])
         with self.at(el):
             b = self.builder.add_body(parent, pos, quat, name)
+        if joints:
+            self.joint(joints[-1], b, childclass)
         for child in el:
             if child.tag == "inertial":
                 self.inertial(child, b)
             elif child.tag in ("joint", "freejoint"):
-                at = self.attrs(child, "joint", childclass)
-                jtype = "free" if child.tag == "freejoint" else at.get("type", "hinge")
-                unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
-                if unknown:
-                    self.fail(child, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
-                limited = at.get("limited") == "true" or (
-                    self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
-                with self.at(child):
-                    rng = None
-                    if limited:
-                        rng = _floats(at["range"], 2, "joint range")
-                        if jtype == "hinge":
-                            rng = np.array([self.angle(x) for x in rng])
-                    self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
-                                           _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
-                                           float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
-                                           at.get("name"), None if rng is None else tuple(rng))
+                continue
             elif child.tag == "geom":
                 self.geom(child, b, childclass)
             elif child.tag == "site":
@@ -288,6 +282,25 @@ class _Parser:
                 self.ignore(child, f"<{child.tag}> in body {name!r}")
             else:
                 self.fail(child, f"body {name!r}: unsupported element <{child.tag}>")
+
+    def joint(self, el, b, childclass):
+        at = self.attrs(el, "joint", childclass)
+        jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
+        unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
+        if unknown:
+            self.fail(el, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+        limited = at.get("limited") == "true" or (
+            self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
+        with self.at(el):
+            rng = None
+            if limited:
+                rng = _floats(at["range"], 2, "joint range")
+                if jtype == "hinge":
+                    rng = np.array([self.angle(x) for x in rng])
+            self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
+                                   _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
+                                   float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
+                                   at.get("name"), None if rng is None else tuple(rng))
 
     def inertial(self, el, b):
         if self.inertiafromgeom == "true":  # MuJoCo then takes every body's inertia from its geoms

@@ -82,6 +82,7 @@ class Model:
     dof_limited: tuple = ()  # per dof: True where a soft limit applies
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
+    body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
     ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line
     device: str = "cpu"
 
@@ -116,7 +117,9 @@ class Model:
         key = self._params_key()
         if getattr(self, "_checked", None) == key:
             return
-        moving = torch.tensor([jt >= 0 for jt in self.joint_type], device=self.body_mass.device)
+        frames = self.body_frame or (False,) * self.nbody
+        moving = torch.tensor([jt >= 0 and not f for jt, f in zip(self.joint_type, frames)],
+                              device=self.body_mass.device)
 
         def fail(name, values, mask, rule):
             w, *idx = (int(i) for i in mask.nonzero()[0])

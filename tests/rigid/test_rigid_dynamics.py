@@ -169,3 +169,46 @@ def test_bad_rollout_input(change, match):
     args.update(change)
     with pytest.raises((ValueError, TypeError), match=match):
         rollout(model, **args)
+
+
+MULTI_JOINT = """<mujoco>
+  <option timestep="0.005" gravity="0 0 -9.81"/>
+  <worldbody>
+    <body name="torso" pos="0 0 1.2">
+      <joint name="rootx" type="slide" axis="1 0 0"/>
+      <joint name="rootz" type="slide" axis="0 0 1"/>
+      <joint name="rooty" type="hinge" axis="0 1 0" pos="0 0 0.1" damping="0.1"/>
+      <geom type="capsule" fromto="0 0 0.4 0 0 0" size="0.05"/>
+      <body name="thigh" pos="0 0 0">
+        <joint name="hip" axis="0 1 0" damping="0.2"/>
+        <geom type="capsule" fromto="0 0 0 0.1 0 -0.4" size="0.04"/>
+      </body>
+    </body>
+    <body name="plate" pos="1 0 1">
+      <joint name="bx" axis="1 0 0" pos="0.05 0 0"/>
+      <joint name="by" axis="0 1 0.3" pos="0 0.05 0"/>
+      <geom type="box" size="0.1 0.2 0.05"/>
+    </body>
+  </worldbody>
+  <actuator><motor joint="hip" gear="10"/><motor joint="rooty"/></actuator>
+</mujoco>"""
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bodies_with_several_joints_match_mujoco(tmp_path, seed):
+    """MJCF bodies with 2 and 3 joints (slides and hinges at their own anchors) become chains of massless
+    joint frames; the rollout is MuJoCo's (RK4) to 1e-9."""
+    path = tmp_path / "multi.xml"
+    path.write_text(MULTI_JOINT)
+    model = load_mjcf(str(path), dtype=F64)
+    assert (model.nq, model.nv, model.nu) == (6, 6, 2)
+    assert model.body_names[:3] == ("torso:rootx", "torso:rootz", "torso") and model.body_frame[:3] == (True, True,
+                                                                                                           False)
+    rng = np.random.default_rng(seed)
+    q0, v0 = rng.uniform(-0.5, 0.5, model.nq), rng.uniform(-1, 1, model.nv)
+    T = 200
+    ctrl = rng.uniform(-1, 1, (T, model.nu))
+    ref_q, ref_v = _mujoco_rollout(str(path), q0, v0, ctrl)
+    qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
+    assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
+    assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8

@@ -11,9 +11,12 @@ armature range limited>`` (soft limits; several joints in one body compose in or
 quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
 ctrlrange>``. Accepted without physical effect, and listed with their lines in ``Model.ignored`` so that nothing
 is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<visual>``, ``<statistic>``,
-``<asset>``, geoms' ``rgba``, ``material`` and ``group``, the compiler's file and drawing options, and
-``<inertial>`` elements that ``inertiafromgeom='true'`` overrides. Anything else raises ``ValueError`` naming the
-file, line and element, so a model is never silently simplified.
+``<asset>``, ``<custom>``, geoms' ``rgba``, ``material`` and ``group``, the compiler's file and drawing options,
+the settings of MuJoCo's constraint solver in ``<option>`` (``iterations``, ``solver``, ``tolerance``, ...),
+empty ``<default>`` entries, ``<inertial>`` elements that ``inertiafromgeom='true'`` overrides, joints' ``ref``
+(MuJoCo's reset pose; zero ``stiffness`` only) and world geoms that touch no body geom under MuJoCo's
+``contype``/``conaffinity`` rule. Anything
+else raises ``ValueError`` naming the file, line and element, so a model is never silently simplified.
 """
 from __future__ import annotations
 
@@ -29,7 +32,11 @@ from diffsim.rigid.builder import ModelBuilder
 from diffsim.rigid.model import Model
 
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
-_IGNORED_TOP = {"size", "visual", "statistic", "asset"}  # top-level elements with no physics here
+_IGNORED_TOP = {"size", "visual", "statistic", "asset", "custom"}  # top-level elements with no physics here
+# settings of MuJoCo's constraint solver, which this engine does not use (its contacts and limits are penalties)
+_SOLVER_OPTIONS = {"iterations", "solver", "tolerance", "ls_iterations", "ls_tolerance", "noslip_iterations",
+                   "noslip_tolerance", "mpr_iterations", "mpr_tolerance", "ccd_iterations", "ccd_tolerance",
+                   "sdf_iterations", "sdf_initpoints", "jacobian"}
 _IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
 _IGNORED_COMPILER_ATTRS = {"meshdir", "texturedir", "assetdir", "discardvisual"}  # files and drawing only
 _DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
@@ -102,6 +109,8 @@ class _Parser:
         self.source = source
         self.ignored: list[str] = []
         self.inertiafromgeom, self.autolimits = "auto", True
+        self.body_geoms: list[tuple[int, int]] = []  # (contype, conaffinity) of every geom on a body
+        self.world_geoms: list = []  # deferred until every body geom is known (see world_contacts)
 
     def where(self, el) -> str:
         return f"{self.source}:{getattr(el, 'line', 0)}"
@@ -184,8 +193,8 @@ class _Parser:
                 self.default(d, name)
             elif d.tag in _DEFAULT_KINDS:
                 self.classes[name][d.tag].update(d.attrib)
-            elif d.tag in _IGNORED:
-                self.ignore(d, f"<default> <{d.tag}>")
+            elif d.tag in _IGNORED or not d.attrib:
+                self.ignore(d, f"<default> <{d.tag}>" + ("" if d.attrib else " (empty)"))
             else:
                 self.fail(d, f"<default>: unsupported element <{d.tag}>")
 
@@ -196,9 +205,11 @@ class _Parser:
             if child.tag == "compiler":
                 self.compiler(child)
             elif child.tag == "option":
-                unknown = set(child.attrib) - {"timestep", "gravity", "integrator"}
+                unknown = set(child.attrib) - {"timestep", "gravity", "integrator"} - _SOLVER_OPTIONS
                 if unknown:
                     self.fail(child, f"<option>: unsupported attributes {sorted(unknown)}")
+                for attr in sorted(_SOLVER_OPTIONS & set(child.attrib)):
+                    self.ignore(child, f"<option> {attr} (constraint solver setting)")
                 with self.at(child):
                     if "timestep" in child.attrib:
                         self.builder.timestep = float(child.get("timestep"))
@@ -229,8 +240,25 @@ class _Parser:
                 self.ignore(child, f"<{child.tag}>")
             else:
                 self.fail(child, f"unsupported MJCF element <{child.tag}>")
+        self.world_contacts()
         self.builder.ignored = tuple(self.ignored)
         return self.builder
+
+    def world_contacts(self):
+        """Add the world's geoms that may touch a body geom under MuJoCo's contype/conaffinity rule
+        (``contype1 & conaffinity2 or contype2 & conaffinity1``); a world geom that can touch none has no
+        physics here (no mass, no contact) and is listed as ignored. This engine collides every body geom with
+        every plane, so a plane that only some body geoms may touch raises instead of colliding with all."""
+        for el, name, gtype, (ct, ca), args in self.world_geoms:
+            touch = sum(bool(ct & bca or bct & ca) for bct, bca in self.body_geoms)
+            if touch == 0:
+                self.ignore(el, f"world geom {name!r} ({gtype}): touches no body geom (contype/conaffinity)")
+            elif touch < len(self.body_geoms):
+                self.fail(el, f"world geom {name!r}: contype/conaffinity let {touch} of the {len(self.body_geoms)} "
+                              f"body geoms touch it; filtering contacts per pair is not supported yet")
+            else:
+                with self.at(el):
+                    self.builder.add_geom(-1, *args)
 
     def worldbody(self, wb):
         for el in wb:
@@ -286,9 +314,15 @@ class _Parser:
     def joint(self, el, b, childclass):
         at = self.attrs(el, "joint", childclass)
         jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
-        unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited"}
+        unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited", "stiffness",
+                             "ref"}
         if unknown:
             self.fail(el, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+        with self.at(el):
+            if float(at.get("stiffness", 0.0)) != 0.0:
+                raise ValueError(f"joint {at.get('name', '')!r}: joint springs (stiffness) are not supported yet")
+        if "ref" in at:  # MuJoCo's qpos0 (its reset state): no physics without a spring, and no qpos0 kept here
+            self.ignore(el, f"joint {at.get('name', '')!r} ref")
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -344,8 +378,13 @@ class _Parser:
         with self.at(el):
             friction = float(at.get("friction", "1").split()[0])
             mass = float(at["mass"]) if "mass" in at else None
-            self.builder.add_geom(b, gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction,
-                                  at.get("name"))
+            flags = (int(at.get("contype", 1)), int(at.get("conaffinity", 1)))
+            args = (gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction, at.get("name"))
+            if b < 0:
+                self.world_geoms.append((el, at.get("name", ""), gtype, flags, args))
+                return
+            self.body_geoms.append(flags)
+            self.builder.add_geom(b, *args)
 
 
 def parse_mjcf(path_or_xml: str) -> ModelBuilder:

@@ -212,3 +212,23 @@ def test_bodies_with_several_joints_match_mujoco(tmp_path, seed):
     qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
     assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
     assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8
+
+
+def test_gymnasium_inverted_pendulum_rolls_out_as_mujoco():
+    """Gymnasium's own inverted_pendulum.xml (RK4, 20 ms steps) from near upright under random pushes, for as
+    long as the pole stays inside its joint range (where MuJoCo's limit constraint and the soft limit here
+    differ): MuJoCo's trajectory to 1e-9."""
+    import os
+
+    gymnasium = pytest.importorskip("gymnasium")
+    path = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "inverted_pendulum.xml")
+    model = load_mjcf(path, dtype=F64)
+    rng = np.random.default_rng(3)
+    q0, v0 = rng.uniform(-0.05, 0.05, 2), rng.uniform(-0.05, 0.05, 2)
+    ctrl = rng.uniform(-1, 1, (40, 1))
+    ref_q, ref_v = _mujoco_rollout(path, q0, v0, ctrl)
+    assert np.abs(ref_q[:, 0]).max() < 1 and np.abs(ref_q[:, 1]).max() < np.pi / 2  # inside both ranges
+    assert np.abs(ref_q[-1, 1]) > 0.3  # the pole did move
+    qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
+    assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
+    assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8

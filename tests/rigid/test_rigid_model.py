@@ -196,3 +196,32 @@ def test_compiler_mass_options_match_mujoco(compiler):
     eig = np.linalg.eigvalsh(model.body_inertia[0].numpy())
     np.testing.assert_allclose(eig, np.sort(ref.body_inertia[1:], axis=1), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model.body_ipos[0].numpy(), ref.body_ipos[1:], atol=1e-12)
+
+
+def _gymnasium_asset(name):
+    import os
+
+    gymnasium = pytest.importorskip("gymnasium")
+    return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", name)
+
+
+def test_gymnasium_inverted_pendulum_compiles_as_mujoco():
+    """Gymnasium's inverted_pendulum.xml: the compiled tree, masses, inertias, joints and actuator are MuJoCo's;
+    what has no physics here (the rail that touches nothing, colours, <size>) is listed, not dropped."""
+    path = _gymnasium_asset("inverted_pendulum.xml")
+    ref = mujoco.MjModel.from_xml_path(path)
+    model = load_mjcf(path, dtype=torch.float64)
+    assert (model.nq, model.nv, model.nu) == (ref.nq, ref.nv, ref.nu)
+    assert model.body_parent == tuple(int(p) - 1 for p in ref.body_parentid[1:])
+    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.eigvalsh(model.body_inertia[0].numpy()), np.sort(ref.body_inertia[1:], 1),
+                               rtol=1e-9)
+    np.testing.assert_allclose(model.body_ipos[0].numpy(), ref.body_ipos[1:], atol=1e-12)
+    np.testing.assert_allclose(model.joint_axis[0].numpy(), ref.jnt_axis, atol=1e-12)
+    np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping)
+    np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature)
+    np.testing.assert_allclose(model.dof_range[0].numpy(), ref.jnt_range, rtol=1e-12)
+    np.testing.assert_allclose(model.actuator_gear[0].numpy(), ref.actuator_gear)
+    assert model.actuator_ctrlrange == tuple(map(tuple, ref.actuator_ctrlrange))
+    assert model.timestep == ref.opt.timestep and model.planes == ()
+    assert any("world geom 'rail'" in item for item in model.ignored)

@@ -183,7 +183,8 @@ def test_default_classes_resolve_as_mujoco_does():
 
 @pytest.mark.parametrize("compiler", ["<compiler settotalmass='7.5'/>", "<compiler inertiafromgeom='true'/>",
                                       "<compiler inertiafromgeom='false' settotalmass='3'/>"])
-def test_compiler_mass_options_match_mujoco(compiler):
+def test_compiler_mass_options_match_mujoco(compiler, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo writes its deprecation warning for settotalmass to ./MUJOCO_LOG.TXT
     xml = CLASSES.replace("<mujoco>", "<mujoco>" + compiler).replace(
         '<geom type="box" size="0.1 0.1 0.1"/>',
         '<geom type="box" size="0.1 0.1 0.1"/><inertial pos="0 0 0.01" mass="2" diaginertia="0.02 0.03 0.04"/>')

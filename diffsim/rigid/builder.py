@@ -53,6 +53,7 @@ class Joint:
     damping: float = 0.0
     armature: float = 0.0
     range: tuple[float, float] | None = None  # soft limits (rad or m) for hinge and slide joints
+    ref: float = 0.0  # joint position (rad or m) at which the body sits at its frame (MuJoCo's ref)
 
 
 @dataclass
@@ -169,8 +170,10 @@ class ModelBuilder:
         return self.bodies[body]
 
     def add_joint(self, body: int, type: str = "hinge", axis=(0, 0, 1), pos=(0, 0, 0), damping: float = 0.0,
-                  armature: float = 0.0, name: str | None = None, range=None) -> None:
-        """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it."""
+                  armature: float = 0.0, name: str | None = None, range=None, ref: float = 0.0) -> None:
+        """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it.
+        ``ref`` (rad or m, hinge and slide): the joint position at which the body sits at its frame (MuJoCo's
+        ``ref``); positions, ranges and limits are in those coordinates."""
         b = self._body(body)
         name = name or f"{b.name}_joint{len(b.joints)}"
         if type not in JOINT_TYPES:
@@ -190,8 +193,10 @@ class ModelBuilder:
             if not (len(range) == 2 and np.all(np.isfinite(range)) and range[0] < range[1]):
                 raise ValueError(f"joint {name!r}: range must be (low, high) with low < high, got {range!r}")
             range = (float(range[0]), float(range[1]))
+        if not np.isfinite(ref) or (ref != 0 and type == "free"):
+            raise ValueError(f"joint {name!r}: ref must be a finite number (hinge or slide), got {ref!r}")
         b.joints.append(Joint(name, type, axis / np.linalg.norm(axis), _vec3(f"joint {name!r} pos", pos),
-                              float(damping), float(armature), range))
+                              float(damping), float(armature), range, float(ref)))
 
     def set_inertial(self, body: int, mass: float, pos=(0, 0, 0), inertia=None, quat=(1, 0, 0, 0)) -> None:
         """Explicit inertia: ``inertia`` is the diagonal (3,) in the frame ``quat``, or a full (3, 3) matrix."""
@@ -366,6 +371,7 @@ class ModelBuilder:
             num_worlds=num_worlds, timestep=b.timestep,
             body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
             body_frame=tuple(body.frame for body in b.bodies),
+            joint_ref=tuple(body.joints[0].ref if body.joints else 0.0 for body in b.bodies),
             joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
             actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),
             actuator_site=tuple(None if a.site is None else

@@ -162,13 +162,15 @@ def generate(model, scalar: str) -> str:
                           f"    x0_{b} = x{p} + R{p} @ {_v3(o['body_pos'] + 3 * b)}"]
             lines += [f"    jp{b} = {_v3(o['joint_pos'] + 3 * b)}", f"    ax{b} = R0_{b} @ {axis}",
                       f"    r{b} = x0_{b} + R0_{b} @ jp{b}"]
+            ref = float(model.joint_ref[b]) if model.joint_ref else 0.0
+            qj = f"(q[{a}] - S({ref!r}))" if ref else f"q[{a}]"  # MuJoCo: the body sits at its frame at q = ref
             if jt == HINGE:
                 dof_body[d] = (b, HINGE, 0)
-                lines += [f"    R{b} = R0_{b} @ wp.quat_to_matrix(wp.quat_from_axis_angle({axis}, q[{a}]))",
+                lines += [f"    R{b} = R0_{b} @ wp.quat_to_matrix(wp.quat_from_axis_angle({axis}, {qj}))",
                           f"    x{b} = r{b} - R{b} @ jp{b}"]
             elif jt == SLIDE:
                 dof_body[d] = (b, SLIDE, 0)
-                lines += [f"    R{b} = R0_{b}", f"    x{b} = x0_{b} + ax{b} * q[{a}]"]
+                lines += [f"    R{b} = R0_{b}", f"    x{b} = x0_{b} + ax{b} * {qj}"]
             else:
                 lines += [f"    R{b} = R0_{b}", f"    x{b} = x0_{b}"]
         lines += [f"    c{b} = x{b} + R{b} @ {_v3(o['body_ipos'] + 3 * b)}",
@@ -342,6 +344,14 @@ def _contact_points(model, gi):
     raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box and planes are)")
 
 
+def _real_parent(model, b: int) -> int:
+    """``b``'s parent in the MJCF tree: the first ancestor that is not a joint frame (see ``Model.body_frame``)."""
+    p = model.body_parent[b]
+    while p >= 0 and model.body_frame and model.body_frame[p]:
+        p = model.body_parent[p]
+    return p
+
+
 def _contacts(model, o, dof_body, subtree, jac_point) -> list[str]:
     """Soft spring-damper normal force with smooth Coulomb friction, as generalised forces cf{i}."""
     nv = model.nv
@@ -370,7 +380,7 @@ def _contacts(model, o, dof_body, subtree, jac_point) -> list[str]:
         for b_ in range(a_ + 1, len(spheres)):
             (g1, (b1, _, s1, p1, _)), (g2, (b2, _, s2, p2, _)) = spheres[a_], spheres[b_]
             s1, p1, s2, p2 = ([float(x) for x in t] for t in (s1, p1, s2, p2))
-            if b1 == b2 or model.body_parent[b1] == b2 or model.body_parent[b2] == b1:
+            if b1 == b2 or _real_parent(model, b1) == b2 or _real_parent(model, b2) == b1:
                 continue  # same body, or parent and child (MuJoCo's default exclusion)
             e1, e2 = o["geom_contact"] + 3 * g1, o["geom_contact"] + 3 * g2
             out += [f"    s1_{n} = x{b1} + R{b1} @ V3(S({p1[0]!r}), S({p1[1]!r}), S({p1[2]!r}))",

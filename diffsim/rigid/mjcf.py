@@ -13,9 +13,10 @@ ctrlrange>``. Accepted without physical effect, and listed with their lines in `
 is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<visual>``, ``<statistic>``,
 ``<asset>``, ``<custom>``, geoms' ``rgba``, ``material`` and ``group``, the compiler's file and drawing options,
 the settings of MuJoCo's constraint solver in ``<option>`` (``iterations``, ``solver``, ``tolerance``, ...),
-empty ``<default>`` entries, ``<inertial>`` elements that ``inertiafromgeom='true'`` overrides, joints' ``ref``
-(MuJoCo's reset pose; zero ``stiffness`` only) and world geoms that touch no body geom under MuJoCo's
-``contype``/``conaffinity`` rule. Anything
+empty ``<default>`` entries, ``<inertial>`` elements that ``inertiafromgeom='true'`` overrides, and world
+geoms that touch no body geom under MuJoCo's ``contype``/``conaffinity`` rule. Joints' ``ref`` is MuJoCo's (the
+body sits at its frame when the joint's position equals it); ``stiffness`` must be 0 (no joint springs yet).
+Anything
 else raises ``ValueError`` naming the file, line and element, so a model is never silently simplified.
 """
 from __future__ import annotations
@@ -321,8 +322,6 @@ class _Parser:
         with self.at(el):
             if float(at.get("stiffness", 0.0)) != 0.0:
                 raise ValueError(f"joint {at.get('name', '')!r}: joint springs (stiffness) are not supported yet")
-        if "ref" in at:  # MuJoCo's qpos0 (its reset state): no physics without a spring, and no qpos0 kept here
-            self.ignore(el, f"joint {at.get('name', '')!r} ref")
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -331,10 +330,12 @@ class _Parser:
                 rng = _floats(at["range"], 2, "joint range")
                 if jtype == "hinge":
                     rng = np.array([self.angle(x) for x in rng])
+            ref = float(at.get("ref", 0.0))
             self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
                                    _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
                                    float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
-                                   at.get("name"), None if rng is None else tuple(rng))
+                                   at.get("name"), None if rng is None else tuple(rng),
+                                   self.angle(ref) if jtype == "hinge" else ref)
 
     def inertial(self, el, b):
         if self.inertiafromgeom == "true":  # MuJoCo then takes every body's inertia from its geoms

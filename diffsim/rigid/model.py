@@ -83,6 +83,8 @@ class Model:
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
+    joint_ref: tuple = ()  # per body: its hinge/slide joint's reference position (rad or m; the body is at its
+    # frame when qpos equals it, as MuJoCo's ``ref``), 0 for none
     ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line
     device: str = "cpu"
 

@@ -176,11 +176,11 @@ MULTI_JOINT = """<mujoco>
   <worldbody>
     <body name="torso" pos="0 0 1.2">
       <joint name="rootx" type="slide" axis="1 0 0"/>
-      <joint name="rootz" type="slide" axis="0 0 1"/>
+      <joint name="rootz" type="slide" axis="0 0 1" ref="0.3"/>
       <joint name="rooty" type="hinge" axis="0 1 0" pos="0 0 0.1" damping="0.1"/>
       <geom type="capsule" fromto="0 0 0.4 0 0 0" size="0.05"/>
       <body name="thigh" pos="0 0 0">
-        <joint name="hip" axis="0 1 0" damping="0.2"/>
+        <joint name="hip" axis="0 1 0" damping="0.2" ref="20"/>
         <geom type="capsule" fromto="0 0 0 0.1 0 -0.4" size="0.04"/>
       </body>
     </body>
@@ -197,7 +197,8 @@ MULTI_JOINT = """<mujoco>
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bodies_with_several_joints_match_mujoco(tmp_path, seed):
     """MJCF bodies with 2 and 3 joints (slides and hinges at their own anchors) become chains of massless
-    joint frames; the rollout is MuJoCo's (RK4) to 1e-9."""
+    joint frames; joints with a ``ref`` (a slide and a hinge) keep MuJoCo's coordinates; the rollout is MuJoCo's
+    (RK4) to 1e-9."""
     path = tmp_path / "multi.xml"
     path.write_text(MULTI_JOINT)
     model = load_mjcf(str(path), dtype=F64)

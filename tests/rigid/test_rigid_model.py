@@ -206,23 +206,31 @@ def _gymnasium_asset(name):
     return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", name)
 
 
-def test_gymnasium_inverted_pendulum_compiles_as_mujoco():
-    """Gymnasium's inverted_pendulum.xml: the compiled tree, masses, inertias, joints and actuator are MuJoCo's;
-    what has no physics here (the rail that touches nothing, colours, <size>) is listed, not dropped."""
-    path = _gymnasium_asset("inverted_pendulum.xml")
+@pytest.mark.parametrize("name", ["inverted_pendulum.xml", "reacher.xml", "walker2d.xml", "walker2d_v5.xml"])
+def test_gymnasium_assets_compile_as_mujoco(name):
+    """Gymnasium's MJCF files that load: the compiled tree, masses, inertias, joints and actuators are MuJoCo's
+    (a body with several joints is compared through its last joint frame, see ``Model.body_frame``); what has
+    no physics here (e.g. inverted_pendulum's rail, which touches nothing; colours; <size>) is listed, not
+    dropped."""
+    path = _gymnasium_asset(name)
     ref = mujoco.MjModel.from_xml_path(path)
     model = load_mjcf(path, dtype=torch.float64)
     assert (model.nq, model.nv, model.nu) == (ref.nq, ref.nv, ref.nu)
-    assert model.body_parent == tuple(int(p) - 1 for p in ref.body_parentid[1:])
-    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
-    np.testing.assert_allclose(np.linalg.eigvalsh(model.body_inertia[0].numpy()), np.sort(ref.body_inertia[1:], 1),
-                               rtol=1e-9)
-    np.testing.assert_allclose(model.body_ipos[0].numpy(), ref.body_ipos[1:], atol=1e-12)
-    np.testing.assert_allclose(model.joint_axis[0].numpy(), ref.jnt_axis, atol=1e-12)
+    real = [i for i, frame in enumerate(model.body_frame) if not frame]  # MuJoCo's bodies, in order
+    assert [model.body_names[i] for i in real] == [ref.body(i).name for i in range(1, ref.nbody)]
+    np.testing.assert_allclose(model.body_mass[0, real].numpy(), ref.body_mass[1:], rtol=1e-9)
+    np.testing.assert_allclose(np.linalg.eigvalsh(model.body_inertia[0, real].numpy()),
+                               np.sort(ref.body_inertia[1:], 1), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(model.body_ipos[0, real].numpy(), ref.body_ipos[1:], atol=1e-12)
+    moving = [i for i, jt in enumerate(model.joint_type) if jt >= 0]
+    np.testing.assert_allclose(model.joint_axis[0, moving].numpy(), ref.jnt_axis, atol=1e-12)
+    np.testing.assert_allclose([model.joint_ref[i] for i in moving], ref.qpos0, atol=1e-12)
     np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping)
     np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature)
     np.testing.assert_allclose(model.dof_range[0].numpy(), ref.jnt_range, rtol=1e-12)
+    assert model.dof_limited == tuple(bool(x) for x in ref.jnt_limited)
     np.testing.assert_allclose(model.actuator_gear[0].numpy(), ref.actuator_gear)
     assert model.actuator_ctrlrange == tuple(map(tuple, ref.actuator_ctrlrange))
-    assert model.timestep == ref.opt.timestep and model.planes == ()
-    assert any("world geom 'rail'" in item for item in model.ignored)
+    assert model.timestep == ref.opt.timestep
+    if name == "inverted_pendulum.xml":
+        assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)

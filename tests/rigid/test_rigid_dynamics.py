@@ -233,3 +233,25 @@ def test_gymnasium_inverted_pendulum_rolls_out_as_mujoco():
     qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
     assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
     assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8
+
+
+@pytest.mark.slow
+def test_gymnasium_walker2d_falls_as_mujoco():
+    """Gymnasium's walker2d_v5.xml (3 root joints on the torso, refs, 6 limited hinges) lifted 0.3 m with its
+    joints mid-range, under small random torques: MuJoCo's RK4 trajectory to 1e-9 for the 60 contact-free steps
+    of its fall. Slow: the 9-dof model's code takes about 50 s to generate and compile the first time."""
+    import os
+
+    gymnasium = pytest.importorskip("gymnasium")
+    path = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "walker2d_v5.xml")
+    mj = mujoco.MjModel.from_xml_path(path)
+    q0 = mj.qpos0.copy()
+    q0[1] += 0.3
+    for j in range(3, mj.njnt):  # away from the limits, where MuJoCo's constraint and the soft limit differ
+        q0[mj.jnt_qposadr[j]] = mj.jnt_range[j].mean()
+    ctrl = np.random.default_rng(0).uniform(-0.3, 0.3, (60, mj.nu))
+    ref_q, ref_v = _mujoco_rollout(path, q0, np.zeros(mj.nv), ctrl)
+    model = load_mjcf(path, dtype=F64)
+    qs, vs = rollout(model, torch.tensor(q0)[None], torch.zeros(1, mj.nv, dtype=F64), torch.tensor(ctrl)[None])
+    assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
+    assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8

@@ -54,6 +54,8 @@ class Joint:
     armature: float = 0.0
     range: tuple[float, float] | None = None  # soft limits (rad or m) for hinge and slide joints
     ref: float = 0.0  # joint position (rad or m) at which the body sits at its frame (MuJoCo's ref)
+    stiffness: float = 0.0  # joint spring (N m/rad or N/m), pulling towards springref
+    springref: float = 0.0
 
 
 @dataclass
@@ -170,10 +172,12 @@ class ModelBuilder:
         return self.bodies[body]
 
     def add_joint(self, body: int, type: str = "hinge", axis=(0, 0, 1), pos=(0, 0, 0), damping: float = 0.0,
-                  armature: float = 0.0, name: str | None = None, range=None, ref: float = 0.0) -> None:
+                  armature: float = 0.0, name: str | None = None, range=None, ref: float = 0.0,
+                  stiffness: float = 0.0, springref: float = 0.0) -> None:
         """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it.
         ``ref`` (rad or m, hinge and slide): the joint position at which the body sits at its frame (MuJoCo's
-        ``ref``); positions, ranges and limits are in those coordinates."""
+        ``ref``); positions, ranges and limits are in those coordinates. ``stiffness`` adds a joint spring
+        ``-stiffness (q - springref)`` (hinge and slide, as MuJoCo's)."""
         b = self._body(body)
         name = name or f"{b.name}_joint{len(b.joints)}"
         if type not in JOINT_TYPES:
@@ -195,8 +199,12 @@ class ModelBuilder:
             range = (float(range[0]), float(range[1]))
         if not np.isfinite(ref) or (ref != 0 and type == "free"):
             raise ValueError(f"joint {name!r}: ref must be a finite number (hinge or slide), got {ref!r}")
+        if not (np.isfinite(stiffness) and stiffness >= 0 and np.isfinite(springref)) or (stiffness and type == "free"):
+            raise ValueError(f"joint {name!r}: stiffness must be >= 0 (hinge or slide) and springref finite, got "
+                             f"{stiffness!r}, {springref!r}")
         b.joints.append(Joint(name, type, axis / np.linalg.norm(axis), _vec3(f"joint {name!r} pos", pos),
-                              float(damping), float(armature), range, float(ref)))
+                              float(damping), float(armature), range, float(ref), float(stiffness),
+                              float(springref)))
 
     def set_inertial(self, body: int, mass: float, pos=(0, 0, 0), inertia=None, quat=(1, 0, 0, 0)) -> None:
         """Explicit inertia: ``inertia`` is the diagonal (3,) in the frame ``quat``, or a full (3, 3) matrix."""
@@ -335,6 +343,7 @@ class ModelBuilder:
         jtype, qadr, dadr = [], [], []
         nq = nv = 0
         jpos, jaxis, damping, armature, joint_dof, ranges, limited = [], [], [], [], {}, [], []
+        stiffness, springref = [], []
         for body in b.bodies:
             if body.joints:
                 j = body.joints[0]
@@ -350,6 +359,8 @@ class ModelBuilder:
                 armature += [j.armature] * jv
                 ranges += [j.range or (0.0, 0.0)] * jv
                 limited += [j.range is not None] * jv
+                stiffness += [j.stiffness] * jv
+                springref += [j.springref] * jv
             else:
                 jtype.append(-1)
                 qadr.append(-1)
@@ -389,6 +400,8 @@ class ModelBuilder:
             actuator_gear=rep([a.gear for a in b.actuators], (len(b.actuators), 6)),
             gravity=rep(b.gravity, (3,)),
             dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
+            dof_stiffness=rep(stiffness, (nv,)), dof_springref=rep(springref, (nv,)),
+            dof_sprung=tuple(k > 0 for k in stiffness),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
             planes=tuple(planes), ignored=tuple(b.ignored), device=dev)

@@ -107,7 +107,7 @@ class Layout:
         sizes = [("body_pos", 3 * nb), ("body_quat", 4 * nb), ("body_mass", nb), ("body_ipos", 3 * nb),
                  ("body_inertia", 9 * nb), ("joint_pos", 3 * nb), ("joint_axis", 3 * nb), ("dof_damping", nv),
                  ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng),
-                 ("dof_range", 2 * nv)]
+                 ("dof_range", 2 * nv), ("dof_stiffness", nv), ("dof_springref", nv)]
         self.offset, o = {}, 0
         for name, n in sizes:
             self.offset[name] = o
@@ -260,6 +260,9 @@ def generate(model, scalar: str) -> str:
     lines += _site_actuators(model, o, dof_body, subtree, jac_point)
     for i in range(nv):
         force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]", f"cf{i}", f"af{i}"]
+        if model.dof_sprung and model.dof_sprung[i]:
+            force.append(f"-P[w, {o['dof_stiffness'] + i}] * (q[{model_qadr_of_dof(model, i)}] "
+                         f"- P[w, {o['dof_springref'] + i}])")
         if model.dof_limited[i]:
             force.append(f"joint_limit(q[{model_qadr_of_dof(model, i)}], qd[{i}], P[w, {o['dof_range'] + 2 * i}], "
                          f"P[w, {o['dof_range'] + 2 * i + 1}])")

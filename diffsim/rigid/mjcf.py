@@ -5,8 +5,8 @@ Supported: ``<mujoco>`` with ``<compiler angle inertiafromgeom settotalmass auto
 ``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
 ``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos quat euler childclass>``, ``<inertial pos
-mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping
-armature range limited>`` (soft limits; several joints in one body compose in order, as MuJoCo's do),
+mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping armature range limited
+ref stiffness springref>`` (soft limits; several joints in one body compose in order, as MuJoCo's do),
 ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
 quat euler fromto mass density friction>``, ``<site name pos quat>`` and ``<actuator><motor joint|site gear
 ctrlrange>``. Accepted without physical effect, and listed with their lines in ``Model.ignored`` so that nothing
@@ -15,7 +15,7 @@ is dropped from view: ``<camera>``, ``<light>``, the top-level ``<size>``, ``<vi
 the settings of MuJoCo's constraint solver in ``<option>`` (``iterations``, ``solver``, ``tolerance``, ...),
 empty ``<default>`` entries, ``<inertial>`` elements that ``inertiafromgeom='true'`` overrides, and world
 geoms that touch no body geom under MuJoCo's ``contype``/``conaffinity`` rule. Joints' ``ref`` is MuJoCo's (the
-body sits at its frame when the joint's position equals it); ``stiffness`` must be 0 (no joint springs yet).
+body sits at its frame when the joint's position equals it); ``stiffness`` and ``springref`` make a joint spring.
 Anything
 else raises ``ValueError`` naming the file, line and element, so a model is never silently simplified.
 """
@@ -316,12 +316,9 @@ class _Parser:
         at = self.attrs(el, "joint", childclass)
         jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
         unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited", "stiffness",
-                             "ref"}
+                             "ref", "springref"}
         if unknown:
             self.fail(el, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
-        with self.at(el):
-            if float(at.get("stiffness", 0.0)) != 0.0:
-                raise ValueError(f"joint {at.get('name', '')!r}: joint springs (stiffness) are not supported yet")
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -330,12 +327,14 @@ class _Parser:
                 rng = _floats(at["range"], 2, "joint range")
                 if jtype == "hinge":
                     rng = np.array([self.angle(x) for x in rng])
-            ref = float(at.get("ref", 0.0))
+            ref, springref = float(at.get("ref", 0.0)), float(at.get("springref", 0.0))
+            if jtype == "hinge":
+                ref, springref = self.angle(ref), self.angle(springref)
             self.builder.add_joint(b, jtype, _floats(at.get("axis", "0 0 1"), 3, "joint axis"),
                                    _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
                                    float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
-                                   at.get("name"), None if rng is None else tuple(rng),
-                                   self.angle(ref) if jtype == "hinge" else ref)
+                                   at.get("name"), None if rng is None else tuple(rng), ref,
+                                   float(at.get("stiffness", 0.0)), springref)
 
     def inertial(self, el, b):
         if self.inertiafromgeom == "true":  # MuJoCo then takes every body's inertia from its geoms

@@ -23,6 +23,8 @@ name                   shape                 meaning (units, frame)
 ``geom_contact``       (W, ng, 3)            per body geom: friction coefficient, contact stiffness
                                              (N/m), contact damping (N s/m)
 ``dof_range``          (W, nv, 2)            soft joint limits (rad or m); used for limited dofs only
+``dof_stiffness``      (W, nv)               joint spring (N m/rad or N/m); used for sprung dofs only
+``dof_springref``      (W, nv)               the spring's rest position (rad or m)
 =====================  ====================  ====================================================
 
 Geometry (``geoms``: body, type, size, pose in the body frame) and the world planes
@@ -49,7 +51,8 @@ def quat_to_mat(q) -> np.ndarray:
 
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
-               "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range")
+               "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range",
+               "dof_stiffness", "dof_springref")
 
 
 @dataclass
@@ -79,7 +82,10 @@ class Model:
     gravity: torch.Tensor
     geom_contact: torch.Tensor
     dof_range: torch.Tensor
+    dof_stiffness: torch.Tensor
+    dof_springref: torch.Tensor
     dof_limited: tuple = ()  # per dof: True where a soft limit applies
+    dof_sprung: tuple = ()  # per dof: True where a joint spring applies (a stiffness was given)
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
@@ -140,6 +146,7 @@ class Model:
                      ("body_mass", self.body_mass, self.body_mass < 0, ">= 0 (kg)"),
                      ("body_inertia", inertia, inertia < 0, ">= 0 on its diagonal"),
                      ("dof_damping", self.dof_damping, self.dof_damping < 0, ">= 0"),
+                     ("dof_stiffness", self.dof_stiffness, self.dof_stiffness < 0, ">= 0"),
                      ("dof_armature", self.dof_armature, self.dof_armature < 0, ">= 0"),
                      ("geom_contact", self.geom_contact, self.geom_contact < 0,
                       ">= 0 (friction, stiffness N/m, damping N s/m)"),

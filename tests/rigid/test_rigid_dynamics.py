@@ -1,4 +1,5 @@
 """Rigid-body dynamics: MuJoCo parity, energy conservation, pendulum period, gradients, bad input."""
+import dataclasses
 import math
 
 import numpy as np
@@ -177,10 +178,10 @@ MULTI_JOINT = """<mujoco>
     <body name="torso" pos="0 0 1.2">
       <joint name="rootx" type="slide" axis="1 0 0"/>
       <joint name="rootz" type="slide" axis="0 0 1" ref="0.3"/>
-      <joint name="rooty" type="hinge" axis="0 1 0" pos="0 0 0.1" damping="0.1"/>
+      <joint name="rooty" type="hinge" axis="0 1 0" pos="0 0 0.1" damping="0.1" stiffness="3" springref="10"/>
       <geom type="capsule" fromto="0 0 0.4 0 0 0" size="0.05"/>
       <body name="thigh" pos="0 0 0">
-        <joint name="hip" axis="0 1 0" damping="0.2" ref="20"/>
+        <joint name="hip" axis="0 1 0" damping="0.2" ref="20" stiffness="5"/>
         <geom type="capsule" fromto="0 0 0 0.1 0 -0.4" size="0.04"/>
       </body>
     </body>
@@ -197,8 +198,8 @@ MULTI_JOINT = """<mujoco>
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bodies_with_several_joints_match_mujoco(tmp_path, seed):
     """MJCF bodies with 2 and 3 joints (slides and hinges at their own anchors) become chains of massless
-    joint frames; joints with a ``ref`` (a slide and a hinge) keep MuJoCo's coordinates; the rollout is MuJoCo's
-    (RK4) to 1e-9."""
+    joint frames; joints with a ``ref`` (a slide and a hinge) keep MuJoCo's coordinates; two hinges have springs
+    (one with a ``springref``); the rollout is MuJoCo's (RK4) to 1e-9."""
     path = tmp_path / "multi.xml"
     path.write_text(MULTI_JOINT)
     model = load_mjcf(str(path), dtype=F64)
@@ -255,3 +256,29 @@ def test_gymnasium_walker2d_falls_as_mujoco():
     qs, vs = rollout(model, torch.tensor(q0)[None], torch.zeros(1, mj.nv, dtype=F64), torch.tensor(ctrl)[None])
     assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
     assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8
+
+
+def test_gradient_wrt_joint_stiffness_matches_finite_differences(tmp_path):
+    """d(final state)/d(dof_stiffness, dof_springref) through the rollout against central differences (float64)."""
+    model = load_mjcf(MULTI_JOINT, dtype=F64)
+    assert model.dof_sprung == (False, False, True, True, False, False)
+    q0, v0 = torch.full((1, 6), 0.1, dtype=F64), torch.zeros(1, 6, dtype=F64)
+    ctrl = torch.zeros(1, 20, 2, dtype=F64)
+
+    def final(stiffness, springref):
+        m = dataclasses.replace(model, dof_stiffness=stiffness, dof_springref=springref)
+        qs, vs = rollout(m, q0, v0, ctrl)
+        return (qs[0, -1] * torch.arange(1, 7, dtype=F64)).sum() + vs[0, -1].sum()
+
+    k = model.dof_stiffness.clone().requires_grad_(True)
+    r = model.dof_springref.clone().requires_grad_(True)
+    gk, gr = torch.autograd.grad(final(k, r), (k, r))
+    eps = 1e-6
+    for i in (2, 3):
+        for g, which in ((gk, 0), (gr, 1)):
+            plus, minus = [model.dof_stiffness.clone(), model.dof_springref.clone()], \
+                [model.dof_stiffness.clone(), model.dof_springref.clone()]
+            plus[which][0, i] += eps
+            minus[which][0, i] -= eps
+            fd = (final(*plus) - final(*minus)) / (2 * eps)
+            assert abs(float(g[0, i]) - float(fd)) <= 1e-6 * max(1.0, abs(float(fd)))

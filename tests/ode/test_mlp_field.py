@@ -92,3 +92,15 @@ def test_bad_input_is_refused():
         mlp_field(SIZES, params=torch.zeros(41, dtype=F64))
     with pytest.raises(TypeError, match="known must be"):
         mlp_field(SIZES, known=_known)
+
+
+def test_gradcheck_through_the_solver():
+    """torch.autograd.gradcheck of the Warp-adjoint gradient to the per-trajectory parameters and the start."""
+    theta, y0, t = _setup(2, shared=False)
+
+    def solve(th, y):
+        return odeint(mlp_field(SIZES, "gaussian", known=_decay_known, params=th), y, t, method="rk4",
+                      step_size=0.05)[-1]
+
+    assert torch.autograd.gradcheck(solve, (theta.clone().requires_grad_(True), y0.clone().requires_grad_(True)),
+                                    eps=1e-6, atol=1e-7, rtol=1e-6)

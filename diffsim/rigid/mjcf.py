@@ -4,7 +4,8 @@ Supported: ``<mujoco>`` with ``<compiler angle inertiafromgeom settotalmass auto
 ``<option timestep gravity>``,
 ``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
-``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos quat euler childclass>``, ``<inertial pos
+``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos childclass>``, every orientation form MuJoCo has
+(``quat``, ``euler``, ``axisangle``, ``xyaxes``, ``zaxis``) on bodies, geoms, sites and inertials, ``<inertial pos
 mass diaginertia fullinertia quat>``, ``<joint type=hinge|slide|free axis pos damping armature range limited
 ref stiffness springref>`` (soft limits; several joints in one body compose in order, as MuJoCo's do),
 ``<freejoint>``, ``<geom type=plane|sphere|capsule|box|cylinder size pos
@@ -41,7 +42,8 @@ _SOLVER_OPTIONS = {"iterations", "solver", "tolerance", "ls_iterations", "ls_tol
 _IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
 _IGNORED_COMPILER_ATTRS = {"meshdir", "texturedir", "assetdir", "discardvisual"}  # files and drawing only
 _DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
-_BODY_ATTRS = {"name", "pos", "quat", "euler", "childclass"}
+_ORIENTATIONS = ("quat", "euler", "axisangle", "xyaxes", "zaxis")  # MuJoCo's ways to give a frame's orientation
+_BODY_ATTRS = {"name", "pos", "childclass", *_ORIENTATIONS}
 
 
 class _Element(ET.Element):
@@ -90,6 +92,23 @@ def _qmul(a, b):
                      w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
 
 
+def _mat_to_quat(R):
+    """w-x-y-z unit quaternion of a rotation matrix (Shepperd's method, w >= 0)."""
+    tr = np.trace(R)
+    if tr > 0:
+        w = math.sqrt(1.0 + tr) / 2
+        q = np.array([w, (R[2, 1] - R[1, 2]) / (4 * w), (R[0, 2] - R[2, 0]) / (4 * w), (R[1, 0] - R[0, 1]) / (4 * w)])
+    else:
+        i = int(np.argmax(np.diag(R)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        r = math.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
+        q = np.zeros(4)
+        q[0] = (R[k, j] - R[j, k]) / (2 * r)
+        q[1 + i], q[1 + j], q[1 + k] = r / 2, (R[j, i] + R[i, j]) / (2 * r), (R[k, i] + R[i, k]) / (2 * r)
+        q = q if q[0] >= 0 else -q
+    return q / np.linalg.norm(q)
+
+
 def _z_to(d):
     """Quaternion rotating +z onto the unit vector ``d``."""
     z = np.array([0.0, 0.0, 1.0])
@@ -136,12 +155,28 @@ class _Parser:
         return v * math.pi / 180 if self.degrees else v
 
     def frame(self, el, what):
+        """Position and w-x-y-z orientation from any one of MuJoCo's forms: quat, euler, axisangle, xyaxes, zaxis."""
         with self.at(el):
             pos = _floats(el.get("pos", "0 0 0"), 3, f"{what} pos")
-            if el.get("quat") is not None and el.get("euler") is not None:
-                raise ValueError(f"{what}: give quat or euler, not both")
-            if el.get("euler") is not None:
+            given = [k for k in _ORIENTATIONS if el.get(k) is not None]
+            if len(given) > 1:
+                raise ValueError(f"{what}: give one orientation, got {given}")
+            form = given[0] if given else "quat"
+            if form == "euler":
                 quat = _euler_to_quat(self.angle(_floats(el.get("euler"), 3, f"{what} euler")))
+            elif form == "axisangle":
+                v = _floats(el.get("axisangle"), 4, f"{what} axisangle")
+                axis, angle = v[:3] / np.linalg.norm(v[:3]), self.angle(v[3])
+                quat = np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * axis])
+            elif form == "xyaxes":
+                v = _floats(el.get("xyaxes"), 6, f"{what} xyaxes")
+                x = v[:3] / np.linalg.norm(v[:3])
+                y = v[3:] - (v[3:] @ x) * x
+                y = y / np.linalg.norm(y)
+                quat = _mat_to_quat(np.stack([x, y, np.cross(x, y)], 1))
+            elif form == "zaxis":
+                z = _floats(el.get("zaxis"), 3, f"{what} zaxis")
+                quat = _z_to(z / np.linalg.norm(z))
             else:
                 quat = _floats(el.get("quat", "1 0 0 0"), 4, f"{what} quat")
         return pos, quat
@@ -353,8 +388,8 @@ class _Parser:
 
     def geom(self, el, b, childclass):
         at = self.attrs(el, "geom", childclass)
-        unknown = set(at) - {"type", "size", "pos", "quat", "euler", "fromto", "mass", "density", "friction", "name",
-                             "contype", "conaffinity", "condim"} - _IGNORED_GEOM_ATTRS
+        unknown = set(at) - set(_ORIENTATIONS) - _IGNORED_GEOM_ATTRS - {
+            "type", "size", "pos", "fromto", "mass", "density", "friction", "name", "contype", "conaffinity", "condim"}
         if unknown:
             self.fail(el, f"geom {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
         for attr in sorted(_IGNORED_GEOM_ATTRS & set(at)):

@@ -176,9 +176,8 @@ def test_default_classes_resolve_as_mujoco_does():
     np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
     with pytest.raises(ValueError, match="<string>:1: <geom>: unknown default class 'arm'"):
         load_mjcf("<mujoco><worldbody><body><joint/><geom class='arm' size='0.1'/></body></worldbody></mujoco>")
-    with pytest.raises(ValueError, match="unsupported attributes \\['axisangle'\\]"):
-        load_mjcf("<mujoco><worldbody><body axisangle='0 0 1 30'><joint/><geom size='0.1'/></body></worldbody>"
-                  "</mujoco>")
+    with pytest.raises(ValueError, match="unsupported attributes \\['gravcomp'\\]"):
+        load_mjcf("<mujoco><worldbody><body gravcomp='1'><joint/><geom size='0.1'/></body></worldbody></mujoco>")
 
 
 @pytest.mark.parametrize("compiler", ["<compiler settotalmass='7.5'/>", "<compiler inertiafromgeom='true'/>",
@@ -234,3 +233,36 @@ def test_gymnasium_assets_compile_as_mujoco(name):
     assert model.timestep == ref.opt.timestep
     if name == "inverted_pendulum.xml":
         assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)
+
+
+ORIENTATIONS = """<mujoco>
+  <worldbody>
+    <body name="a" axisangle="1 2 3 40"><joint/><geom type="box" size="0.1 0.2 0.3"/>
+      <body name="b" pos="0 0 -0.3" xyaxes="0 1 0.2 -1 0 0.5"><joint/><geom type="box" size="0.1 0.2 0.3"/>
+        <body name="c" pos="0 0 -0.3" zaxis="1 -1 2"><joint/>
+          <geom type="box" size="0.1 0.2 0.3" axisangle="0 1 0 -30"/><geom type="sphere" size="0.1" pos="0.2 0 0"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+</mujoco>"""
+
+
+def test_every_orientation_form_matches_mujoco():
+    """axisangle (degrees), xyaxes and zaxis on bodies and geoms: the same frames, masses and inertias as MuJoCo."""
+    ref = mujoco.MjModel.from_xml_string(ORIENTATIONS)
+    model = load_mjcf(ORIENTATIONS, dtype=torch.float64)
+    ours = model.body_quat[0].numpy()
+    theirs = ref.body_quat[1:]
+    np.testing.assert_allclose(np.abs((ours * theirs).sum(1)), 1.0, atol=1e-12)  # same rotation, up to sign
+    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-12)
+    np.testing.assert_allclose(model.body_ipos[0].numpy(), ref.body_ipos[1:], atol=1e-12)
+    for b in range(3):  # the full inertia in the body frame (MuJoCo keeps it as principal axes and values)
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, ref.body_iquat[b + 1])
+        rot = rot.reshape(3, 3)
+        np.testing.assert_allclose(model.body_inertia[0, b].numpy(), rot @ np.diag(ref.body_inertia[b + 1]) @ rot.T,
+                                   atol=1e-12)
+    with pytest.raises(ValueError, match="give one orientation"):
+        load_mjcf("<mujoco><worldbody><body quat='1 0 0 0' zaxis='0 0 1'><joint/><geom size='0.1'/></body>"
+                  "</worldbody></mujoco>")

@@ -92,3 +92,29 @@ def torch_stream(device: torch.device | str):
         return contextlib.nullcontext()
     init()
     return wp.ScopedStream(wp.stream_from_torch(device))
+
+
+def import_generated(source: str, kind: str, prefix: str, name_suffix: str = "", globals_: dict | None = None):
+    """Import generated Warp source as a module: written once, atomically, to ``$DIFFSIM_CACHE`` (default
+    ``~/.cache/diffsim``) ``/<kind>/<prefix>_<hash>.py`` (Warp needs a file to read kernel source from) and
+    executed with ``globals_`` set first (names the generated code refers to, resolved by Warp at build time).
+    ``name_suffix`` makes the module's name unique when the same source is imported with other globals.
+    Returns ``(module, hash)``."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    key = hashlib.sha256(source.encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("DIFFSIM_CACHE", Path.home() / ".cache" / "diffsim")) / kind
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{prefix}_{key}.py"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        tmp.replace(path)
+    spec = importlib.util.spec_from_file_location(f"diffsim_{kind}_{prefix}_{key}{name_suffix}", path)
+    module = importlib.util.module_from_spec(spec)
+    for name, value in (globals_ or {}).items():
+        setattr(module, name, value)
+    spec.loader.exec_module(module)
+    return module, key

@@ -21,13 +21,11 @@ evaluates the same network in torch (the reference the Warp path is tested again
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-from pathlib import Path
 
 import torch
 import warp as wp
 
+from diffsim import runtime
 from diffsim.ode.field import WarpVectorField
 
 ACTIVATIONS = {"tanh": "wp.tanh({a})", "gaussian": "wp.exp(-{a} * {a})"}
@@ -98,24 +96,13 @@ def mlp_field(sizes, activation: str = "tanh", known: wp.Function | None = None,
 
 def _load(sizes, activation, known):
     src = _source(sizes, activation, known is not None)
-    key = (hashlib.sha256(src.encode()).hexdigest()[:16], known)
-    if key in _LOADED:
-        return _LOADED[key]
-    cache = Path(os.environ.get("DIFFSIM_CACHE", Path.home() / ".cache" / "diffsim")) / "ode"
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"mlp_{key[0]}.py"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(src)
-        tmp.replace(path)
-    # one module object per (source, known): Warp resolves ``known`` from the module's globals at build time
-    suffix = "" if known is None else f"_{hashlib.sha256(known.key.encode()).hexdigest()[:8]}_{id(known):x}"
-    spec = importlib.util.spec_from_file_location(f"diffsim_ode_mlp_{key[0]}{suffix}", path)
-    module = importlib.util.module_from_spec(spec)
-    module.known = known
-    spec.loader.exec_module(module)
-    _LOADED[key] = module.mlp_field
-    return module.mlp_field
+    key = (src, known)
+    if key not in _LOADED:
+        # one module object per (source, known): Warp resolves ``known`` from the module's globals at build time
+        suffix = "" if known is None else f"_{hashlib.sha256(known.key.encode()).hexdigest()[:8]}_{id(known):x}"
+        module, _ = runtime.import_generated(src, "ode", "mlp", suffix, {"known": known})
+        _LOADED[key] = module.mlp_field
+    return _LOADED[key]
 
 
 def flatten_linears(linears) -> torch.Tensor:

@@ -25,9 +25,6 @@ conventions):
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -556,16 +553,7 @@ def load(model, scalar: str, topo: tuple | None = None):
     if key in _LOADED:
         _BY_TOPOLOGY[topo] = _LOADED[key]
         return _LOADED[key]
-    cache = Path(os.environ.get("DIFFSIM_CACHE", Path.home() / ".cache" / "diffsim")) / "rigid"
-    cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"dyn_{key}.py"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(src)
-        tmp.replace(path)
-    spec = importlib.util.spec_from_file_location(f"diffsim_rigid_dyn_{key}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module, _ = runtime.import_generated(src, "rigid", "dyn")
     module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms))
     _LOADED[key] = _BY_TOPOLOGY[topo] = module
     return module

@@ -1,6 +1,7 @@
 """MJCF import (a subset of MuJoCo's XML) into a :class:`ModelBuilder`.
 
-Supported: ``<mujoco>`` with ``<compiler angle inertiafromgeom settotalmass autolimits>`` (MuJoCo's meanings),
+Supported: ``<mujoco>`` with ``<include file>`` (relative to the including file), ``<compiler angle
+inertiafromgeom settotalmass autolimits>`` (MuJoCo's meanings),
 ``<option timestep gravity>``,
 ``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
@@ -47,26 +48,48 @@ _BODY_ATTRS = {"name", "pos", "childclass", *_ORIENTATIONS}
 
 
 class _Element(ET.Element):
-    """An element that remembers the line it starts on (``line``)."""
+    """An element that remembers the file (``source``) and line (``line``) it starts on."""
 
     line = 0
+    source = "<string>"
 
 
-def _parse_xml(text: str) -> ET.Element:
-    """Parse MJCF text into elements carrying their line numbers."""
+def _parse_xml(text: str, source: str = "<string>", seen: tuple = ()) -> ET.Element:
+    """Parse MJCF text into elements carrying their file and line, with every ``<include file=...>`` replaced by
+    the children of the included file's ``<mujoco>`` (paths relative to the including file's folder)."""
     builder = ET.TreeBuilder(element_factory=_Element)
     parser = expat.ParserCreate()
 
     def start(tag, attrs):
-        builder.start(tag, attrs).line = parser.CurrentLineNumber
+        el = builder.start(tag, attrs)
+        el.line, el.source = parser.CurrentLineNumber, source
 
     parser.StartElementHandler = start
     parser.EndElementHandler = builder.end
     try:
         parser.Parse(text, True)
     except expat.ExpatError as exc:
-        raise ValueError(f"MJCF is not well-formed XML: {exc}") from exc
-    return builder.close()
+        raise ValueError(f"{source}: MJCF is not well-formed XML: {exc}") from exc
+    root = builder.close()
+    folder = os.path.dirname(source) if source != "<string>" else os.getcwd()
+    for parent in list(root.iter()):
+        for i, child in reversed(list(enumerate(parent))):
+            if child.tag != "include":
+                continue
+            where = f"{source}:{child.line}"
+            if set(child.attrib) != {"file"}:
+                raise ValueError(f"{where}: <include> takes exactly one attribute, file")
+            path = os.path.normpath(os.path.join(folder, child.get("file")))
+            if path in seen or path == source:
+                raise ValueError(f"{where}: <include file={child.get('file')!r}> includes itself")
+            if not os.path.exists(path):
+                raise ValueError(f"{where}: <include>: file not found: {path}")
+            with open(path) as f:
+                included = _parse_xml(f.read(), path, seen + (source,))
+            if included.tag != "mujoco":
+                raise ValueError(f"{path}:{included.line}: an included file's root must be <mujoco>")
+            parent[i:i + 1] = list(included)
+    return root
 
 
 def _floats(s, n=None, what=""):
@@ -133,7 +156,7 @@ class _Parser:
         self.world_geoms: list = []  # deferred until every body geom is known (see world_contacts)
 
     def where(self, el) -> str:
-        return f"{self.source}:{getattr(el, 'line', 0)}"
+        return f"{getattr(el, 'source', self.source)}:{getattr(el, 'line', 0)}"
 
     def fail(self, el, message: str):
         raise ValueError(f"{self.where(el)}: {message}")
@@ -144,7 +167,7 @@ class _Parser:
         try:
             yield
         except ValueError as exc:
-            if str(exc).startswith(self.source + ":"):
+            if str(exc).startswith(getattr(el, "source", self.source) + ":"):
                 raise
             raise ValueError(f"{self.where(el)}: {exc}") from exc
 
@@ -431,7 +454,7 @@ def parse_mjcf(path_or_xml: str) -> ModelBuilder:
         with open(path_or_xml) as f:
             text = f.read()
         source = path_or_xml
-    return _Parser(_parse_xml(text), source).run()
+    return _Parser(_parse_xml(text, source), source).run()
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,

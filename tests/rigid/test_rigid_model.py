@@ -266,3 +266,24 @@ def test_every_orientation_form_matches_mujoco():
     with pytest.raises(ValueError, match="give one orientation"):
         load_mjcf("<mujoco><worldbody><body quat='1 0 0 0' zaxis='0 0 1'><joint/><geom size='0.1'/></body>"
                   "</worldbody></mujoco>")
+
+
+def test_include_splices_files_and_errors_name_the_included_file(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "arm.xml").write_text(
+        "<mujoco>\n  <body name='arm'><joint name='j'/><geom type='capsule' fromto='0 0 0 0 0 -0.5' size='0.05'/>"
+        "</body>\n</mujoco>\n")
+    (tmp_path / "parts" / "motor.xml").write_text("<mujoco><actuator><motor joint='j' gear='3'/></actuator></mujoco>")
+    main = tmp_path / "main.xml"
+    main.write_text("<mujoco>\n<worldbody>\n<include file='parts/arm.xml'/>\n</worldbody>\n"
+                    "<include file='parts/motor.xml'/>\n</mujoco>\n")
+    model = load_mjcf(str(main), dtype=torch.float64)
+    ref = mujoco.MjModel.from_xml_path(str(main))
+    assert (model.nv, model.nu) == (ref.nv, ref.nu) == (1, 1)
+    np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-12)
+    (tmp_path / "parts" / "arm.xml").write_text("<mujoco>\n\n  <body name='arm'><tendon/></body>\n</mujoco>\n")
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'parts' / 'arm.xml'}:3: body 'arm': unsupported element"):
+        load_mjcf(str(main))
+    main.write_text("<mujoco>\n<worldbody>\n<include file='parts/leg.xml'/>\n</worldbody>\n</mujoco>\n")
+    with pytest.raises(ValueError, match=f"^{main}:3: <include>: file not found"):
+        load_mjcf(str(main))

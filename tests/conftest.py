@@ -34,6 +34,7 @@ def _group(path: str) -> str:
     return path
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the groups into node ids
 def pytest_collection_modifyitems(config, items):
     """``slow`` tests (long reproductions) run only when asked for: ``pytest -m slow``; xdist groups (above)."""
     for item in items:

@@ -199,8 +199,11 @@ def main(argv=None):
         missing = ens.unknown(theta, states)
         true_missing = torch.stack([-B * states[..., 0] * states[..., 1], C * states[..., 0] * states[..., 1]], -1)
         net_error = ((missing - true_missing).norm(dim=(1, 2)) / true_missing.norm(dim=(1, 2))).numpy()
-    found = [sparse_terms(states[r].numpy(), missing[r].numpy(), ["x", "y"]) for r in range(len(data))]
-    success = np.array([f.supports() == [["x y"], ["x y"]] for f in found])
+    finite = torch.isfinite(states).all((1, 2)) & torch.isfinite(missing).all((1, 2))
+    # a fit that blew up (non-finite solution) recovers nothing; say so rather than stop the other runs
+    found = [sparse_terms(states[r].numpy(), missing[r].numpy(), ["x", "y"]) if finite[r] else None
+             for r in range(len(data))]
+    success = np.array([f is not None and f.supports() == [["x y"], ["x y"]] for f in found])
     coef = np.array([[f.terms[0][0][1], f.terms[1][0][1]] if ok else [np.nan, np.nan]
                      for f, ok in zip(found, success)])
     refitted = np.full_like(coef, np.nan)
@@ -229,7 +232,7 @@ def main(argv=None):
                    coef=np.nanmedian(refitted[sl], 0).tolist() if ok.any() else None,
                    extrapolation_error=float(np.median(errors[sl][ok])) if ok.any() else None,
                    losses=[float(r.fun) for r in results[sl]],
-                   terms=[f.equations(["dx", "dy"]) for f in found[sl]])
+                   terms=[f.equations(["dx", "dy"]) if f else "non-finite fit" for f in found[sl]])
         rows.append(row)
         paper = f"{row['paper']:.0%}" if row["paper"] is not None else "-"
         coefs = f"{-row['coef'][0]:.3f}, {row['coef'][1]:.3f}" if row["coef"] else "-"

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from diffsim import runtime
-from diffsim.rigid.model import JOINT_DOFS, JOINT_TYPES, Model, quat_to_mat
+from diffsim.rigid.model import JOINT_DOFS, JOINT_TYPES, Model, mat_to_quat, quat_to_mat
 
 GEOM_TYPES = ("plane", "sphere", "capsule", "box", "cylinder")
 
@@ -136,6 +136,19 @@ def shape_mass_inertia(geom: Geom) -> tuple[float, np.ndarray]:
     return mass, np.diag([ix, ix, mc * r * r / 2 + ms * 2 * r * r / 5])
 
 
+def _fluid_box(mass: float, inertia: np.ndarray):
+    """(principal-frame quaternion w x y z in the body frame, half-sizes) of the box with this mass and inertia
+    (MuJoCo: r_x = sqrt(3 / (2 m) (I_yy + I_zz - I_xx)), ...), or None for a massless body."""
+    if not mass > 0:
+        return None
+    values, vectors = np.linalg.eigh(inertia)
+    if np.linalg.det(vectors) < 0:
+        vectors[:, 2] = -vectors[:, 2]
+    half = [float(np.sqrt(max(1e-15, 1.5 / mass * (values[(k + 1) % 3] + values[(k + 2) % 3] - values[k]))))
+            for k in range(3)]
+    return tuple(map(float, mat_to_quat(vectors))), tuple(half)
+
+
 class ModelBuilder:
     """Collects bodies, joints, geoms and actuators of one world."""
 
@@ -151,6 +164,7 @@ class ModelBuilder:
         self.ignored: tuple = ()  # set by the MJCF parser: accepted input with no physical effect
         self.inertia_from_geoms = True  # bodies without an explicit inertial take their geoms' (MJCF: "auto")
         self.total_mass: float | None = None  # MJCF settotalmass: scale every mass and inertia to this total
+        self.fluid: tuple = ()  # (density, viscosity) of the medium (MuJoCo's inertia-box fluid model)
 
     def add_body(self, parent: int = -1, pos=(0, 0, 0), quat=(1, 0, 0, 0), name: str | None = None,
                  frame: bool = False) -> int:
@@ -382,6 +396,8 @@ class ModelBuilder:
             num_worlds=num_worlds, timestep=b.timestep,
             body_names=tuple(body.name for body in b.bodies), body_parent=tuple(body.parent for body in b.bodies),
             body_frame=tuple(body.frame for body in b.bodies),
+            fluid=tuple(float(x) for x in b.fluid), fluid_box=tuple(_fluid_box(m, i) for m, _, i in inert) if b.fluid
+            else (),
             joint_ref=tuple(body.joints[0].ref if body.joints else 0.0 for body in b.bodies),
             joint_type=tuple(jtype), qpos_adr=tuple(qadr), dof_adr=tuple(dadr), nq=nq, nv=nv,
             actuator_dof=tuple(joint_dof[a.joint] if a.joint else -1 for a in b.actuators),

@@ -25,6 +25,7 @@ conventions):
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
@@ -254,9 +255,10 @@ def generate(model, scalar: str) -> str:
                 expr += f" + P[w, {o['dof_armature'] + i}]"
             lines.append(f"    Mm{i}_{j} = {expr}")
     lines += _contacts(model, o, dof_body, subtree, jac_point)
+    lines += _fluid(model, dof_body, subtree, jac_point)
     lines += _site_actuators(model, o, dof_body, subtree, jac_point)
     for i in range(nv):
-        force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]", f"cf{i}", f"af{i}"]
+        force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]", f"cf{i}", f"af{i}"] + ([f"ff{i}"] if model.fluid else [])
         if model.dof_sprung and model.dof_sprung[i]:
             force.append(f"-P[w, {o['dof_stiffness'] + i}] * (q[{model_qadr_of_dof(model, i)}] "
                          f"- P[w, {o['dof_springref'] + i}])")
@@ -410,6 +412,44 @@ def model_qadr_of_dof(model, dof: int) -> int:
     """qpos index of a hinge/slide dof."""
     b = model.dof_adr.index(dof)
     return model.qpos_adr[b]
+
+
+def _fluid(model, dof_body, subtree, jac_point) -> list[str]:
+    """Generalised forces ff{i} of MuJoCo's inertia-box fluid model (density rho, viscosity beta): per body, in its
+    equivalent inertia box's frame, f_i = -2 rho r_j r_k |v_i| v_i - 6 beta pi r_eq v_i and
+    g_i = -rho r_i (r_j^4 + r_k^4) |w_i| w_i / 2 - 8 beta pi r_eq^3 w_i at the centre of mass."""
+    if not model.fluid:
+        return []
+    rho, beta = (float(x) for x in model.fluid)
+    nv = model.nv
+    out = ["    # --- fluid forces (inertia-box model)"] + [f"    ff{i} = S(0.0)" for i in range(nv)]
+    for b, box in enumerate(model.fluid_box):
+        if box is None:
+            continue
+        quat, r = box
+        req = sum(r) / 3
+        fd = [2 * rho * r[(k + 1) % 3] * r[(k + 2) % 3] for k in range(3)]
+        gd = [0.5 * rho * r[k] * (r[(k + 1) % 3] ** 4 + r[(k + 2) % 3] ** 4) for k in range(3)]
+        fv, gv = 6 * beta * math.pi * req, 8 * beta * math.pi * req ** 3
+        out += [f"    Rf{b} = R{b} @ wp.quat_to_matrix(Q4(S({quat[1]!r}), S({quat[2]!r}), S({quat[3]!r}), "
+                f"S({quat[0]!r})))",
+                f"    vl{b} = wp.transpose(Rf{b}) @ v{b}",
+                f"    wl{b} = wp.transpose(Rf{b}) @ om{b}",
+                f"    Ff{b} = Rf{b} @ V3(" + ", ".join(f"-S({fd[k]!r}) * wp.abs(vl{b}[{k}]) * vl{b}[{k}] "
+                                                 f"- S({fv!r}) * vl{b}[{k}]" for k in range(3)) + ")",
+                f"    Tf{b} = Rf{b} @ V3(" + ", ".join(f"-S({gd[k]!r}) * wp.abs(wl{b}[{k}]) * wl{b}[{k}] "
+                                                 f"- S({gv!r}) * wl{b}[{k}]" for k in range(3)) + ")"]
+        for i in range(nv):
+            bi, kind, k = dof_body[i]
+            if b not in subtree(bi):
+                continue
+            term = f"wp.dot({jac_point(i, b, f'c{b}')}, Ff{b})"
+            if kind == HINGE:
+                term += f" + wp.dot(ax{bi}, Tf{b})"
+            elif kind == FREE_ROT:
+                term += f" + wp.dot(fa{bi}_{k}, Tf{b})"
+            out.append(f"    ff{i} = ff{i} + {term}")
+    return out
 
 
 def _site_actuators(model, o, dof_body, subtree, jac_point) -> list[str]:

@@ -2,7 +2,7 @@
 
 Supported: ``<mujoco>`` with ``<include file>`` (relative to the including file), ``<compiler angle
 inertiafromgeom settotalmass autolimits>`` (MuJoCo's meanings),
-``<option timestep gravity>``,
+``<option timestep gravity density viscosity>`` (MuJoCo's inertia-box fluid model),
 ``<default>`` classes as MuJoCo resolves them (nested classes inherit from their parent; an element takes its
 ``class``, else the nearest enclosing body's ``childclass``, else the top-level defaults) for ``joint``, ``geom``,
 ``motor`` and ``site``, ``<worldbody>`` with nested ``<body pos childclass>``, every orientation form MuJoCo has
@@ -32,7 +32,7 @@ from xml.parsers import expat
 import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
-from diffsim.rigid.model import Model
+from diffsim.rigid.model import Model, mat_to_quat
 
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
 _IGNORED_TOP = {"size", "visual", "statistic", "asset", "custom"}  # top-level elements with no physics here
@@ -115,23 +115,6 @@ def _qmul(a, b):
                      w1 * y2 - x1 * z2 + y1 * w2 + z1 * x2, w1 * z2 + x1 * y2 - y1 * x2 + z1 * w2])
 
 
-def _mat_to_quat(R):
-    """w-x-y-z unit quaternion of a rotation matrix (Shepperd's method, w >= 0)."""
-    tr = np.trace(R)
-    if tr > 0:
-        w = math.sqrt(1.0 + tr) / 2
-        q = np.array([w, (R[2, 1] - R[1, 2]) / (4 * w), (R[0, 2] - R[2, 0]) / (4 * w), (R[1, 0] - R[0, 1]) / (4 * w)])
-    else:
-        i = int(np.argmax(np.diag(R)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        r = math.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
-        q = np.zeros(4)
-        q[0] = (R[k, j] - R[j, k]) / (2 * r)
-        q[1 + i], q[1 + j], q[1 + k] = r / 2, (R[j, i] + R[i, j]) / (2 * r), (R[k, i] + R[i, k]) / (2 * r)
-        q = q if q[0] >= 0 else -q
-    return q / np.linalg.norm(q)
-
-
 def _z_to(d):
     """Quaternion rotating +z onto the unit vector ``d``."""
     z = np.array([0.0, 0.0, 1.0])
@@ -196,7 +179,7 @@ class _Parser:
                 x = v[:3] / np.linalg.norm(v[:3])
                 y = v[3:] - (v[3:] @ x) * x
                 y = y / np.linalg.norm(y)
-                quat = _mat_to_quat(np.stack([x, y, np.cross(x, y)], 1))
+                quat = mat_to_quat(np.stack([x, y, np.cross(x, y)], 1))
             elif form == "zaxis":
                 z = _floats(el.get("zaxis"), 3, f"{what} zaxis")
                 quat = _z_to(z / np.linalg.norm(z))
@@ -264,7 +247,8 @@ class _Parser:
             if child.tag == "compiler":
                 self.compiler(child)
             elif child.tag == "option":
-                unknown = set(child.attrib) - {"timestep", "gravity", "integrator"} - _SOLVER_OPTIONS
+                unknown = set(child.attrib) - {"timestep", "gravity", "integrator", "density", "viscosity"} \
+                    - _SOLVER_OPTIONS
                 if unknown:
                     self.fail(child, f"<option>: unsupported attributes {sorted(unknown)}")
                 for attr in sorted(_SOLVER_OPTIONS & set(child.attrib)):
@@ -274,6 +258,11 @@ class _Parser:
                         self.builder.timestep = float(child.get("timestep"))
                     if "gravity" in child.attrib:
                         self.builder.gravity = _floats(child.get("gravity"), 3, "option gravity")
+                    fluid = float(child.get("density", 0.0)), float(child.get("viscosity", 0.0))
+                    if min(fluid) < 0:
+                        raise ValueError(f"<option>: density and viscosity must be >= 0, got {fluid}")
+                    if max(fluid) > 0:
+                        self.builder.fluid = fluid
                 self.integrator = child.get("integrator")
                 for sub in child:
                     self.fail(sub, f"<option>: unsupported element <{sub.tag}>")

@@ -33,6 +33,7 @@ Geometry (``geoms``: body, type, size, pose in the body frame) and the world pla
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,23 @@ def quat_to_mat(q) -> np.ndarray:
     return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
                      [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
                      [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+def mat_to_quat(R) -> np.ndarray:
+    """w-x-y-z unit quaternion of a rotation matrix (Shepperd's method, w >= 0)."""
+    tr = np.trace(R)
+    if tr > 0:
+        w = math.sqrt(1.0 + tr) / 2
+        q = np.array([w, (R[2, 1] - R[1, 2]) / (4 * w), (R[0, 2] - R[2, 0]) / (4 * w), (R[1, 0] - R[0, 1]) / (4 * w)])
+    else:
+        i = int(np.argmax(np.diag(R)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        r = math.sqrt(1.0 + R[i, i] - R[j, j] - R[k, k])
+        q = np.zeros(4)
+        q[0] = (R[k, j] - R[j, k]) / (2 * r)
+        q[1 + i], q[1 + j], q[1 + k] = r / 2, (R[j, i] + R[i, j]) / (2 * r), (R[k, i] + R[i, k]) / (2 * r)
+        q = q if q[0] >= 0 else -q
+    return q / np.linalg.norm(q)
 
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
@@ -89,6 +107,9 @@ class Model:
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
+    fluid: tuple = ()  # (density kg/m^3, viscosity Pa s) of MuJoCo's inertia-box fluid model; () for none
+    fluid_box: tuple = ()  # per body: (principal-frame quat w x y z, half-sizes (m)) of its equivalent inertia box,
+    # fixed when the model is built (from the build-time masses and inertias), or None for a massless body
     joint_ref: tuple = ()  # per body: its hinge/slide joint's reference position (rad or m; the body is at its
     # frame when qpos equals it, as MuJoCo's ``ref``), 0 for none
     ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line

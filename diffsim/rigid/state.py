@@ -30,7 +30,8 @@ class Control:
 
 
 def default_state(model: Model, dtype=None) -> State:
-    """MuJoCo's qpos0 (zero joint angles; free bodies at their MJCF pose) with zero velocity."""
+    """MuJoCo's qpos0 (hinges and slides at their ``ref``, 0 by default; free bodies at their MJCF pose) with zero
+    velocity."""
     dtype = dtype or model.body_mass.dtype
     W = model.num_worlds
     qpos = torch.zeros(W, model.nq, dtype=dtype, device=model.body_mass.device)
@@ -39,6 +40,8 @@ def default_state(model: Model, dtype=None) -> State:
             a = model.qpos_adr[b]
             qpos[:, a:a + 3] = model.body_pos[:, b].to(dtype)
             qpos[:, a + 3:a + 7] = model.body_quat[:, b].to(dtype)
+        elif jt >= 0 and model.joint_ref:
+            qpos[:, model.qpos_adr[b]] = model.joint_ref[b]
     return State(qpos, torch.zeros(W, model.nv, dtype=dtype, device=qpos.device))
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from diffsim.rigid import ModelBuilder, builtin_model, load_mjcf, parse_mjcf, rollout
+from diffsim.rigid.state import default_state
 
 mujoco = pytest.importorskip("mujoco")
 
@@ -205,7 +206,8 @@ def _gymnasium_asset(name):
     return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", name)
 
 
-@pytest.mark.parametrize("name", ["inverted_pendulum.xml", "reacher.xml", "walker2d.xml", "walker2d_v5.xml"])
+@pytest.mark.parametrize("name", ["inverted_pendulum.xml", "reacher.xml", "swimmer.xml", "walker2d.xml",
+                                  "walker2d_v5.xml"])
 def test_gymnasium_assets_compile_as_mujoco(name):
     """Gymnasium's MJCF files that load: the compiled tree, masses, inertias, joints and actuators are MuJoCo's
     (a body with several joints is compared through its last joint frame, see ``Model.body_frame``); what has
@@ -224,6 +226,7 @@ def test_gymnasium_assets_compile_as_mujoco(name):
     moving = [i for i, jt in enumerate(model.joint_type) if jt >= 0]
     np.testing.assert_allclose(model.joint_axis[0, moving].numpy(), ref.jnt_axis, atol=1e-12)
     np.testing.assert_allclose([model.joint_ref[i] for i in moving], ref.qpos0, atol=1e-12)
+    np.testing.assert_allclose(default_state(model).qpos[0].numpy(), ref.qpos0, atol=1e-12)
     np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping)
     np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature)
     np.testing.assert_allclose(model.dof_range[0].numpy(), ref.jnt_range, rtol=1e-12)

@@ -439,16 +439,7 @@ def _fluid(model, dof_body, subtree, jac_point) -> list[str]:
                                                  f"- S({fv!r}) * vl{b}[{k}]" for k in range(3)) + ")",
                 f"    Tf{b} = Rf{b} @ V3(" + ", ".join(f"-S({gd[k]!r}) * wp.abs(wl{b}[{k}]) * wl{b}[{k}] "
                                                  f"- S({gv!r}) * wl{b}[{k}]" for k in range(3)) + ")"]
-        for i in range(nv):
-            bi, kind, k = dof_body[i]
-            if b not in subtree(bi):
-                continue
-            term = f"wp.dot({jac_point(i, b, f'c{b}')}, Ff{b})"
-            if kind == HINGE:
-                term += f" + wp.dot(ax{bi}, Tf{b})"
-            elif kind == FREE_ROT:
-                term += f" + wp.dot(fa{bi}_{k}, Tf{b})"
-            out.append(f"    ff{i} = ff{i} + {term}")
+        out += _wrench(model, dof_body, subtree, jac_point, b, f"c{b}", f"Ff{b}", f"Tf{b}", "ff")
     return out
 
 
@@ -466,16 +457,24 @@ def _site_actuators(model, o, dof_body, subtree, jac_point) -> list[str]:
                 f"    ps{a_} = x{b} + R{b} @ V3(S({pos[0]!r}), S({pos[1]!r}), S({pos[2]!r}))",
                 f"    fs{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g}], P[w, {g + 1}], P[w, {g + 2}]))",
                 f"    ts{a_} = Rs{a_} @ (u[{a_}] * V3(P[w, {g + 3}], P[w, {g + 4}], P[w, {g + 5}]))"]
-        for i in range(nv):
-            bi, kind, k = dof_body[i]
-            if b not in subtree(bi):
-                continue
-            term = f"wp.dot({jac_point(i, b, f'ps{a_}')}, fs{a_})"
-            if kind == HINGE:
-                term += f" + wp.dot(ax{bi}, ts{a_})"
-            elif kind == FREE_ROT:
-                term += f" + wp.dot(fa{bi}_{k}, ts{a_})"
-            out.append(f"    af{i} = af{i} + {term}")
+        out += _wrench(model, dof_body, subtree, jac_point, b, f"ps{a_}", f"fs{a_}", f"ts{a_}", "af")
+    return out
+
+
+def _wrench(model, dof_body, subtree, jac_point, b, point, force, torque, acc) -> list[str]:
+    """Lines adding to the generalised forces ``{acc}{i}`` a world-frame ``force`` at ``point`` on body ``b`` and a
+    ``torque`` (names of generated variables): J_v(point)^T force + J_w^T torque over the dofs that move ``b``."""
+    out = []
+    for i in range(model.nv):
+        bi, kind, k = dof_body[i]
+        if b not in subtree(bi):
+            continue
+        term = f"wp.dot({jac_point(i, b, point)}, {force})"
+        if kind == HINGE:
+            term += f" + wp.dot(ax{bi}, {torque})"
+        elif kind == FREE_ROT:
+            term += f" + wp.dot(fa{bi}_{k}, {torque})"
+        out.append(f"    {acc}{i} = {acc}{i} + {term}")
     return out
 
 

@@ -197,13 +197,17 @@ class _Parser:
         out.update({k: v for k, v in el.attrib.items() if k != "class"})
         return out
 
-    def compiler(self, el):
-        unknown = set(el.attrib) - {"angle", "inertiafromgeom", "coordinate", "settotalmass", "autolimits"} \
-            - _IGNORED_COMPILER_ATTRS
+    def check_attrs(self, el, attrs, what: str, known, ignored=frozenset(), why: str = ""):
+        """Refuse attributes outside ``known`` and ``ignored``; list the ``ignored`` ones present as ignored."""
+        unknown = set(attrs) - set(known) - set(ignored)
         if unknown:
-            self.fail(el, f"<compiler>: unsupported attributes {sorted(unknown)}")
-        for attr in sorted(_IGNORED_COMPILER_ATTRS & set(el.attrib)):
-            self.ignore(el, f"<compiler> {attr}")
+            self.fail(el, f"{what}: unsupported attributes {sorted(unknown)}")
+        for attr in sorted(set(ignored) & set(attrs)):
+            self.ignore(el, f"{what} {attr}{why}")
+
+    def compiler(self, el):
+        self.check_attrs(el, el.attrib, "<compiler>", {"angle", "inertiafromgeom", "coordinate", "settotalmass",
+                                                       "autolimits"}, _IGNORED_COMPILER_ATTRS)
         if el.get("angle", "degree") not in ("degree", "radian"):
             self.fail(el, f"<compiler angle>: 'degree' or 'radian', got {el.get('angle')!r}")
         self.degrees = el.get("angle", "degree") == "degree"
@@ -247,12 +251,9 @@ class _Parser:
             if child.tag == "compiler":
                 self.compiler(child)
             elif child.tag == "option":
-                unknown = set(child.attrib) - {"timestep", "gravity", "integrator", "density", "viscosity"} \
-                    - _SOLVER_OPTIONS
-                if unknown:
-                    self.fail(child, f"<option>: unsupported attributes {sorted(unknown)}")
-                for attr in sorted(_SOLVER_OPTIONS & set(child.attrib)):
-                    self.ignore(child, f"<option> {attr} (constraint solver setting)")
+                self.check_attrs(child, child.attrib, "<option>", {"timestep", "gravity", "integrator", "density",
+                                                                   "viscosity"}, _SOLVER_OPTIONS,
+                                 " (constraint solver setting)")
                 with self.at(child):
                     if "timestep" in child.attrib:
                         self.builder.timestep = float(child.get("timestep"))
@@ -275,9 +276,8 @@ class _Parser:
                     if a.tag != "motor":
                         self.fail(a, f"<actuator>: unsupported element <{a.tag}>; only <motor>")
                     at = self.attrs(a, "motor")
-                    unknown = set(at) - {"joint", "site", "gear", "ctrlrange", "ctrllimited", "name"}
-                    if unknown:
-                        self.fail(a, f"<motor {at.get('name', '')}>: unsupported attributes {sorted(unknown)}")
+                    self.check_attrs(a, at, f"<motor {at.get('name', '')}>",
+                                     {"joint", "site", "gear", "ctrlrange", "ctrllimited", "name"})
                     limited = "ctrlrange" in at and (at.get("ctrllimited") == "true" or (
                         self.autolimits and at.get("ctrllimited", "auto") == "auto"))
                     with self.at(a):
@@ -321,9 +321,7 @@ class _Parser:
 
     def body(self, el, parent, childclass):
         name = el.get("name")
-        unknown = set(el.attrib) - _BODY_ATTRS
-        if unknown:
-            self.fail(el, f"body {name!r}: unsupported attributes {sorted(unknown)}")
+        self.check_attrs(el, el.attrib, f"body {name!r}", _BODY_ATTRS)
         childclass = el.get("childclass", childclass)
         if childclass not in self.classes:
             self.fail(el, f"body {name!r}: unknown childclass {childclass!r} (defined: {sorted(self.classes)})")
@@ -362,10 +360,9 @@ class _Parser:
     def joint(self, el, b, childclass):
         at = self.attrs(el, "joint", childclass)
         jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
-        unknown = set(at) - {"type", "axis", "pos", "damping", "armature", "name", "range", "limited", "stiffness",
-                             "ref", "springref"}
-        if unknown:
-            self.fail(el, f"joint {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
+        self.check_attrs(el, at, f"joint {at.get('name', '')!r}", {"type", "axis", "pos", "damping", "armature",
+                                                                   "name", "range", "limited", "stiffness", "ref",
+                                                                   "springref"})
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -400,12 +397,9 @@ class _Parser:
 
     def geom(self, el, b, childclass):
         at = self.attrs(el, "geom", childclass)
-        unknown = set(at) - set(_ORIENTATIONS) - _IGNORED_GEOM_ATTRS - {
-            "type", "size", "pos", "fromto", "mass", "density", "friction", "name", "contype", "conaffinity", "condim"}
-        if unknown:
-            self.fail(el, f"geom {at.get('name', '')!r}: unsupported attributes {sorted(unknown)}")
-        for attr in sorted(_IGNORED_GEOM_ATTRS & set(at)):
-            self.ignore(el, f"geom {at.get('name', '')!r} {attr}")
+        self.check_attrs(el, at, f"geom {at.get('name', '')!r}", {*_ORIENTATIONS, "type", "size", "pos", "fromto",
+                                                                  "mass", "density", "friction", "name", "contype",
+                                                                  "conaffinity", "condim"}, _IGNORED_GEOM_ATTRS)
         gtype = at.get("type", "sphere")
         if "fromto" in at:
             with self.at(el):

@@ -17,24 +17,14 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import torch
 
+from benchmarks.timing import best_time
 from controllers.dynamics import HNN, MLPField
 from controllers.dynamics.data import hnn_task
 from controllers.dynamics.fit import windows
 from diffsim.ode import odeint
-
-
-def _epoch_time(step, repeats: int) -> float:
-    step()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(argv=None):
@@ -82,9 +72,9 @@ def main(argv=None):
             loss.backward()
             opt.step()
 
-        d = _epoch_time(derivative_step, args.repeats)
-        a = _epoch_time(diffsim_step, args.repeats)
-        b = _epoch_time(torchdiffeq_step, args.repeats)
+        d = best_time(derivative_step, args.repeats)
+        a = best_time(diffsim_step, args.repeats)
+        b = best_time(torchdiffeq_step, args.repeats)
         print(f"| {cls.__name__} | {d * 1e3:.1f} | {a * 1e3:.1f} | {b * 1e3:.1f} | {b / a:.2f}x |")
 
 

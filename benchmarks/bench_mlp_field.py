@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import torch
 import warp as wp
 from torch import nn
 
+from benchmarks.timing import best_time
 from diffsim.ode import odeint
 from diffsim.ode.mlp_field import flatten_linears, mlp_field, parameter_count, torch_mlp
 
@@ -58,16 +58,6 @@ class _Field(nn.Module):
 
     def forward(self, t, x, args=None):
         return self.f(t, x)
-
-
-def _best(fn, repeats):
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main(argv=None):
@@ -132,11 +122,12 @@ def main(argv=None):
                     def run_torchdyn():
                         torch.autograd.grad(node(y0, t_fine)[::2].square().sum(), params)
 
-                w, d, td = (_best(f, args.repeats) * 1e3 for f in (run_warp, run_torch, run_torchdiffeq))
-                dyn = _best(run_torchdyn, args.repeats) * 1e3 if NeuralODE is not None else float("nan")
+                w, d, td = (best_time(f, args.repeats) * 1e3 for f in (run_warp, run_torch, run_torchdiffeq))
+                dyn = best_time(run_torchdyn, args.repeats) * 1e3 if NeuralODE is not None else float("nan")
                 rows.append(dict(network=label, shared=shared, n=n, warp=w, torch=d, torchdiffeq=td, torchdyn=dyn))
+                dyn_ms, dyn_ratio = (f"{dyn:.2f}", f"{dyn / w:.1f}x") if NeuralODE is not None else ("-", "-")
                 print(f"| {label} | {parameter_count(sizes)} | {'1 shared' if shared else n} | {n} | {w:.2f} | "
-                      f"{d:.2f} | {td:.2f} | {dyn:.2f} | {td / w:.1f}x | {dyn / w:.1f}x | {d / w:.1f}x |", flush=True)
+                      f"{d:.2f} | {td:.2f} | {dyn_ms} | {td / w:.1f}x | {dyn_ratio} | {d / w:.1f}x |", flush=True)
     return rows
 
 

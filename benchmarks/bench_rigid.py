@@ -21,24 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import mujoco
 import mujoco.rollout
 import numpy as np
 import torch
 
+from benchmarks.timing import best_time
 from diffsim.rigid import builtin_model, load_mjcf, rollout
-
-
-def _best(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _newton(name, n, steps, repeats):
@@ -88,7 +78,7 @@ def _newton(name, n, steps, repeats):
         tape.backward(loss)
         tape.zero()
 
-    return _best(fwd, repeats), _best(fwd_bwd, repeats)
+    return best_time(fwd, repeats), best_time(fwd_bwd, repeats)
 
 
 def _inputs(name, n, steps, rng):
@@ -123,13 +113,13 @@ def main(argv=None):
                 d = datas[0]
                 d.qpos[:], d.qvel[:] = q0[i], v0[i]
                 mujoco.mj_getState(mj, d, state0[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-            t_mj = _best(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
+            t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
 
             res = {}
             for dtype in (torch.float64, torch.float32):
                 model = load_mjcf(builtin_model(name), num_worlds=n, dtype=dtype)
                 q, v, u = (torch.tensor(x, dtype=dtype) for x in (q0, v0, ctrl))
-                res[dtype] = _best(lambda: rollout(model, q, v, u), args.repeats)
+                res[dtype] = best_time(lambda: rollout(model, q, v, u), args.repeats)
             model = load_mjcf(builtin_model(name), num_worlds=n, dtype=torch.float32)
             q, v, u = (torch.tensor(x, dtype=torch.float32, requires_grad=True) for x in (q0, v0, ctrl))
             model.body_mass.requires_grad_(True)
@@ -138,15 +128,15 @@ def main(argv=None):
                 qs, vs = rollout(model, q, v, u)
                 (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
-            t_grad = _best(fwd_bwd, args.repeats)
+            t_grad = best_time(fwd_bwd, args.repeats)
             q32, v32, u32 = (torch.tensor(x, dtype=torch.float32) for x in (q0, v0, ctrl))
-            t_euler = _best(lambda: rollout(model, q32, v32, u32, integrator="euler"), args.repeats)
+            t_euler = best_time(lambda: rollout(model, q32, v32, u32, integrator="euler"), args.repeats)
 
             def euler_fwd_bwd():
                 qs, vs = rollout(model, q, v, u, integrator="euler")
                 (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
-            t_euler_grad = _best(euler_fwd_bwd, args.repeats)
+            t_euler_grad = best_time(euler_fwd_bwd, args.repeats)
             nt = _newton(name, n, args.steps, args.repeats)
             steps = n * args.steps
             newton_cols = "not installed | - | - | - | -"

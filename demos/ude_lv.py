@@ -212,11 +212,12 @@ def main(argv=None):
 
     t_long = np.linspace(0, args.t_end, int(args.t_end * 10) + 1)
     true_long = truth(args.t_end, len(t_long)).numpy()
-    errors = np.full(len(data), np.nan)
+    errors, recovered = np.full(len(data), np.nan), {}
     for r in np.flatnonzero(success):
         c1, c2 = refitted[r]
         rec = long_run(lambda _, u: [A * u[0] + c1 * u[0] * u[1], c2 * u[0] * u[1] - D * u[1]], args.t_end, t_long)
         errors[r] = np.nanmax(np.abs(rec - true_long)) if np.isfinite(rec).all() else np.inf
+        recovered[int(r)] = rec
 
     rows = []
     print(f"trained {len(data)} UDEs in {train_s:.0f} s (Adam {args.adam_steps} steps, then L-BFGS-B: "
@@ -242,13 +243,13 @@ def main(argv=None):
     out = dict(train_seconds=train_s, levels=rows, settings=vars(args) | {"out": str(args.out)})
     (args.out / "results.json").write_text(json.dumps(out, indent=1))
     torch.save({"theta": theta, "data": data, "noise": levels, "runs": args.runs}, args.out / "networks.pt")
-    _plot(rows, args, t, data, ens, theta, success, refitted, t_long, true_long)
+    _plot(rows, args, t, data, ens, theta, recovered, t_long, true_long)
     print(f"results.json, networks.pt (every run's trained parameters), recovery.png and extrapolation.png "
           f"written to {args.out}/")
     return out
 
 
-def _plot(rows, args, t, data, ens, theta, success, refitted, t_long, true_long):
+def _plot(rows, args, t, data, ens, theta, recovered, t_long, true_long):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,13 +265,12 @@ def _plot(rows, args, t, data, ens, theta, success, refitted, t_long, true_long)
     fig.tight_layout()
     fig.savefig(args.out / "recovery.png", dpi=120)
     plt.close(fig)
-    if not success.any():
+    if not recovered:
         return
-    r = int(np.flatnonzero(success)[0])
+    r = min(recovered)  # the first run that recovered the terms
+    rec = recovered[r]
     with torch.no_grad():
         ude = ens.solve(theta, data[:, 0], torch.as_tensor(t_long), args.step)[r].numpy()
-    c1, c2 = refitted[r]
-    rec = long_run(lambda _, u: [A * u[0] + c1 * u[0] * u[1], c2 * u[0] * u[1] - D * u[1]], args.t_end, t_long)
     fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     for k, name in enumerate(["x (prey)", "y (predator)"]):
         axes[k].plot(t_long, true_long[:, k], "k", lw=1, label="truth")

@@ -70,6 +70,9 @@ class Geom:
     friction: float = 1.0
     stiffness: float = 1e5  # N/m, soft contact normal stiffness
     damping: float = 100.0  # N s/m, soft contact normal damping (RK4-stable at dt = 1 ms for ~1 kg bodies)
+    contype: int = 1  # MuJoCo's collision bitmasks: two geoms may touch if contype1 & conaffinity2 or
+    conaffinity: int = 1  # contype2 & conaffinity1
+    margin: float = 0.0  # m: contact forces start at this distance (a pair's margins add, as in MuJoCo >= 3.5)
 
 
 @dataclass
@@ -235,9 +238,12 @@ class ModelBuilder:
 
     def add_geom(self, body: int, type: str, size, pos=(0, 0, 0), quat=(1, 0, 0, 0), mass: float | None = None,
                  density: float = 1000.0, friction: float = 1.0, name: str | None = None, stiffness: float = 1e5,
-                 damping: float = 100.0) -> None:
+                 damping: float = 100.0, contype: int = 1, conaffinity: int = 1, margin: float = 0.0) -> None:
         """A shape on ``body`` (-1 = the world). Sizes as MuJoCo: sphere (r,), capsule/cylinder (r, half-length),
-        box (half-extents). ``friction`` (Coulomb), ``stiffness`` (N/m) and ``damping`` (N s/m) set the soft contact."""
+        box (half-extents). ``friction`` (Coulomb), ``stiffness`` (N/m) and ``damping`` (N s/m) set the soft contact;
+        ``contype``/``conaffinity`` filter pairs as MuJoCo's bitmasks and ``margin`` (m) is added to the contact
+        distance. Body geoms touch every plane their bitmasks allow; between body geoms only sphere pairs
+        collide (see :meth:`contact_pairs`)."""
         b = self._body(body) if body >= 0 else None
         owner = b.name if b else "world"
         name = name or f"{owner}_geom"
@@ -247,7 +253,7 @@ class ModelBuilder:
             raise ValueError(f"geom {name!r}: mass must be >= 0, got {mass!r}")
         if not density >= 0:
             raise ValueError(f"geom {name!r}: density must be >= 0, got {density!r}")
-        for what, v in (("friction", friction), ("stiffness", stiffness), ("damping", damping)):
+        for what, v in (("friction", friction), ("stiffness", stiffness), ("damping", damping), ("margin", margin)):
             if not (np.isfinite(v) and v >= 0):
                 raise ValueError(f"geom {name!r}: {what} must be a finite number >= 0, got {v!r}")
         size = np.asarray(size, dtype=np.float64)
@@ -255,7 +261,7 @@ class ModelBuilder:
         if size.size < need or not np.all(np.isfinite(size)) or np.any(size[:need] <= 0):
             raise ValueError(f"geom {name!r}: a {type} needs {need} positive size values, got {size.tolist()}")
         geom = Geom(name, type, size, _vec3(f"geom {name!r} pos", pos), _unit_quat(f"geom {name!r}", quat), mass,
-                    density, friction, float(stiffness), float(damping))
+                    density, friction, float(stiffness), float(damping), int(contype), int(conaffinity), float(margin))
         if b is not None:
             b.geoms.append(geom)
         elif type == "plane":
@@ -345,6 +351,40 @@ class ModelBuilder:
                 if ev[0] + ev[1] < ev[2] * (1 - 1e-9):
                     raise ValueError(f"body {b.name!r}: inertia violates the triangle inequality (eigenvalues {ev})")
 
+    def weld_body(self, b: int) -> int:
+        """The body ``b`` moves with: itself if it has a joint, else that of its parent (-1: the world).
+        A massless joint frame belongs to the body it carries (see :meth:`add_body`)."""
+        while b >= 0 and not self.bodies[b].joints:
+            b = self.bodies[b].parent
+        return b
+
+    def mjcf_parent(self, b: int) -> int:
+        """``b``'s parent in the MJCF tree: the first ancestor that is not a joint frame (-1: the world)."""
+        p = self.bodies[b].parent
+        while p >= 0 and self.bodies[p].frame:
+            p = self.bodies[p].parent
+        return p
+
+    def contact_pairs(self) -> tuple[list, list]:
+        """``(supported, unsupported)`` pairs of body geoms ``(g1, g2)`` (indices in the order of
+        ``Model.geoms``) that MuJoCo would collide: bitmasks pass, different weld bodies, not both static, not
+        parent and child. Only sphere-sphere pairs are simulated (``supported``)."""
+        geoms = [(i, g) for i, body in enumerate(self.bodies) for g in body.geoms if g.type != "plane"]
+        weld = [self.weld_body(i) for i in range(len(self.bodies))]
+        supported, unsupported = [], []
+        for a in range(len(geoms)):
+            for c in range(a + 1, len(geoms)):
+                (b1, g1), (b2, g2) = geoms[a], geoms[c]
+                w1, w2 = weld[b1], weld[b2]
+                if not (g1.contype & g2.conaffinity or g2.contype & g1.conaffinity) or w1 == w2 or max(w1, w2) < 0:
+                    continue
+                p1 = self.weld_body(self.mjcf_parent(w1)) if w1 >= 0 else -1
+                p2 = self.weld_body(self.mjcf_parent(w2)) if w2 >= 0 else -1
+                if (p1 == w2 and w2 >= 0) or (p2 == w1 and w1 >= 0):
+                    continue
+                (supported if g1.type == g2.type == "sphere" else unsupported).append((a, c))
+        return supported, unsupported
+
     def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
         """Validate and build the batched :class:`~diffsim.rigid.model.Model` (``num_worlds`` copies)."""
         self.validate()
@@ -387,6 +427,8 @@ class ModelBuilder:
         for g in b.world_geoms:
             n = quat_to_mat(g.quat) @ np.array([0.0, 0.0, 1.0])
             planes.append((tuple(n), float(n @ g.pos)))
+        plane_margin = tuple(tuple(g.margin + p.margin if g.contype & p.conaffinity or p.contype & g.conaffinity
+                                   else None for p in b.world_geoms) for _, g in geoms)
 
         def rep(x, shape):
             t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(shape), dtype=dtype, device=dev)
@@ -420,4 +462,5 @@ class ModelBuilder:
             dof_sprung=tuple(k > 0 for k in stiffness),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
-            planes=tuple(planes), ignored=tuple(b.ignored), device=dev)
+            planes=tuple(planes), geom_plane_margin=plane_margin, geom_pairs=tuple(b.contact_pairs()[0]),
+            ignored=tuple(b.ignored), device=dev)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 
 import numpy as np
 
@@ -121,24 +122,13 @@ class Layout:
         self.size = o
 
 
-def _v3(o):
-    return f"V3(P[w, {o}], P[w, {o + 1}], P[w, {o + 2}])"
-
-
-def generate(model, scalar: str) -> str:
-    nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
-    if nv < 1:
-        raise ValueError("the model has no degrees of freedom: nothing to simulate")
-    L = Layout(nb, nv, nu, len(model.geoms))
-    o = L.offset
-    lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
-                            depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
-                            friction_smoothing=FRICTION_SMOOTHING,
-                            limit_k=JOINT_LIMIT_STIFFNESS, limit_c=JOINT_LIMIT_DAMPING),
-             "", "@wp.func",
-             "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int):",
-             f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
-    dof_body = {}  # dof -> (body, kind, component)
+def _body_lines(model, o, with_acc: bool) -> tuple[list[str], dict]:
+    """Per body, parents first: pose (``x{b}``, ``R{b}``), COM ``c{b}``, world inertia ``I{b}``, mass ``m{b}``,
+    joint axis/anchor, angular velocity ``om{b}`` and COM velocity ``v{b}``; with ``with_acc`` also the
+    velocity-product accelerations (``al{b}``, ``acc{b}``) and the inertial force and torque ``F{b}``, ``T{b}``.
+    Returns the lines and ``dof -> (body, kind, component)``."""
+    nb = model.nbody
+    lines, dof_body = [], {}
     for b in range(nb):
         p = model.body_parent[b]
         jt, d, a = model.joint_type[b], model.dof_adr[b], model.qpos_adr[b]
@@ -209,7 +199,33 @@ def generate(model, scalar: str) -> str:
                       f"    acc{b} = ap_{b} + wp.cross(alp_{b}, rho{b}) + wp.cross(wp_{b}, v{b} - vp_{b})"]
         lines += [f"    F{b} = m{b} * (acc{b} - g)",
                   f"    T{b} = I{b} @ al{b} + wp.cross(om{b}, I{b} @ om{b})"]
+    if not with_acc:
+        lines = [ln for ln in lines if not _ACC_LINE.match(ln)]
+    return lines, dof_body
 
+
+_ACC_LINE = re.compile(r"\s+(alp_|ap_|al|acc|adot|vr|F|T|Ib|I|m)\d+ = ")
+
+
+def _v3(o):
+    return f"V3(P[w, {o}], P[w, {o + 1}], P[w, {o + 2}])"
+
+
+def generate(model, scalar: str) -> str:
+    nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
+    if nv < 1:
+        raise ValueError("the model has no degrees of freedom: nothing to simulate")
+    L = Layout(nb, nv, nu, len(model.geoms))
+    o = L.offset
+    lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
+                            depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
+                            friction_smoothing=FRICTION_SMOOTHING,
+                            limit_k=JOINT_LIMIT_STIFFNESS, limit_c=JOINT_LIMIT_DAMPING),
+             "", "@wp.func",
+             "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int):",
+             f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
+    body_lines, dof_body = _body_lines(model, o, with_acc=True)
+    lines += body_lines
     children = [[c for c in range(nb) if model.body_parent[c] == b] for b in range(nb)]
     body_dofs = [[i for i in range(nv) if dof_body[i][0] == b] for b in range(nb)]
     anc = dof_ancestors(model, dof_body, body_dofs)
@@ -300,6 +316,7 @@ def generate(model, scalar: str) -> str:
             entries += [f"qd[{d + k}]" for k in range(3)]
             entries += [f"dq{b}[3]", f"dq{b}[0]", f"dq{b}[1]", f"dq{b}[2]"]
     lines.append("    return VQ(" + ", ".join(entries) + ")")
+    lines += _kinematics(model, o)
     lines += _derive(model, o)
     lines += _STEP.format(nu=max(nu, 1), nq=nq, nv=nv).splitlines()
     return "\n".join(lines) + "\n"
@@ -361,6 +378,28 @@ def _sparse_ldl_solve(nv: int, anc: list[list[int]]) -> list[str]:
     return out
 
 
+BODY_KINEMATICS = 21  # per body: x (3), R (9, row-major), COM (3), angular velocity (3), COM velocity (3)
+
+
+def _kinematics(model, o) -> list[str]:
+    """Kernel ``kinematics(Q, QD, P, D, X)``: every body's pose and velocity (``BODY_KINEMATICS`` values per
+    body in the world frame) at the state ``(Q[w], QD[w])``."""
+    nq, nv = model.nq, model.nv
+    body, _ = _body_lines(model, o, with_acc=False)
+    out = ["", "", "@wp.kernel",
+           "def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dtype=S), "
+           "D: wp.array2d(dtype=S), X: wp.array3d(dtype=S)):",
+           "    w = wp.tid()", "    zero = V3(S(0.0), S(0.0), S(0.0))",
+           "    q = VQ(" + ", ".join(f"Q[w, {i}]" for i in range(nq)) + ")",
+           "    qd = VV(" + ", ".join(f"QD[w, {i}]" for i in range(nv)) + ")"] + body
+    for b in range(model.nbody):
+        vals = ([f"x{b}[{k}]" for k in range(3)] + [f"R{b}[{i}, {j}]" for i in range(3) for j in range(3)]
+                + [f"c{b}[{k}]" for k in range(3)] + [f"om{b}[{k}]" for k in range(3)]
+                + [f"v{b}[{k}]" for k in range(3)])
+        out += [f"    X[w, {b}, {k}] = {v}" for k, v in enumerate(vals)]
+    return out
+
+
 DERIVED_PER_BODY = 12  # D row: per body, its rotation in the parent frame (3x3, row-major) and unit joint axis
 
 
@@ -406,14 +445,6 @@ def _contact_points(model, gi):
     raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box and planes are)")
 
 
-def _real_parent(model, b: int) -> int:
-    """``b``'s parent in the MJCF tree: the first ancestor that is not a joint frame (see ``Model.body_frame``)."""
-    p = model.body_parent[b]
-    while p >= 0 and model.body_frame and model.body_frame[p]:
-        p = model.body_parent[p]
-    return p
-
-
 def _contacts(model, o, ext: dict) -> list[str]:
     """Soft spring-damper normal forces with smooth Coulomb friction, added to ``ext`` as forces at points."""
     out = []
@@ -425,38 +456,37 @@ def _contacts(model, o, ext: dict) -> list[str]:
         mu, k, c = f"P[w, {base}]", f"P[w, {base + 1}]", f"P[w, {base + 2}]"
         points, radius = _contact_points(model, gi)
         points, radius = [[float(x) for x in lp] for lp in points], float(radius)
-        for normal, offset in model.planes:
-            normal, offset = [float(x) for x in normal], float(offset)
+        for pi, (normal, offset) in enumerate(model.planes):
+            margin = model.geom_plane_margin[gi][pi] if model.geom_plane_margin else 0.0
+            if margin is None:
+                continue  # contype/conaffinity exclude the pair
+            normal, offset, reach = [float(x) for x in normal], float(offset), float(radius + margin)
             nrm = f"V3(S({normal[0]!r}), S({normal[1]!r}), S({normal[2]!r}))"
             for lp in points:
                 out += [f"    pc{n} = x{b} + R{b} @ V3(S({lp[0]!r}), S({lp[1]!r}), S({lp[2]!r})) "
-                        f"- S({radius!r}) * {nrm}",
+                        f"- S({reach!r}) * {nrm}",
                         f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {nrm}, "
                         f"S({offset!r}), {mu}, {k}, {c})"]
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))
                 n += 1
-    spheres = [(gi, g) for gi, g in enumerate(model.geoms) if g[1] == "sphere"]
-    for a_ in range(len(spheres)):
-        for b_ in range(a_ + 1, len(spheres)):
-            (g1, (b1, _, s1, p1, _)), (g2, (b2, _, s2, p2, _)) = spheres[a_], spheres[b_]
-            s1, p1, s2, p2 = ([float(x) for x in t] for t in (s1, p1, s2, p2))
-            if b1 == b2 or _real_parent(model, b1) == b2 or _real_parent(model, b2) == b1:
-                continue  # same body, or parent and child (MuJoCo's default exclusion)
-            e1, e2 = o["geom_contact"] + 3 * g1, o["geom_contact"] + 3 * g2
-            out += [f"    s1_{n} = x{b1} + R{b1} @ V3(S({p1[0]!r}), S({p1[1]!r}), S({p1[2]!r}))",
-                    f"    s2_{n} = x{b2} + R{b2} @ V3(S({p2[0]!r}), S({p2[1]!r}), S({p2[2]!r}))",
-                    f"    d{n} = s2_{n} - s1_{n}",
-                    f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
-                    f"    pc{n} = s1_{n} + S({s1[0]!r}) * nn{n}",
-                    f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
-                    f"- (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
-                    # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
-                    f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, "
-                    f"wp.dot(-nn{n}, s2_{n}) + S({s2[0]!r}), S(0.5) * (P[w, {e1}] + P[w, {e2}]), "
-                    f"S(0.5) * (P[w, {e1 + 1}] + P[w, {e2 + 1}]), S(0.5) * (P[w, {e1 + 2}] + P[w, {e2 + 2}]))"]
-            ext[b1].append((1, f"F{n}c", f"pc{n}", None))
-            ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
-            n += 1
+    for g1, g2 in model.geom_pairs:  # sphere-sphere
+        (b1, _, s1, p1, _), (b2, _, s2, p2, _) = model.geoms[g1], model.geoms[g2]
+        s1, p1, s2, p2 = ([float(x) for x in t] for t in (s1, p1, s2, p2))
+        e1, e2 = o["geom_contact"] + 3 * g1, o["geom_contact"] + 3 * g2
+        out += [f"    s1_{n} = x{b1} + R{b1} @ V3(S({p1[0]!r}), S({p1[1]!r}), S({p1[2]!r}))",
+                f"    s2_{n} = x{b2} + R{b2} @ V3(S({p2[0]!r}), S({p2[1]!r}), S({p2[2]!r}))",
+                f"    d{n} = s2_{n} - s1_{n}",
+                f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
+                f"    pc{n} = s1_{n} + S({s1[0]!r}) * nn{n}",
+                f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
+                f"- (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
+                # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
+                f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, "
+                f"wp.dot(-nn{n}, s2_{n}) + S({s2[0]!r}), S(0.5) * (P[w, {e1}] + P[w, {e2}]), "
+                f"S(0.5) * (P[w, {e1 + 1}] + P[w, {e2 + 1}]), S(0.5) * (P[w, {e1 + 2}] + P[w, {e2 + 2}]))"]
+        ext[b1].append((1, f"F{n}c", f"pc{n}", None))
+        ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
+        n += 1
     return out
 
 

@@ -106,6 +106,9 @@ class Model:
     dof_sprung: tuple = ()  # per dof: True where a joint spring applies (a stiffness was given)
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
+    geom_plane_margin: tuple = ()  # per body geom, per plane: the pair's contact margin (m), None where the pair
+    # does not collide (contype/conaffinity); () = every pair at margin 0
+    geom_pairs: tuple = ()  # (g1, g2) body-geom pairs that collide (sphere-sphere)
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
     fluid: tuple = ()  # (density kg/m^3, viscosity Pa s) of MuJoCo's inertia-box fluid model; () for none
     fluid_box: tuple = ()  # per body: (principal-frame quat w x y z, half-sizes (m)) of its equivalent inertia box,

@@ -1,0 +1,114 @@
+"""Body poses and velocities of a :class:`~diffsim.rigid.model.Model` at given states, and MuJoCo's
+``body_invweight0``.
+
+``body_kinematics(model, qpos, qvel)`` runs the generated ``kinematics`` kernel (the same forward
+kinematics the dynamics use, from the same module) and returns, per world and body, in the world
+frame: the body frame's origin ``xpos`` (W, nbody, 3, m) and rotation ``xmat`` (W, nbody, 3, 3),
+the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity ``angvel`` (W, nbody, 3, rad/s)
+and the COM's linear velocity ``linvel`` (W, nbody, 3, m/s). Differentiable w.r.t. the states and the
+model's parameters. Bodies are the model's (``model.body_names``), the massless joint frames of
+multi-joint MJCF bodies included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import warp as wp
+
+from diffsim import runtime
+from diffsim.bridge import warp_apply
+from diffsim.rigid import codegen
+from diffsim.rigid.model import Model
+from diffsim.rigid.rollout import _check, flat_params
+
+
+@dataclass
+class BodyKinematics:
+    xpos: torch.Tensor
+    xmat: torch.Tensor
+    xipos: torch.Tensor
+    angvel: torch.Tensor
+    linvel: torch.Tensor
+
+
+def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None = None) -> BodyKinematics:
+    """See the module docstring. ``qpos`` (W, nq) and ``qvel`` (W, nv, zero if None) of one dtype."""
+    W, nb = model.num_worlds, model.nbody
+    dtype = qpos.dtype if isinstance(qpos, torch.Tensor) else None
+    if dtype not in runtime.SUPPORTED_DTYPES:
+        raise TypeError(f"qpos must be a float32 or float64 tensor, got {dtype}")
+    qvel = torch.zeros(W, model.nv, dtype=dtype, device=qpos.device) if qvel is None else qvel
+    _check("qpos", qpos, (W, model.nq), dtype)
+    _check("qvel", qvel, (W, model.nv), dtype)
+    model.check_params()
+    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32")
+    device = runtime.resolve_device(str(qpos.device))
+    nder = codegen.num_derived(model)
+
+    def fn(q, qd, P):
+        D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
+        X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
+        wp.launch(dyn.derive, W, inputs=[P, D], device=device)
+        wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X], device=device)
+        return (X,)
+
+    P = flat_params(model).to(dtype).expand(W, -1)
+    (X,) = warp_apply(fn, qpos, qvel, P)
+    return BodyKinematics(X[..., 0:3], X[..., 3:12].reshape(W, nb, 3, 3), X[..., 12:15], X[..., 15:18], X[..., 18:21])
+
+
+def jacobians(model: Model, qpos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(Jv, Jw, xmat)`` at ``qpos``: the Jacobians (W, nbody, 3, nv) of each body's COM velocity and angular
+    velocity (world frame) w.r.t. qvel, and the body rotations (W, nbody, 3, 3). Velocities are linear in
+    qvel, so column i is :func:`body_kinematics` at qvel = e_i."""
+    W, nv = model.num_worlds, model.nv
+    columns = []
+    for i in range(nv):
+        e = torch.zeros(W, nv, dtype=qpos.dtype, device=qpos.device)
+        e[:, i] = 1.0
+        columns.append(body_kinematics(model, qpos, e))
+    Jv = torch.stack([k.linvel for k in columns], dim=-1)
+    Jw = torch.stack([k.angvel for k in columns], dim=-1)
+    return Jv, Jw, columns[0].xmat
+
+
+def mass_matrix(model: Model, qpos: torch.Tensor, jac: tuple | None = None) -> torch.Tensor:
+    """The joint-space inertia matrix (W, nv, nv) at ``qpos``, armature included:
+    ``sum_b m_b Jv_b^T Jv_b + Jw_b^T R_b I_b R_b^T Jw_b`` (``jac``: :func:`jacobians` at ``qpos`` if known)."""
+    W, nv, nb = model.num_worlds, model.nv, model.nbody
+    Jv, Jw, R = jacobians(model, qpos) if jac is None else jac
+    inertia = R @ model.body_inertia.to(qpos.dtype).expand(W, nb, 3, 3) @ R.transpose(-1, -2)
+    mass = model.body_mass.to(qpos.dtype).expand(W, nb)
+    M = torch.einsum("wb,wbki,wbkj->wij", mass, Jv, Jv) + torch.einsum("wbki,wbkl,wblj->wij", Jw, inertia, Jw)
+    return M + torch.diag_embed(model.dof_armature.to(qpos.dtype).expand(W, nv))
+
+
+def body_invweight0(model: Model, qpos: torch.Tensor) -> torch.Tensor:
+    """MuJoCo's ``body_invweight0`` at ``qpos`` (usually qpos0), shape (W, nbody, 2): per body, the mean
+    diagonal of ``J M^-1 J^T`` for the translation of its COM (1/kg) and for its rotation (1/(kg m^2)), with
+    MuJoCo's special cases: zero for a body no dof moves; ``(1/mass, 0)`` for a body on the world moved only
+    by slide joints and carrying no other body; one of the two taken for the other where it is zero."""
+    jac = jacobians(model, qpos)
+    Jv, Jw, _ = jac
+    Minv = torch.linalg.inv(mass_matrix(model, qpos, jac)).unsqueeze(1)
+    tran = torch.einsum("wbki,wbij,wbkj->wb", Jv, Minv, Jv) / 3
+    rot = torch.einsum("wbki,wbij,wbkj->wb", Jw, Minv, Jw) / 3
+    tran, rot = torch.where((tran < MIN_VAL) & (rot > MIN_VAL), rot, tran), torch.where(
+        (rot < MIN_VAL) & (tran > MIN_VAL), tran, rot)
+    frames = model.body_frame or (False,) * model.nbody
+    parent = model.body_parent
+    for b in range(model.nbody):
+        chain, p = [b], parent[b]  # b and the joint frames above it (one MJCF body)
+        while p >= 0 and frames[p]:
+            chain.append(p)
+            p = parent[p]
+        childless = not any(parent[c] == b for c in range(model.nbody))
+        if not frames[b] and p < 0 and childless and all(model.joint_type[c] == SLIDE for c in chain):
+            tran[:, b] = 1.0 / model.body_mass[:, b].to(tran.dtype).clamp(min=MIN_VAL)
+            rot[:, b] = 0.0
+    return torch.stack([tran, rot], dim=-1)
+
+
+MIN_VAL = 1e-15  # MuJoCo's mjMINVAL
+SLIDE = 1  # JOINT_TYPES.index("slide")

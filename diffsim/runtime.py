@@ -30,14 +30,16 @@ SUPPORTED_DTYPES = (torch.float32, torch.float64)
 # CPU compiler flags for the generated rigid-body dynamics modules (a Warp module option, so
 # other Warp code in the process keeps its own): Warp's defaults plus the value-safe part of
 # -ffast-math: no NaN/inf operands (inputs are checked finite before any launch), no signed
-# zeros, x/y as x*(1/y). On the 2-core test machine a 1 024-world RK4 rollout runs 1.3-1.5x
-# faster forward and 1.3-1.7x faster forward+backward (benchmarks/bench_rigid.py).
-# Not included: reassociation (-ffast-math, -mreassociate) and -fapprox-func, which were a
-# little faster still but made repeated backward passes differ in the last bits (gradcheck's
-# reentrancy check caught it).
+# zeros. On the 2-core test machine a 1 024-world RK4 rollout runs 1.3-1.5x faster forward and
+# 1.3-1.7x faster forward+backward (benchmarks/bench_rigid.py, measured with -freciprocal-math too).
+# Not included: reassociation (-ffast-math, -mreassociate), -fapprox-func and -freciprocal-math:
+# each lets the compiler round the forward kernel and the forward replayed inside its adjoint
+# differently, so a second backward pass over the same graph differed in the last bits (gradcheck's
+# reentrancy check caught it: reassociation on every model, reciprocal division once the mass
+# matrix was solved by a sparse L^T D L with one division per dof).
 FAST_MATH_CPU_FLAGS = ("-march=native -Wno-nan-infinity-disabled -mllvm=-inline-threshold=9000 "
                        "-mllvm=-inline-cold-callsite-threshold=3000 "
-                       "-menable-no-infs -menable-no-nans -fno-signed-zeros -freciprocal-math")
+                       "-menable-no-infs -menable-no-nans -fno-signed-zeros")
 
 
 def init() -> None:

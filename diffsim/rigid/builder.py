@@ -19,6 +19,7 @@ types, parents that do not exist, zero axes and malformed quaternions raise
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,11 @@ class Geom:
     contype: int = 1  # MuJoCo's collision bitmasks: two geoms may touch if contype1 & conaffinity2 or
     conaffinity: int = 1  # contype2 & conaffinity1
     margin: float = 0.0  # m: contact forces start at this distance (a pair's margins add, as in MuJoCo >= 3.5)
+    solref: tuple | None = None  # MuJoCo's (timeconst s, dampratio) or direct (-stiffness, -damping); with solimp,
+    solimp: tuple | None = None  # replaces stiffness and damping (see ModelBuilder.contact_penalties)
+    condim: int = 3  # 1: frictionless, 3: sliding friction
+    priority: int = 0  # MuJoCo's pair rule: the higher priority's parameters win, else solmix-weighted mixing
+    solmix: float = 1.0
 
 
 @dataclass
@@ -150,6 +156,43 @@ def _fluid_box(mass: float, inertia: np.ndarray):
     half = [float(np.sqrt(max(1e-15, 1.5 / mass * (values[(k + 1) % 3] + values[(k + 2) % 3] - values[k]))))
             for k in range(3)]
     return tuple(map(float, mat_to_quat(vectors))), tuple(half)
+
+
+def _sol(name, what, values, n):
+    """solref (2 numbers: both > 0, or both <= 0 for the direct form) or solimp (up to 5: d0, d_width, width, midpoint,
+    power; missing ones take MuJoCo's defaults), validated; None stays None."""
+    if values is None:
+        return None
+    v = [float(x) for x in np.atleast_1d(np.asarray(values, dtype=np.float64))]
+    default = MJ_SOLREF if what == "solref" else MJ_SOLIMP
+    if not 1 <= len(v) <= n or not all(np.isfinite(v)):
+        raise ValueError(f"geom {name!r}: {what} takes 1 to {n} finite numbers, got {values!r}")
+    v = tuple(v + list(default[len(v):]))
+    if what == "solref" and not (min(v) > 0 or max(v) <= 0):
+        raise ValueError(f"geom {name!r}: solref must be (timeconst > 0, dampratio > 0) or (-stiffness, -damping) "
+                         f"<= 0, got {v}")
+    if what == "solimp" and not (0 <= v[0] < 1 and 0 < v[1] < 1 and v[2] >= 0):
+        raise ValueError(f"geom {name!r}: solimp needs 0 <= d0 < 1, 0 < d_width < 1, width >= 0, got {v}")
+    return v
+
+
+MJ_SOLREF = (0.02, 1.0)  # MuJoCo's default contact solref and solimp
+MJ_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
+
+
+def _mix_pair(g1: Geom, g2: Geom) -> tuple:
+    """MuJoCo's contact parameters of the pair (solref, solimp, friction, condim): the geom of higher priority
+    gives them; at equal priority solref and solimp mix with weights solmix1 / (solmix1 + solmix2), friction and
+    condim take the larger."""
+    ref1, ref2 = g1.solref or MJ_SOLREF, g2.solref or MJ_SOLREF
+    imp1, imp2 = g1.solimp or MJ_SOLIMP, g2.solimp or MJ_SOLIMP
+    if g1.priority != g2.priority:
+        g = g1 if g1.priority > g2.priority else g2
+        return (g.solref or MJ_SOLREF, g.solimp or MJ_SOLIMP, g.friction, g.condim)
+    w = g1.solmix / (g1.solmix + g2.solmix) if g1.solmix + g2.solmix > 0 else 0.5
+    solref = tuple(w * a + (1 - w) * c for a, c in zip(ref1, ref2))
+    solimp = tuple(w * a + (1 - w) * c for a, c in zip(imp1, imp2))
+    return solref, solimp, max(g1.friction, g2.friction), max(g1.condim, g2.condim)
 
 
 class ModelBuilder:
@@ -238,12 +281,15 @@ class ModelBuilder:
 
     def add_geom(self, body: int, type: str, size, pos=(0, 0, 0), quat=(1, 0, 0, 0), mass: float | None = None,
                  density: float = 1000.0, friction: float = 1.0, name: str | None = None, stiffness: float = 1e5,
-                 damping: float = 100.0, contype: int = 1, conaffinity: int = 1, margin: float = 0.0) -> None:
+                 damping: float = 100.0, contype: int = 1, conaffinity: int = 1, margin: float = 0.0,
+                 solref=None, solimp=None, condim: int = 3, priority: int = 0, solmix: float = 1.0) -> None:
         """A shape on ``body`` (-1 = the world). Sizes as MuJoCo: sphere (r,), capsule/cylinder (r, half-length),
         box (half-extents). ``friction`` (Coulomb), ``stiffness`` (N/m) and ``damping`` (N s/m) set the soft contact;
         ``contype``/``conaffinity`` filter pairs as MuJoCo's bitmasks and ``margin`` (m) is added to the contact
-        distance. Body geoms touch every plane their bitmasks allow; between body geoms only sphere pairs
-        collide (see :meth:`contact_pairs`)."""
+        distance. ``solref``/``solimp`` (MuJoCo's), when given, set stiffness and damping instead (see
+        :meth:`contact_penalties`), with ``condim`` (1 frictionless, 3 sliding friction), ``priority`` and ``solmix``.
+        Body geoms touch every plane their bitmasks allow; between body geoms only sphere pairs collide (see
+        :meth:`contact_pairs`)."""
         b = self._body(body) if body >= 0 else None
         owner = b.name if b else "world"
         name = name or f"{owner}_geom"
@@ -261,7 +307,12 @@ class ModelBuilder:
         if size.size < need or not np.all(np.isfinite(size)) or np.any(size[:need] <= 0):
             raise ValueError(f"geom {name!r}: a {type} needs {need} positive size values, got {size.tolist()}")
         geom = Geom(name, type, size, _vec3(f"geom {name!r} pos", pos), _unit_quat(f"geom {name!r}", quat), mass,
-                    density, friction, float(stiffness), float(damping), int(contype), int(conaffinity), float(margin))
+                    density, friction, float(stiffness), float(damping), int(contype), int(conaffinity), float(margin),
+                    _sol(name, "solref", solref, 2), _sol(name, "solimp", solimp, 5), int(condim), int(priority),
+                    float(solmix))
+        if condim not in (1, 3):
+            raise ValueError(f"geom {name!r}: condim must be 1 (frictionless) or 3 (sliding friction), got {condim!r}; "
+                             "torsional and rolling friction (4, 6) are not modelled")
         if b is not None:
             b.geoms.append(geom)
         elif type == "plane":
@@ -385,8 +436,62 @@ class ModelBuilder:
                 (supported if g1.type == g2.type == "sphere" else unsupported).append((a, c))
         return supported, unsupported
 
+    def contact_penalties(self, invweight: np.ndarray) -> list[tuple[float, float, float]]:
+        """(friction, stiffness N/m, damping N s/m) per body geom (``Model.geoms`` order) for geoms whose
+        contacts are given as MuJoCo's ``solref``/``solimp``, from the pair with the plane(s) it touches.
+
+        MuJoCo's soft contact of one row with impedance ``d``, reference stiffness ``k`` and damping ``b``
+        (``k = 1/(d_w^2 timeconst^2 dampratio^2)``, ``b = 2/(d_w timeconst)``, timeconst at least 2 timesteps)
+        and regulariser ``R = (1-d)/d A`` (``A`` the body's ``invweight0``) rests at the penetration
+        ``(1-d) A f / (d^2 k)`` under a force ``f``. The penalty spring ``K = d^2 k / ((1-d) A)`` rests at the
+        same penetration for any load, and ``B = d b / (sqrt(1-d) A)`` keeps the damping ratio. ``d`` is
+        solimp's ``d_width`` (its value beyond ``width``); pair parameters mix as MuJoCo's (priority, then
+        solmix-weighted solref/solimp, the larger friction and condim). ``invweight`` is
+        :func:`~diffsim.rigid.kinematics.body_invweight0` (nbody, 2) at qpos0."""
+        geoms = [(i, g) for i, body in enumerate(self.bodies) for g in body.geoms if g.type != "plane"]
+        out = []
+        for i, g in geoms:
+            if g.solref is None and g.solimp is None:
+                out.append((g.friction, g.stiffness, g.damping))
+                continue
+            mixed = {_mix_pair(g, p) for p in self.world_geoms
+                     if g.contype & p.conaffinity or p.contype & g.conaffinity}
+            if len(mixed) > 1:
+                raise ValueError(f"geom {g.name!r}: touches planes with different contact parameters {sorted(mixed)}; "
+                                 "one set per geom is supported")
+            solref, solimp, mu, condim = mixed.pop() if mixed else _mix_pair(g, g)
+            d = min(max(solimp[1], 1e-4), 0.9999)
+            if solref[0] > 0:
+                tc = max(solref[0], 2 * self.timestep)  # MuJoCo's refsafe
+                k, bb = 1 / (d * d * tc * tc * solref[1] * solref[1]), 2 / (d * tc)
+            else:
+                k, bb = -solref[0] / (d * d), -solref[1] / d
+            A = float(invweight[i, 0])
+            if not A > 0:
+                raise ValueError(f"geom {g.name!r}: its body does not move (invweight0 = {A}); it needs no contact")
+            out.append((mu if condim > 1 else 0.0, d * d * k / ((1 - d) * A), d * bb / (math.sqrt(1 - d) * A)))
+        return out
+
     def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
-        """Validate and build the batched :class:`~diffsim.rigid.model.Model` (``num_worlds`` copies)."""
+        """Validate and build the batched :class:`~diffsim.rigid.model.Model` (``num_worlds`` copies). Geoms with
+        ``solref``/``solimp`` get their penalty stiffness and damping from :meth:`contact_penalties`, which needs
+        the model's ``body_invweight0`` at qpos0 (computed on a one-world model first)."""
+        model = self._finalize(num_worlds, device, dtype)
+        geoms = [g for body in self.bodies for g in body.geoms if g.type != "plane"]
+        touching = {g for pair in model.geom_pairs for g in pair} | {
+            i for i, margins in enumerate(model.geom_plane_margin) if any(m is not None for m in margins)}
+        if any(geoms[i].solref is not None or geoms[i].solimp is not None for i in touching):
+            from diffsim.rigid.kinematics import body_invweight0  # the kinematics run the generated module
+            from diffsim.rigid.state import default_state
+
+            one = self._finalize(1, device, dtype)
+            invweight = body_invweight0(one, default_state(one).qpos)[0].double().cpu().numpy()
+            values = torch.tensor(self.contact_penalties(invweight), dtype=model.geom_contact.dtype,
+                                  device=model.geom_contact.device)
+            model.geom_contact = values.reshape(1, -1, 3).repeat(num_worlds, 1, 1).contiguous()
+        return model
+
+    def _finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
         self.validate()
         b = self
         if not isinstance(num_worlds, int) or num_worlds < 1:

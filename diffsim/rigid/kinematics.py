@@ -1,13 +1,13 @@
 """Body poses and velocities of a :class:`~diffsim.rigid.model.Model` at given states, and MuJoCo's
 ``body_invweight0``.
 
-``body_kinematics(model, qpos, qvel)`` runs the generated ``kinematics`` kernel (the same forward
-kinematics the dynamics use, from the same module) and returns, per world and body, in the world
-frame: the body frame's origin ``xpos`` (W, nbody, 3, m) and rotation ``xmat`` (W, nbody, 3, 3),
-the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity ``angvel`` (W, nbody, 3, rad/s)
-and the COM's linear velocity ``linvel`` (W, nbody, 3, m/s). Differentiable w.r.t. the states and the
-model's parameters. Bodies are the model's (``model.body_names``), the massless joint frames of
-multi-joint MJCF bodies included.
+``body_kinematics(model, qpos, qvel)`` runs the generated ``kinematics`` kernel (the forward kinematics
+code the dynamics use, in a module of its own, compiled without adjoints unless a gradient is needed) and
+returns, per world and body, in the world frame: the body frame's origin ``xpos`` (W, nbody, 3, m) and
+rotation ``xmat`` (W, nbody, 3, 3), the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity
+``angvel`` (W, nbody, 3, rad/s) and the COM's linear velocity ``linvel`` (W, nbody, 3, m/s). Differentiable
+w.r.t. the states and the model's parameters. Bodies are the model's (``model.body_names``), the massless
+joint frames of multi-joint MJCF bodies included.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import warp as wp
 from diffsim import runtime
 from diffsim.bridge import warp_apply
 from diffsim.rigid import codegen
-from diffsim.rigid.model import Model
+from diffsim.rigid.model import PARAM_NAMES, Model
 from diffsim.rigid.rollout import _check, flat_params
 
 
@@ -42,7 +42,10 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     _check("qpos", qpos, (W, model.nq), dtype)
     _check("qvel", qvel, (W, model.nv), dtype)
     model.check_params()
-    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32")
+    grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or any(
+        getattr(model, name).requires_grad for name in PARAM_NAMES))
+    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32",
+                       part="kinematics" if grad else "kinematics_forward")  # adjoints compiled only when needed
     device = runtime.resolve_device(str(qpos.device))
     nder = codegen.num_derived(model)
 

@@ -40,7 +40,7 @@ _IGNORED_TOP = {"size", "visual", "statistic", "asset", "custom"}  # top-level e
 _SOLVER_OPTIONS = {"iterations", "solver", "tolerance", "ls_iterations", "ls_tolerance", "noslip_iterations",
                    "noslip_tolerance", "mpr_iterations", "mpr_tolerance", "ccd_iterations", "ccd_tolerance",
                    "sdf_iterations", "sdf_initpoints", "jacobian"}
-_IGNORED_GEOM_ATTRS = {"rgba", "material", "group"}  # geom attributes that only change how it is drawn
+_IGNORED_GEOM_ATTRS = {"rgba", "material", "group", "user"}  # geom attributes that only draw or annotate it
 _IGNORED_COMPILER_ATTRS = {"meshdir", "texturedir", "assetdir", "discardvisual"}  # files and drawing only
 _DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
 _ORIENTATIONS = ("quat", "euler", "axisangle", "xyaxes", "zaxis")  # MuJoCo's ways to give a frame's orientation
@@ -127,7 +127,10 @@ def _z_to(d):
 
 
 class _Parser:
-    def __init__(self, root, source: str = "<string>"):
+    def __init__(self, root, source: str = "<string>", unsupported_contacts: str = "raise"):
+        if unsupported_contacts not in ("raise", "ignore"):
+            raise ValueError(f"unsupported_contacts must be 'raise' or 'ignore', got {unsupported_contacts!r}")
+        self.unsupported_contacts = unsupported_contacts
         self.degrees = True
         self.classes = {"main": {kind: {} for kind in _DEFAULT_KINDS}}  # class -> element kind -> attributes
         self.builder = ModelBuilder()
@@ -137,6 +140,7 @@ class _Parser:
         self.inertiafromgeom, self.autolimits = "auto", True
         self.body_geoms: list[tuple[int, int]] = []  # (contype, conaffinity) of every geom on a body
         self.world_geoms: list = []  # deferred until every body geom is known (see world_contacts)
+        self.geom_elements: dict = {}  # id of a body geom -> its element
 
     def where(self, el) -> str:
         return f"{getattr(el, 'source', self.source)}:{getattr(el, 'line', 0)}"
@@ -297,16 +301,27 @@ class _Parser:
         (``contype1 & conaffinity2 or contype2 & conaffinity1``); a world geom that can touch none has no
         physics here (no mass, no contact) and is listed as ignored. This engine collides every body geom with
         every plane, so a plane that only some body geoms may touch raises instead of colliding with all."""
-        for el, name, gtype, (ct, ca), args in self.world_geoms:
+        for el, name, gtype, (ct, ca), args, contact in self.world_geoms:
             touch = sum(bool(ct & bca or bct & ca) for bct, bca in self.body_geoms)
             if touch == 0:
                 self.ignore(el, f"world geom {name!r} ({gtype}): touches no body geom (contype/conaffinity)")
-            elif touch < len(self.body_geoms):
-                self.fail(el, f"world geom {name!r}: contype/conaffinity let {touch} of the {len(self.body_geoms)} "
-                              f"body geoms touch it; filtering contacts per pair is not supported yet")
             else:
                 with self.at(el):
-                    self.builder.add_geom(-1, *args)
+                    self.builder.add_geom(-1, *args, **contact)
+        _, unsupported = self.builder.contact_pairs()
+        geoms = [(g, self.geom_elements[id(g)]) for body in self.builder.bodies for g in body.geoms
+                 if g.type != "plane"]
+        if unsupported and self.unsupported_contacts == "ignore":
+            for a, c in unsupported:
+                (g1, el1), (g2, el2) = geoms[a], geoms[c]
+                self.ignore(el1, f"contacts between {g1.type} {g1.name!r} and {g2.type} {g2.name!r} (line "
+                                 f"{getattr(el2, 'line', 0)}): not simulated (unsupported_contacts='ignore')")
+        elif unsupported:
+            (g1, el1), (g2, el2) = geoms[unsupported[0][0]], geoms[unsupported[0][1]]
+            self.fail(el1, f"{len(unsupported)} pairs of body geoms may touch under contype/conaffinity, e.g. "
+                           f"{g1.type} {g1.name!r} and {g2.type} {g2.name!r} (line {getattr(el2, 'line', 0)}); "
+                           "between body geoms only sphere-sphere contacts are simulated: exclude the others with "
+                           "contype/conaffinity, or load with unsupported_contacts='ignore' to list them as ignored")
 
     def worldbody(self, wb):
         for el in wb:
@@ -362,7 +377,9 @@ class _Parser:
         jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
         self.check_attrs(el, at, f"joint {at.get('name', '')!r}", {"type", "axis", "pos", "damping", "armature",
                                                                    "name", "range", "limited", "stiffness", "ref",
-                                                                   "springref"})
+                                                                   "springref", "margin"},
+                         {"solreflimit", "solimplimit"}, " (joint limits here are fixed soft penalties, "
+                         "diffsim.rigid.codegen.JOINT_LIMIT_STIFFNESS and _DAMPING, not MuJoCo's soft constraints)")
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -371,6 +388,8 @@ class _Parser:
                 rng = _floats(at["range"], 2, "joint range")
                 if jtype == "hinge":
                     rng = np.array([self.angle(x) for x in rng])
+                margin = float(at.get("margin", 0.0))  # MuJoCo: the limit acts within margin of the range's ends
+                rng = rng + np.array([margin, -margin])
             ref, springref = float(at.get("ref", 0.0)), float(at.get("springref", 0.0))
             if jtype == "hinge":
                 ref, springref = self.angle(ref), self.angle(springref)
@@ -399,7 +418,12 @@ class _Parser:
         at = self.attrs(el, "geom", childclass)
         self.check_attrs(el, at, f"geom {at.get('name', '')!r}", {*_ORIENTATIONS, "type", "size", "pos", "fromto",
                                                                   "mass", "density", "friction", "name", "contype",
-                                                                  "conaffinity", "condim"}, _IGNORED_GEOM_ATTRS)
+                                                                  "conaffinity", "condim", "margin", "solref",
+                                                                  "solimp", "priority", "solmix", "gap"},
+                         _IGNORED_GEOM_ATTRS)
+        if float(at.get("gap", 0.0)) != 0.0:
+            self.fail(el, f"geom {at.get('name', '')!r}: gap (contacts detected before they act) is not modelled; "
+                          "only gap = 0 is supported")
         gtype = at.get("type", "sphere")
         if "fromto" in at:
             with self.at(el):
@@ -421,15 +445,23 @@ class _Parser:
             mass = float(at["mass"]) if "mass" in at else None
             flags = (int(at.get("contype", 1)), int(at.get("conaffinity", 1)))
             args = (gtype, size, pos, quat, mass, float(at.get("density", 1000.0)), friction, at.get("name"))
+            contact = dict(contype=flags[0], conaffinity=flags[1], margin=float(at.get("margin", 0.0)),
+                           solref=_floats(at.get("solref", "0.02 1")),
+                           solimp=_floats(at.get("solimp", "0.9 0.95 0.001")),
+                           condim=int(at.get("condim", 3)), priority=int(at.get("priority", 0)),
+                           solmix=float(at.get("solmix", 1.0)))
             if b < 0:
-                self.world_geoms.append((el, at.get("name", ""), gtype, flags, args))
+                self.world_geoms.append((el, at.get("name", ""), gtype, flags, args, contact))
                 return
             self.body_geoms.append(flags)
-            self.builder.add_geom(b, *args)
+            self.builder.add_geom(b, *args, **contact)
+            self.geom_elements[id(self.builder.bodies[b].geoms[-1])] = el
 
 
-def parse_mjcf(path_or_xml: str) -> ModelBuilder:
-    """Parse an MJCF file path or XML string into a :class:`ModelBuilder`."""
+def parse_mjcf(path_or_xml: str, unsupported_contacts: str = "raise") -> ModelBuilder:
+    """Parse an MJCF file path or XML string into a :class:`ModelBuilder`. Body-geom pairs that MuJoCo would
+    collide but this engine cannot (any but sphere-sphere) raise, or with ``unsupported_contacts="ignore"`` are
+    listed in ``Model.ignored``."""
     text, source = path_or_xml, "<string>"
     if not path_or_xml.lstrip().startswith("<"):
         if not os.path.exists(path_or_xml):
@@ -437,13 +469,14 @@ def parse_mjcf(path_or_xml: str) -> ModelBuilder:
         with open(path_or_xml) as f:
             text = f.read()
         source = path_or_xml
-    return _Parser(_parse_xml(text, source), source).run()
+    return _Parser(_parse_xml(text, source), source, unsupported_contacts).run()
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,
-              timestep: float | None = None) -> Model:
-    """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's."""
-    builder = parse_mjcf(path_or_xml)
+              timestep: float | None = None, unsupported_contacts: str = "raise") -> Model:
+    """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's (see
+    :func:`parse_mjcf` for ``unsupported_contacts``)."""
+    builder = parse_mjcf(path_or_xml, unsupported_contacts)
     if timestep is not None:
         if not timestep > 0:
             raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")

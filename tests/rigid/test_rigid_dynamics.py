@@ -202,7 +202,7 @@ def test_bodies_with_several_joints_match_mujoco(tmp_path, seed):
     (one with a ``springref``); the rollout is MuJoCo's (RK4) to 1e-9."""
     path = tmp_path / "multi.xml"
     path.write_text(MULTI_JOINT)
-    model = load_mjcf(str(path), dtype=F64)
+    model = load_mjcf(str(path), dtype=F64, unsupported_contacts="ignore")
     assert (model.nq, model.nv, model.nu) == (6, 6, 2)
     assert model.body_names[:3] == ("torso:rootx", "torso:rootz", "torso") and model.body_frame[:3] == (True, True,
                                                                                                            False)
@@ -260,7 +260,7 @@ def test_gymnasium_walker2d_falls_as_mujoco():
 
 def test_gradient_wrt_joint_stiffness_matches_finite_differences(tmp_path):
     """d(final state)/d(dof_stiffness, dof_springref) through the rollout against central differences (float64)."""
-    model = load_mjcf(MULTI_JOINT, dtype=F64)
+    model = load_mjcf(MULTI_JOINT, dtype=F64, unsupported_contacts="ignore")
     assert model.dof_sprung == (False, False, True, True, False, False)
     q0, v0 = torch.full((1, 6), 0.1, dtype=F64), torch.zeros(1, 6, dtype=F64)
     ctrl = torch.zeros(1, 20, 2, dtype=F64)

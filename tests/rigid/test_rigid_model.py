@@ -19,7 +19,7 @@ SHAPES = """<mujoco><worldbody><body pos='0 0 1' euler='10 20 30'><joint type='h
 def _check_against_mujoco(xml_or_path):
     text = open(xml_or_path).read() if not xml_or_path.lstrip().startswith("<") else xml_or_path
     mj = mujoco.MjModel.from_xml_string(text)
-    model = load_mjcf(xml_or_path, dtype=torch.float64)
+    model = load_mjcf(xml_or_path, dtype=torch.float64, unsupported_contacts="ignore")
     assert model.nq == mj.nq and model.nv == mj.nv and model.nu == mj.nu
     np.testing.assert_allclose(model.body_mass[0].numpy(), mj.body_mass[1:], rtol=1e-12, atol=1e-12)
     for b in range(model.nbody):
@@ -171,7 +171,7 @@ CLASSES = """<mujoco>
 
 def test_default_classes_resolve_as_mujoco_does():
     ref = mujoco.MjModel.from_xml_string(CLASSES)
-    model = load_mjcf(CLASSES, dtype=torch.float64)
+    model = load_mjcf(CLASSES, dtype=torch.float64, unsupported_contacts="ignore")
     np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping, rtol=1e-12)
     np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature, rtol=1e-12)
     np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
@@ -192,7 +192,7 @@ def test_compiler_mass_options_match_mujoco(compiler, tmp_path, monkeypatch):
         xml = xml.replace("<geom/>", '<geom/><inertial pos="0 0 0" mass="0.5" diaginertia="0.01 0.01 0.01"/>')
         xml = xml.replace('<geom class="foot"/>', '<inertial pos="0 0 0" mass="0.3" diaginertia="0.01 0.01 0.01"/>')
     ref = mujoco.MjModel.from_xml_string(xml)
-    model = load_mjcf(xml, dtype=torch.float64)
+    model = load_mjcf(xml, dtype=torch.float64, unsupported_contacts="ignore")
     np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-9)
     eig = np.linalg.eigvalsh(model.body_inertia[0].numpy())
     np.testing.assert_allclose(eig, np.sort(ref.body_inertia[1:], axis=1), rtol=1e-9, atol=1e-12)
@@ -206,8 +206,9 @@ def _gymnasium_asset(name):
     return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", name)
 
 
-@pytest.mark.parametrize("name", ["inverted_pendulum.xml", "reacher.xml", "swimmer.xml", "walker2d.xml",
-                                  "walker2d_v5.xml"])
+@pytest.mark.parametrize("name", ["inverted_pendulum.xml", "inverted_double_pendulum.xml", "reacher.xml",
+                                  "swimmer.xml", "walker2d.xml", "walker2d_v5.xml", "point.xml", "ant.xml",
+                                  "half_cheetah.xml"])
 def test_gymnasium_assets_compile_as_mujoco(name):
     """Gymnasium's MJCF files that load: the compiled tree, masses, inertias, joints and actuators are MuJoCo's
     (a body with several joints is compared through its last joint frame, see ``Model.body_frame``); what has
@@ -218,24 +219,58 @@ def test_gymnasium_assets_compile_as_mujoco(name):
     model = load_mjcf(path, dtype=torch.float64)
     assert (model.nq, model.nv, model.nu) == (ref.nq, ref.nv, ref.nu)
     real = [i for i, frame in enumerate(model.body_frame) if not frame]  # MuJoCo's bodies, in order
-    assert [model.body_names[i] for i in real] == [ref.body(i).name for i in range(1, ref.nbody)]
+    names = [ref.body(i).name for i in range(1, ref.nbody)]
+    assert [model.body_names[i] for i, name in zip(real, names) if name] == [name for name in names if name]
     np.testing.assert_allclose(model.body_mass[0, real].numpy(), ref.body_mass[1:], rtol=1e-9)
     np.testing.assert_allclose(np.linalg.eigvalsh(model.body_inertia[0, real].numpy()),
                                np.sort(ref.body_inertia[1:], 1), rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(model.body_ipos[0, real].numpy(), ref.body_ipos[1:], atol=1e-12)
     moving = [i for i, jt in enumerate(model.joint_type) if jt >= 0]
     np.testing.assert_allclose(model.joint_axis[0, moving].numpy(), ref.jnt_axis, atol=1e-12)
-    np.testing.assert_allclose([model.joint_ref[i] for i in moving], ref.qpos0, atol=1e-12)
+    hinge_slide = [i for i in moving if model.joint_type[i] != 2]  # a free joint's qpos0 is its body's pose
+    np.testing.assert_allclose([model.joint_ref[i] for i in hinge_slide],
+                               [ref.qpos0[ref.jnt_qposadr[k]] for k in range(ref.njnt) if ref.jnt_type[k] != 0],
+                               atol=1e-12)
     np.testing.assert_allclose(default_state(model).qpos[0].numpy(), ref.qpos0, atol=1e-12)
     np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping)
     np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature)
-    np.testing.assert_allclose(model.dof_range[0].numpy(), ref.jnt_range, rtol=1e-12)
+    margin = np.stack([ref.jnt_margin, -ref.jnt_margin], 1)  # a limit acts within its margin (MuJoCo)
+    limited = np.asarray(model.dof_limited)
+    np.testing.assert_allclose(model.dof_range[0].numpy()[limited], (ref.jnt_range + margin)[limited], rtol=1e-12)
     assert model.dof_limited == tuple(bool(x) for x in ref.jnt_limited)
     np.testing.assert_allclose(model.actuator_gear[0].numpy(), ref.actuator_gear)
     assert model.actuator_ctrlrange == tuple(map(tuple, ref.actuator_ctrlrange))
     assert model.timestep == ref.opt.timestep
     if name == "inverted_pendulum.xml":
         assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)
+    if name == "half_cheetah.xml":
+        assert any("solreflimit" in item for item in model.ignored)
+
+
+@pytest.mark.parametrize("name,pair", [("hopper.xml", "capsule 'torso_geom' and capsule 'leg_geom'"),
+                                       ("pusher.xml", "capsule 'r_wrist_roll_link_geom' and cylinder 'object_geom'")])
+def test_body_pairs_that_would_collide_in_mujoco_are_refused_by_name(name, pair):
+    with pytest.raises(ValueError, match=f"pairs of body geoms may touch.*{pair}"):
+        parse_mjcf(_gymnasium_asset(name))
+
+
+def test_contact_topology_follows_bitmasks_margins_and_weld_bodies():
+    """Ant: every leg and foot capsule and the torso sphere touch the floor (conaffinity 0 keeps the legs from
+    each other), each pair's margin the sum of the two geoms' (MuJoCo >= 3.5); two spheres welded to one body, or on
+    parent and child, never collide; a contype/conaffinity mismatch drops a plane pair."""
+    ant = load_mjcf(_gymnasium_asset("ant.xml"))
+    assert len(ant.geoms) == 13 and ant.geom_pairs == ()
+    assert all(margins == (0.02,) for margins in ant.geom_plane_margin)
+    xml = """<mujoco><worldbody><geom type="plane" size="0 0 1" contype="2" conaffinity="2"/>
+    <body><freejoint/><geom size="0.1"/><geom size="0.1" pos="0.5 0 0" contype="2" conaffinity="2"/>
+      <body pos="0 0 0.3"><joint/><geom size="0.1"/></body>
+      <body pos="0 0 0.6"><geom size="0.1"/></body></body>
+    <body pos="1 0 0"><freejoint/><geom size="0.1"/></body></worldbody></mujoco>"""
+    model = load_mjcf(xml)
+    assert model.geom_plane_margin == ((None,), (0.0,), (None,), (None,), (None,))
+    # geoms 0, 1, 3 share a weld body; 2 is 0's child: only pairs with the free sphere 4 remain (not 1: its bits 2
+    # meet sphere 4's bits 1 neither way)
+    assert model.geom_pairs == ((0, 4), (2, 4), (3, 4))
 
 
 ORIENTATIONS = """<mujoco>
@@ -254,7 +289,7 @@ ORIENTATIONS = """<mujoco>
 def test_every_orientation_form_matches_mujoco():
     """axisangle (degrees), xyaxes and zaxis on bodies and geoms: the same frames, masses and inertias as MuJoCo."""
     ref = mujoco.MjModel.from_xml_string(ORIENTATIONS)
-    model = load_mjcf(ORIENTATIONS, dtype=torch.float64)
+    model = load_mjcf(ORIENTATIONS, dtype=torch.float64, unsupported_contacts="ignore")
     ours = model.body_quat[0].numpy()
     theirs = ref.body_quat[1:]
     np.testing.assert_allclose(np.abs((ours * theirs).sum(1)), 1.0, atol=1e-12)  # same rotation, up to sign
@@ -280,7 +315,7 @@ def test_include_splices_files_and_errors_name_the_included_file(tmp_path):
     main = tmp_path / "main.xml"
     main.write_text("<mujoco>\n<worldbody>\n<include file='parts/arm.xml'/>\n</worldbody>\n"
                     "<include file='parts/motor.xml'/>\n</mujoco>\n")
-    model = load_mjcf(str(main), dtype=torch.float64)
+    model = load_mjcf(str(main), dtype=torch.float64, unsupported_contacts="ignore")
     ref = mujoco.MjModel.from_xml_path(str(main))
     assert (model.nv, model.nu) == (ref.nv, ref.nu) == (1, 1)
     np.testing.assert_allclose(model.body_mass[0].numpy(), ref.body_mass[1:], rtol=1e-12)

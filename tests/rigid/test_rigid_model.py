@@ -234,10 +234,14 @@ def test_gymnasium_assets_compile_as_mujoco(name):
     np.testing.assert_allclose(default_state(model).qpos[0].numpy(), ref.qpos0, atol=1e-12)
     np.testing.assert_allclose(model.dof_damping[0].numpy(), ref.dof_damping)
     np.testing.assert_allclose(model.dof_armature[0].numpy(), ref.dof_armature)
-    margin = np.stack([ref.jnt_margin, -ref.jnt_margin], 1)  # a limit acts within its margin (MuJoCo)
-    limited = np.asarray(model.dof_limited)
-    np.testing.assert_allclose(model.dof_range[0].numpy()[limited], (ref.jnt_range + margin)[limited], rtol=1e-12)
-    assert model.dof_limited == tuple(bool(x) for x in ref.jnt_limited)
+    dofs = [model.dof_adr[i] for i in hinge_slide]
+    joints = [k for k in range(ref.njnt) if ref.jnt_type[k] != 0]
+    assert [model.dof_limited[d] for d in dofs] == [bool(ref.jnt_limited[k]) for k in joints]
+    lim = [k for k in joints if ref.jnt_limited[k]]  # a limit acts within its margin of the range (MuJoCo)
+    np.testing.assert_allclose(model.dof_range[0, [model.dof_adr[i] for i, k in zip(hinge_slide, joints)
+                                                   if ref.jnt_limited[k]]].numpy(),
+                               ref.jnt_range[lim] + np.stack([ref.jnt_margin[lim], -ref.jnt_margin[lim]], 1),
+                               rtol=1e-12)
     np.testing.assert_allclose(model.actuator_gear[0].numpy(), ref.actuator_gear)
     assert model.actuator_ctrlrange == tuple(map(tuple, ref.actuator_ctrlrange))
     assert model.timestep == ref.opt.timestep

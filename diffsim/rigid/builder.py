@@ -208,6 +208,7 @@ class ModelBuilder:
         self.sites: dict[str, Site] = {}
         self.actuators: list[Actuator] = []
         self.ignored: tuple = ()  # set by the MJCF parser: accepted input with no physical effect
+        self.integrator = "rk4"  # what the model asks for (Model.integrator); MJCF files set it
         self.inertia_from_geoms = True  # bodies without an explicit inertial take their geoms' (MJCF: "auto")
         self.total_mass: float | None = None  # MJCF settotalmass: scale every mass and inertia to this total
         self.fluid: tuple = ()  # (density, viscosity) of the medium (MuJoCo's inertia-box fluid model)
@@ -568,4 +569,4 @@ class ModelBuilder:
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
             planes=tuple(planes), geom_plane_margin=plane_margin, geom_pairs=tuple(b.contact_pairs()[0]),
-            ignored=tuple(b.ignored), device=dev)
+            ignored=tuple(b.ignored), integrator=b.integrator, device=dev)

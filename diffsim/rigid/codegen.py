@@ -230,7 +230,8 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     if part != "dynamics":
         raise ValueError(f"part must be 'dynamics', 'kinematics' or 'kinematics_forward', got {part!r}")
     lines += ["", "@wp.func",
-             "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int):",
+             "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int, hd: S):",
+             "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation",
              f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
     body_lines, dof_body = _body_lines(model, o, with_acc=True)
     lines += body_lines
@@ -282,7 +283,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
             swi = dof_body[i][1] in (HINGE, FREE_ROT)
             expr = (f"wp.dot(sw{i}, Lm{j}) + " if swi else "") + f"wp.dot(sv{i}, pm{j})"
             if i == j:
-                expr += f" + P[w, {o['dof_armature'] + i}]"
+                expr += f" + P[w, {o['dof_armature'] + i}] + hd * P[w, {o['dof_damping'] + i}]"
             lines.append(f"    Mm{i}_{j} = {expr}")
         lines.append(f"    bias{j} = " + (f"wp.dot(sw{j}, Ns{bj}) + " if sw else "") + f"wp.dot(sv{j}, Fs{bj})")
     for i in range(nv):
@@ -597,19 +598,19 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
     u = load_u(U, k, w, nu)
     # classic RK4 on (qpos, qvel), quaternions as 4-vectors (matches MuJoCo's mjINT_RK4)
     k1q = qpos_rate(q, qd)
-    k1v = qacc(q, qd, u, P, D, pi)
+    k1v = qacc(q, qd, u, P, D, pi, S(0.0))
     q2 = q + (S(0.5) * h) * k1q
     v2 = qd + (S(0.5) * h) * k1v
     k2q = qpos_rate(q2, v2)
-    k2v = qacc(q2, v2, u, P, D, pi)
+    k2v = qacc(q2, v2, u, P, D, pi, S(0.0))
     q3 = q + (S(0.5) * h) * k2q
     v3 = qd + (S(0.5) * h) * k2v
     k3q = qpos_rate(q3, v3)
-    k3v = qacc(q3, v3, u, P, D, pi)
+    k3v = qacc(q3, v3, u, P, D, pi, S(0.0))
     q4 = q + h * k3q
     v4 = qd + h * k3v
     k4q = qpos_rate(q4, v4)
-    k4v = qacc(q4, v4, u, P, D, pi)
+    k4v = qacc(q4, v4, u, P, D, pi, S(0.0))
     qn = q + h * (b0 * k1q + b1 * k2q + b2 * k3q + b3 * k4q)
     qdn = qd + h * (b0 * k1v + b1 * k2v + b2 * k3v + b3 * k4v)
     store(Q, QD, k + 1, w, qn, qdn)
@@ -618,12 +619,13 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
 @wp.kernel
 def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
                D: wp.array2d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
-    # semi-implicit Euler: qd' = qd + h qacc(q, qd); q' = q + h qd'
+    # MuJoCo's Euler: semi-implicit, and implicit in joint damping:
+    # qd' = qd + h (M + h diag(damping))^-1 f(q, qd); q' = q + h qd'
     w = wp.tid() + w0
     pi = w * pw
     q = load_q(Q, k, w)
     qd = load_v(QD, k, w)
-    qdn = qd + h * qacc(q, qd, load_u(U, k, w, nu), P, D, pi)
+    qdn = qd + h * qacc(q, qd, load_u(U, k, w, nu), P, D, pi, h)
     store(Q, QD, k + 1, w, integrate(q, qdn, h), qdn)
 '''
 

@@ -134,6 +134,7 @@ class _Parser:
         self.degrees = True
         self.classes = {"main": {kind: {} for kind in _DEFAULT_KINDS}}  # class -> element kind -> attributes
         self.builder = ModelBuilder()
+        self.builder.integrator = "euler"  # MuJoCo's default when <option> does not say
         self.root = root
         self.source = source
         self.ignored: list[str] = []
@@ -268,7 +269,10 @@ class _Parser:
                         raise ValueError(f"<option>: density and viscosity must be >= 0, got {fluid}")
                     if max(fluid) > 0:
                         self.builder.fluid = fluid
-                self.integrator = child.get("integrator")
+                integrator = child.get("integrator", "Euler")
+                if integrator not in ("Euler", "RK4"):
+                    self.fail(child, f"<option integrator>: 'Euler' or 'RK4' are supported, got {integrator!r}")
+                self.builder.integrator = integrator.lower()
                 for sub in child:
                     self.fail(sub, f"<option>: unsupported element <{sub.tag}>")
             elif child.tag == "default":

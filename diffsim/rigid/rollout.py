@@ -5,6 +5,9 @@
 ``qpos (W, nq)``, ``qvel (W, nv)``, ``ctrl (W, T, nu)`` in; ``(W, T+1, nq)`` and
 ``(W, T+1, nv)`` out, the initial state included. Units and signs are MuJoCo's for the
 same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
+``integrator="rk4"`` is MuJoCo's RK4; ``"euler"`` is MuJoCo's Euler: semi-implicit (positions
+advance with the new velocities) and implicit in joint damping, ``qvel' = qvel + h (M + h
+diag(damping))^-1 f``, which keeps strongly damped joints stable at large steps.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...).
 

@@ -245,6 +245,8 @@ def test_gymnasium_assets_compile_as_mujoco(name):
     np.testing.assert_allclose(model.actuator_gear[0].numpy(), ref.actuator_gear)
     assert model.actuator_ctrlrange == tuple(map(tuple, ref.actuator_ctrlrange))
     assert model.timestep == ref.opt.timestep
+    assert model.integrator == {int(mujoco.mjtIntegrator.mjINT_EULER): "euler",
+                                int(mujoco.mjtIntegrator.mjINT_RK4): "rk4"}[int(ref.opt.integrator)]
     if name == "inverted_pendulum.xml":
         assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)
     if name == "half_cheetah.xml":

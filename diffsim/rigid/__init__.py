@@ -2,9 +2,11 @@
 
 Implemented: ``ModelBuilder`` / ``Model`` (per-world parameters), MJCF import,
 hinge, slide and free joints, joint and site motors, soft contacts (sphere,
-capsule and box against planes; sphere-sphere) with smooth Coulomb friction, RK4
-and semi-implicit Euler, ``rollout`` with gradients w.r.t. state, controls and
-physical parameters, soft joint limits. Not yet: box-box and capsule-capsule contacts.
+capsule and box against planes; spheres and capsules against each other) with
+smooth Coulomb friction and MuJoCo's solref/solimp mapped to penalties, MuJoCo's
+RK4 and Euler (implicit joint damping), ``rollout`` with gradients w.r.t. state,
+controls and physical parameters, soft joint limits, body kinematics. Not yet:
+box-box, box-capsule and cylinder contacts, tendons, equality constraints.
 """
 from pathlib import Path
 

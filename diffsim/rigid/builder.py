@@ -176,8 +176,21 @@ def _sol(name, what, values, n):
     return v
 
 
+PAIR_TYPES = {"sphere", "capsule"}  # body geoms that collide with each other
 MJ_SOLREF = (0.02, 1.0)  # MuJoCo's default contact solref and solimp
 MJ_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
+
+
+def _penalty(solref, solimp, mu, condim, A, timestep) -> tuple[float, float, float]:
+    """(friction, K, B) of MuJoCo's contact row with these parameters and inverse weight ``A`` (see
+    :meth:`ModelBuilder.contact_penalties`)."""
+    d = min(max(solimp[1], 1e-4), 0.9999)
+    if solref[0] > 0:
+        tc = max(solref[0], 2 * timestep)  # MuJoCo's refsafe
+        k, b = 1 / (d * d * tc * tc * solref[1] * solref[1]), 2 / (d * tc)
+    else:
+        k, b = -solref[0] / (d * d), -solref[1] / d
+    return mu if condim > 1 else 0.0, d * d * k / ((1 - d) * A), d * b / (math.sqrt(1 - d) * A)
 
 
 def _mix_pair(g1: Geom, g2: Geom) -> tuple:
@@ -289,7 +302,7 @@ class ModelBuilder:
         ``contype``/``conaffinity`` filter pairs as MuJoCo's bitmasks and ``margin`` (m) is added to the contact
         distance. ``solref``/``solimp`` (MuJoCo's), when given, set stiffness and damping instead (see
         :meth:`contact_penalties`), with ``condim`` (1 frictionless, 3 sliding friction), ``priority`` and ``solmix``.
-        Body geoms touch every plane their bitmasks allow; between body geoms only sphere pairs collide (see
+        Body geoms touch every plane their bitmasks allow; between body geoms spheres and capsules collide (see
         :meth:`contact_pairs`)."""
         b = self._body(body) if body >= 0 else None
         owner = b.name if b else "world"
@@ -420,7 +433,7 @@ class ModelBuilder:
     def contact_pairs(self) -> tuple[list, list]:
         """``(supported, unsupported)`` pairs of body geoms ``(g1, g2)`` (indices in the order of
         ``Model.geoms``) that MuJoCo would collide: bitmasks pass, different weld bodies, not both static, not
-        parent and child. Only sphere-sphere pairs are simulated (``supported``)."""
+        parent and child. Pairs of spheres and capsules are simulated (``supported``)."""
         geoms = [(i, g) for i, body in enumerate(self.bodies) for g in body.geoms if g.type != "plane"]
         weld = [self.weld_body(i) for i in range(len(self.bodies))]
         supported, unsupported = [], []
@@ -434,7 +447,7 @@ class ModelBuilder:
                 p2 = self.weld_body(self.mjcf_parent(w2)) if w2 >= 0 else -1
                 if (p1 == w2 and w2 >= 0) or (p2 == w1 and w1 >= 0):
                     continue
-                (supported if g1.type == g2.type == "sphere" else unsupported).append((a, c))
+                (supported if {g1.type, g2.type} <= PAIR_TYPES else unsupported).append((a, c))
         return supported, unsupported
 
     def contact_penalties(self, invweight: np.ndarray) -> list[tuple[float, float, float]]:
@@ -461,16 +474,26 @@ class ModelBuilder:
                 raise ValueError(f"geom {g.name!r}: touches planes with different contact parameters {sorted(mixed)}; "
                                  "one set per geom is supported")
             solref, solimp, mu, condim = mixed.pop() if mixed else _mix_pair(g, g)
-            d = min(max(solimp[1], 1e-4), 0.9999)
-            if solref[0] > 0:
-                tc = max(solref[0], 2 * self.timestep)  # MuJoCo's refsafe
-                k, bb = 1 / (d * d * tc * tc * solref[1] * solref[1]), 2 / (d * tc)
-            else:
-                k, bb = -solref[0] / (d * d), -solref[1] / d
             A = float(invweight[i, 0])
-            if not A > 0:
-                raise ValueError(f"geom {g.name!r}: its body does not move (invweight0 = {A}); it needs no contact")
-            out.append((mu if condim > 1 else 0.0, d * d * k / ((1 - d) * A), d * bb / (math.sqrt(1 - d) * A)))
+            if not A > 0:  # a static body: it touches no plane (and its pairs use the other body's weight)
+                out.append((g.friction, 0.0, 0.0))
+                continue
+            out.append(_penalty(solref, solimp, mu, condim, A, self.timestep))
+        return out
+
+    def pair_penalties(self, pairs, invweight: np.ndarray) -> list[tuple[float, float, float]]:
+        """(friction, stiffness, damping) per body-geom pair, as :meth:`contact_penalties` with the pair's mixed
+        parameters and ``A`` the sum of the two bodies' ``invweight0``; pairs of geoms without solref/solimp
+        average the two geoms' values."""
+        geoms = [(i, g) for i, body in enumerate(self.bodies) for g in body.geoms if g.type != "plane"]
+        out = []
+        for a, c in pairs:
+            (b1, g1), (b2, g2) = geoms[a], geoms[c]
+            if g1.solref is None and g1.solimp is None and g2.solref is None and g2.solimp is None:
+                out.append(tuple(0.5 * (x + y) for x, y in zip((g1.friction, g1.stiffness, g1.damping),
+                                                               (g2.friction, g2.stiffness, g2.damping))))
+                continue
+            out.append(_penalty(*_mix_pair(g1, g2), float(invweight[b1, 0] + invweight[b2, 0]), self.timestep))
         return out
 
     def finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
@@ -487,9 +510,11 @@ class ModelBuilder:
 
             one = self._finalize(1, device, dtype)
             invweight = body_invweight0(one, default_state(one).qpos)[0].double().cpu().numpy()
-            values = torch.tensor(self.contact_penalties(invweight), dtype=model.geom_contact.dtype,
-                                  device=model.geom_contact.device)
-            model.geom_contact = values.reshape(1, -1, 3).repeat(num_worlds, 1, 1).contiguous()
+            for name, values in (("geom_contact", self.contact_penalties(invweight)),
+                                 ("pair_contact", self.pair_penalties(model.geom_pairs, invweight))):
+                like = getattr(model, name)
+                values = torch.tensor(values, dtype=like.dtype, device=like.device).reshape(1, -1, 3)
+                setattr(model, name, values.repeat(num_worlds, 1, 1).contiguous())
         return model
 
     def _finalize(self, num_worlds: int = 1, device: str | None = None, dtype=None) -> Model:
@@ -533,8 +558,9 @@ class ModelBuilder:
         for g in b.world_geoms:
             n = quat_to_mat(g.quat) @ np.array([0.0, 0.0, 1.0])
             planes.append((tuple(n), float(n @ g.pos)))
-        plane_margin = tuple(tuple(g.margin + p.margin if g.contype & p.conaffinity or p.contype & g.conaffinity
-                                   else None for p in b.world_geoms) for _, g in geoms)
+        pairs = b.contact_pairs()[0]
+        plane_margin = tuple(tuple(g.margin + p.margin if (g.contype & p.conaffinity or p.contype & g.conaffinity)
+                                   and b.weld_body(i) >= 0 else None for p in b.world_geoms) for i, g in geoms)
 
         def rep(x, shape):
             t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(shape), dtype=dtype, device=dev)
@@ -568,5 +594,9 @@ class ModelBuilder:
             dof_sprung=tuple(k > 0 for k in stiffness),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
-            planes=tuple(planes), geom_plane_margin=plane_margin, geom_pairs=tuple(b.contact_pairs()[0]),
+            planes=tuple(planes), geom_plane_margin=plane_margin, geom_pairs=tuple(pairs),
+            pair_margin=tuple(geoms[a][1].margin + geoms[c][1].margin for a, c in pairs),
+            pair_contact=rep(self.pair_penalties(pairs, None) if not any(
+                geoms[i][1].solref is not None or geoms[i][1].solimp is not None for pair in pairs for i in pair)
+                else [(0.0, 0.0, 0.0)] * len(pairs), (len(pairs), 3)),
             ignored=tuple(b.ignored), integrator=b.integrator, device=dev)

@@ -82,6 +82,40 @@ def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
 
 
 @wp.func
+def closest_points(p1: V3, q1: V3, p2: V3, q2: V3):
+    """Closest points of the segments p1-q1 and p2-q2 (either may be a point), as in Ericson's
+    Real-Time Collision Detection, 5.1.9."""
+    d1 = q1 - p1
+    d2 = q2 - p2
+    r = p1 - p2
+    a = wp.dot(d1, d1)
+    e = wp.dot(d2, d2)
+    f = wp.dot(d2, r)
+    s = S(0.0)
+    t = S(0.0)
+    if a <= S(1e-12):
+        if e > S(1e-12):
+            t = wp.clamp(f / e, S(0.0), S(1.0))
+    else:
+        c = wp.dot(d1, r)
+        if e <= S(1e-12):
+            s = wp.clamp(-c / a, S(0.0), S(1.0))
+        else:
+            b = wp.dot(d1, d2)
+            denom = a * e - b * b
+            if denom > S(1e-12) * a * e:
+                s = wp.clamp((b * f - c * e) / denom, S(0.0), S(1.0))
+            t = (b * s + f) / e
+            if t < S(0.0):
+                t = S(0.0)
+                s = wp.clamp(-c / a, S(0.0), S(1.0))
+            elif t > S(1.0):
+                t = S(1.0)
+                s = wp.clamp((b - c) / a, S(0.0), S(1.0))
+    return p1 + s * d1, p2 + t * d2
+
+
+@wp.func
 def joint_limit(q: S, qd: S, lo: S, hi: S):
     """Soft limit: a smooth one-sided spring-damper pushing q back into [lo, hi]."""
     below = softplus(lo - q, S({depth_smoothing}))
@@ -109,12 +143,12 @@ def quat_integrate(qt: Q4, omega: V3, h: S):
 class Layout:
     """Offsets of the per-world parameters in the flat parameter row."""
 
-    def __init__(self, nb: int, nv: int, nu: int, ng: int = 0):
+    def __init__(self, nb: int, nv: int, nu: int, ng: int = 0, npair: int = 0):
         self.nb, self.nv, self.nu = nb, nv, nu
         sizes = [("body_pos", 3 * nb), ("body_quat", 4 * nb), ("body_mass", nb), ("body_ipos", 3 * nb),
                  ("body_inertia", 9 * nb), ("joint_pos", 3 * nb), ("joint_axis", 3 * nb), ("dof_damping", nv),
                  ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng),
-                 ("dof_range", 2 * nv), ("dof_stiffness", nv), ("dof_springref", nv)]
+                 ("dof_range", 2 * nv), ("dof_stiffness", nv), ("dof_springref", nv), ("pair_contact", 3 * npair)]
         self.offset, o = {}, 0
         for name, n in sizes:
             self.offset[name] = o
@@ -218,7 +252,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
     if nv < 1:
         raise ValueError("the model has no degrees of freedom: nothing to simulate")
-    L = Layout(nb, nv, nu, len(model.geoms))
+    L = Layout(nb, nv, nu, len(model.geoms), len(model.geom_pairs))
     o = L.offset
     lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
@@ -439,6 +473,22 @@ CONTACT_FORCE_SMOOTHING = 1e-2  # N: the normal force is a softplus (never pulls
 FRICTION_SMOOTHING = 1e-2  # m/s: Coulomb friction -mu fn vt / sqrt(|vt|^2 + eps^2)
 
 
+def _const3(v) -> str:
+    return f"V3(S({float(v[0])!r}), S({float(v[1])!r}), S({float(v[2])!r}))"
+
+
+def _segment(geom) -> tuple:
+    """The two end points (body frame) of a sphere's (both the centre) or capsule's axis."""
+    body, gtype, size, pos, quat = geom
+    p = np.array(pos, dtype=np.float64)
+    if gtype == "sphere":
+        return p, p
+    if gtype == "capsule":
+        half = quat_to_mat(quat) @ np.array([0.0, 0.0, float(size[1])])
+        return p - half, p + half
+    raise ValueError(f"contacts between body geoms: {gtype} is not supported (spheres and capsules are)")
+
+
 def _contact_points(model, gi):
     """(local points in the body frame, radius) approximating geom gi for contact."""
     body, gtype, size, pos, quat = model.geoms[gi]
@@ -477,21 +527,22 @@ def _contacts(model, o, ext: dict) -> list[str]:
                         f"S({offset!r}), {mu}, {k}, {c})"]
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))
                 n += 1
-    for g1, g2 in model.geom_pairs:  # sphere-sphere
-        (b1, _, s1, p1, _), (b2, _, s2, p2, _) = model.geoms[g1], model.geoms[g2]
-        s1, p1, s2, p2 = ([float(x) for x in t] for t in (s1, p1, s2, p2))
-        e1, e2 = o["geom_contact"] + 3 * g1, o["geom_contact"] + 3 * g2
-        out += [f"    s1_{n} = x{b1} + R{b1} @ V3(S({p1[0]!r}), S({p1[1]!r}), S({p1[2]!r}))",
-                f"    s2_{n} = x{b2} + R{b2} @ V3(S({p2[0]!r}), S({p2[1]!r}), S({p2[2]!r}))",
+    for pi, (g1, g2) in enumerate(model.geom_pairs):  # spheres and capsules: closest points of their segments
+        (b1, s1), (b2, s2) = (model.geoms[g1][i] for i in (0, 2)), (model.geoms[g2][i] for i in (0, 2))
+        e = o["pair_contact"] + 3 * pi
+        margin = float(model.pair_margin[pi]) if model.pair_margin else 0.0
+        (a0, a1), (c0, c1) = _segment(model.geoms[g1]), _segment(model.geoms[g2])
+        out += [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}",
+                f"    w0_{n} = x{b2} + R{b2} @ {_const3(c0)}", f"    w1_{n} = x{b2} + R{b2} @ {_const3(c1)}",
+                f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, w0_{n}, w1_{n})",
                 f"    d{n} = s2_{n} - s1_{n}",
                 f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
-                f"    pc{n} = s1_{n} + S({s1[0]!r}) * nn{n}",
+                f"    pc{n} = s1_{n} + S({float(s1[0]) + margin!r}) * nn{n}",
                 f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
                 f"- (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
                 # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
-                f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, "
-                f"wp.dot(-nn{n}, s2_{n}) + S({s2[0]!r}), S(0.5) * (P[w, {e1}] + P[w, {e2}]), "
-                f"S(0.5) * (P[w, {e1 + 1}] + P[w, {e2 + 1}]), S(0.5) * (P[w, {e1 + 2}] + P[w, {e2 + 2}]))"]
+                f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, wp.dot(-nn{n}, s2_{n}) + S({float(s2[0])!r}), "
+                f"P[w, {e}], P[w, {e + 1}], P[w, {e + 2}])"]
         ext[b1].append((1, f"F{n}c", f"pc{n}", None))
         ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
         n += 1
@@ -652,6 +703,6 @@ def load(model, scalar: str, topo: tuple | None = None, part: str = "dynamics"):
         _BY_TOPOLOGY[topo] = _LOADED[key]
         return _LOADED[key]
     module, _ = runtime.import_generated(src, "rigid", "dyn")
-    module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms))
+    module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms), len(model.geom_pairs))
     _LOADED[key] = _BY_TOPOLOGY[topo] = module
     return module

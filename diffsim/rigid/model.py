@@ -25,6 +25,8 @@ name                   shape                 meaning (units, frame)
 ``dof_range``          (W, nv, 2)            soft joint limits (rad or m); used for limited dofs only
 ``dof_stiffness``      (W, nv)               joint spring (N m/rad or N/m); used for sprung dofs only
 ``dof_springref``      (W, nv)               the spring's rest position (rad or m)
+``pair_contact``       (W, npair, 3)         per colliding body-geom pair (``geom_pairs``): friction,
+                                             stiffness (N/m), damping (N s/m)
 =====================  ====================  ====================================================
 
 Geometry (``geoms``: body, type, size, pose in the body frame) and the world planes
@@ -70,7 +72,7 @@ def mat_to_quat(R) -> np.ndarray:
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
                "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range",
-               "dof_stiffness", "dof_springref")
+               "dof_stiffness", "dof_springref", "pair_contact")
 
 
 @dataclass
@@ -102,13 +104,15 @@ class Model:
     dof_range: torch.Tensor
     dof_stiffness: torch.Tensor
     dof_springref: torch.Tensor
+    pair_contact: torch.Tensor
     dof_limited: tuple = ()  # per dof: True where a soft limit applies
     dof_sprung: tuple = ()  # per dof: True where a joint spring applies (a stiffness was given)
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     geom_plane_margin: tuple = ()  # per body geom, per plane: the pair's contact margin (m), None where the pair
     # does not collide (contype/conaffinity); () = every pair at margin 0
-    geom_pairs: tuple = ()  # (g1, g2) body-geom pairs that collide (sphere-sphere)
+    geom_pairs: tuple = ()  # (g1, g2) body-geom pairs that collide (spheres and capsules)
+    pair_margin: tuple = ()  # per pair: its contact margin (m), the sum of the two geoms'
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
     fluid: tuple = ()  # (density kg/m^3, viscosity Pa s) of MuJoCo's inertia-box fluid model; () for none
     fluid_box: tuple = ()  # per body: (principal-frame quat w x y z, half-sizes (m)) of its equivalent inertia box,
@@ -175,6 +179,8 @@ class Model:
                      ("dof_stiffness", self.dof_stiffness, self.dof_stiffness < 0, ">= 0"),
                      ("dof_armature", self.dof_armature, self.dof_armature < 0, ">= 0"),
                      ("geom_contact", self.geom_contact, self.geom_contact < 0,
+                      ">= 0 (friction, stiffness N/m, damping N s/m)"),
+                     ("pair_contact", self.pair_contact, self.pair_contact < 0,
                       ">= 0 (friction, stiffness N/m, damping N s/m)"),
                      ("dof_range", width, (width <= 0) & limited, "(low, high) with low < high: high - low > 0")]
             for name, values, bad, rule in rules:

@@ -208,7 +208,7 @@ def _gymnasium_asset(name):
 
 @pytest.mark.parametrize("name", ["inverted_pendulum.xml", "inverted_double_pendulum.xml", "reacher.xml",
                                   "swimmer.xml", "walker2d.xml", "walker2d_v5.xml", "point.xml", "ant.xml",
-                                  "half_cheetah.xml"])
+                                  "half_cheetah.xml", "hopper.xml"])
 def test_gymnasium_assets_compile_as_mujoco(name):
     """Gymnasium's MJCF files that load: the compiled tree, masses, inertias, joints and actuators are MuJoCo's
     (a body with several joints is compared through its last joint frame, see ``Model.body_frame``); what has
@@ -253,11 +253,23 @@ def test_gymnasium_assets_compile_as_mujoco(name):
         assert any("solreflimit" in item for item in model.ignored)
 
 
-@pytest.mark.parametrize("name,pair", [("hopper.xml", "capsule 'torso_geom' and capsule 'leg_geom'"),
-                                       ("pusher.xml", "capsule 'r_wrist_roll_link_geom' and cylinder 'object_geom'")])
-def test_body_pairs_that_would_collide_in_mujoco_are_refused_by_name(name, pair):
-    with pytest.raises(ValueError, match=f"pairs of body geoms may touch.*{pair}"):
-        parse_mjcf(_gymnasium_asset(name))
+def test_body_pairs_that_would_collide_in_mujoco_are_refused_by_name():
+    with pytest.raises(ValueError, match="pairs of body geoms may touch.*capsule 'r_wrist_roll_link_geom' and "
+                                         "cylinder 'object_geom'"):
+        parse_mjcf(_gymnasium_asset("pusher.xml"))
+    model = load_mjcf(_gymnasium_asset("pusher.xml"), unsupported_contacts="ignore")
+    assert sum("not simulated" in item for item in model.ignored) == 3
+
+
+def test_hopper_self_contacts_are_mujocos_pairs():
+    """Hopper's capsules collide with each other where MuJoCo's filters let them (torso-leg, torso-foot,
+    thigh-foot; not parent and child), frictionless (condim 1), with the floor margin and pair margins summed."""
+    model = load_mjcf(_gymnasium_asset("hopper.xml"), dtype=torch.float64)
+    names = [model.body_names[g[0]] for g in model.geoms]
+    assert sorted((names[a], names[c]) for a, c in model.geom_pairs) == [("thigh", "foot"), ("torso", "foot"),
+                                                                         ("torso", "leg")]
+    assert model.pair_margin == (0.002,) * 3 and model.pair_contact[0, :, 0].tolist() == [0.0] * 3
+    assert all(m == (0.002,) for m in model.geom_plane_margin)
 
 
 def test_contact_topology_follows_bitmasks_margins_and_weld_bodies():

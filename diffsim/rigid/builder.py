@@ -181,6 +181,16 @@ MJ_SOLREF = (0.02, 1.0)  # MuJoCo's default contact solref and solimp
 MJ_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
 
 
+def _tendon_dof(tendon, joint_dof, jtype, qadr, bodies, joint) -> tuple[int, int]:
+    """(qpos index, dof index) of a fixed tendon's hinge or slide ``joint``."""
+    if joint not in joint_dof:
+        raise ValueError(f"tendon {tendon!r}: no joint named {joint!r}")
+    b = next(i for i, body in enumerate(bodies) if body.joints and body.joints[0].name == joint)
+    if JOINT_TYPES[jtype[b]] not in ("hinge", "slide"):
+        raise ValueError(f"tendon {tendon!r}: joint {joint!r} must be a hinge or slide")
+    return qadr[b], joint_dof[joint]
+
+
 def _penalty(solref, solimp, mu, condim, A, timestep) -> tuple[float, float, float]:
     """(friction, K, B) of MuJoCo's contact row with these parameters and inverse weight ``A`` (see
     :meth:`ModelBuilder.contact_penalties`)."""
@@ -222,6 +232,7 @@ class ModelBuilder:
         self.actuators: list[Actuator] = []
         self.ignored: tuple = ()  # set by the MJCF parser: accepted input with no physical effect
         self.integrator = "rk4"  # what the model asks for (Model.integrator); MJCF files set it
+        self.tendons: list[tuple[str, list]] = []  # fixed tendons: (name, [(joint name, coef), ...])
         self.inertia_from_geoms = True  # bodies without an explicit inertial take their geoms' (MJCF: "auto")
         self.total_mass: float | None = None  # MJCF settotalmass: scale every mass and inertia to this total
         self.fluid: tuple = ()  # (density, viscosity) of the medium (MuJoCo's inertia-box fluid model)
@@ -333,6 +344,16 @@ class ModelBuilder:
             self.world_geoms.append(geom)
         else:
             raise ValueError(f"geom {name!r}: only planes can be attached to the world for now")
+
+    def add_fixed_tendon(self, name: str, joints) -> None:
+        """An inert fixed tendon: length ``sum coef q_joint`` over hinge/slide ``joints`` ``[(name, coef), ...]``
+        (m or rad), reported by :func:`diffsim.rigid.kinematics.tendon_state`; it exerts no force."""
+        if not joints:
+            raise ValueError(f"tendon {name!r}: needs at least one joint")
+        for joint, coef in joints:
+            if not np.isfinite(coef):
+                raise ValueError(f"tendon {name!r}: coef must be finite, got {coef!r}")
+        self.tendons.append((name, [(j, float(c)) for j, c in joints]))
 
     def add_site(self, body: int, name: str, pos=(0, 0, 0), quat=(1, 0, 0, 0)) -> None:
         """A named frame on ``body`` (actuators can push there)."""
@@ -599,4 +620,6 @@ class ModelBuilder:
             pair_contact=rep(self.pair_penalties(pairs, None) if not any(
                 geoms[i][1].solref is not None or geoms[i][1].solimp is not None for pair in pairs for i in pair)
                 else [(0.0, 0.0, 0.0)] * len(pairs), (len(pairs), 3)),
-            ignored=tuple(b.ignored), integrator=b.integrator, device=dev)
+            ignored=tuple(b.ignored), integrator=b.integrator, tendons=tuple(
+                (name, tuple((*_tendon_dof(name, joint_dof, jtype, qadr, b.bodies, j), c) for j, c in joints))
+                for name, joints in b.tendons), device=dev)

@@ -115,3 +115,15 @@ def body_invweight0(model: Model, qpos: torch.Tensor) -> torch.Tensor:
 
 MIN_VAL = 1e-15  # MuJoCo's mjMINVAL
 SLIDE = 1  # JOINT_TYPES.index("slide")
+
+
+def tendon_state(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Length (W, ntendon; m or rad) and its rate of every fixed tendon (``model.tendons``): MuJoCo's
+    ``ten_length = sum coef q`` and ``ten_velocity = sum coef qvel`` (differentiable)."""
+    W = qpos.shape[0]
+    if not model.tendons:
+        empty = qpos.new_zeros(W, 0)
+        return empty, empty
+    length = torch.stack([sum(c * qpos[:, a] for a, _, c in joints) for _, joints in model.tendons], dim=1)
+    velocity = torch.stack([sum(c * qvel[:, d] for _, d, c in joints) for _, joints in model.tendons], dim=1)
+    return length, velocity

@@ -42,7 +42,7 @@ _SOLVER_OPTIONS = {"iterations", "solver", "tolerance", "ls_iterations", "ls_tol
                    "sdf_iterations", "sdf_initpoints", "jacobian"}
 _IGNORED_GEOM_ATTRS = {"rgba", "material", "group", "user"}  # geom attributes that only draw or annotate it
 _IGNORED_COMPILER_ATTRS = {"meshdir", "texturedir", "assetdir", "discardvisual"}  # files and drawing only
-_DEFAULT_KINDS = ("joint", "geom", "motor", "site")  # what a default class may set here
+_DEFAULT_KINDS = ("joint", "geom", "motor", "site", "tendon")  # what a default class may set here
 _ORIENTATIONS = ("quat", "euler", "axisangle", "xyaxes", "zaxis")  # MuJoCo's ways to give a frame's orientation
 _BODY_ATTRS = {"name", "pos", "childclass", *_ORIENTATIONS}
 
@@ -292,6 +292,8 @@ class _Parser:
                         self.builder.add_actuator(at.get("joint"), _floats(at.get("gear", "1")),
                                                   tuple(_floats(at["ctrlrange"], 2, "ctrlrange")) if limited else None,
                                                   at.get("name"), site=at.get("site"))
+            elif child.tag == "tendon":
+                self.tendons(child)
             elif child.tag in _IGNORED_TOP:
                 self.ignore(child, f"<{child.tag}>")
             else:
@@ -375,6 +377,34 @@ class _Parser:
                 self.ignore(child, f"<{child.tag}> in body {name!r}")
             else:
                 self.fail(child, f"body {name!r}: unsupported element <{child.tag}>")
+
+    def tendons(self, el):
+        """``<tendon>``: fixed tendons (a length ``sum coef_i q_i``) without stiffness, damping, limits or an
+        actuator exert no force; they are kept for their length and velocity
+        (:func:`diffsim.rigid.kinematics.tendon_state`). Spatial tendons and tendon physics raise."""
+        for t in el:
+            if t.tag != "fixed":
+                self.fail(t, f"<tendon>: unsupported element <{t.tag}>; only inert <fixed> tendons")
+            at = self.attrs(t, "tendon")
+            name = at.get("name", f"tendon{len(self.builder.tendons)}")
+            self.check_attrs(t, at, f"tendon {name!r}", {"name", "limited", "stiffness", "damping", "range",
+                                                         "springlength"}, {"rgba", "width", "group"})
+            physics = [k for k in ("stiffness", "damping") if float(at.get(k, 0)) != 0]
+            if at.get("limited") == "true" or (self.autolimits and "range" in at and at.get("limited", "auto") ==
+                                               "auto"):
+                physics.append("limited range")
+            if physics:
+                self.fail(t, f"tendon {name!r}: tendon forces ({', '.join(physics)}) are not modelled; only inert "
+                             "fixed tendons")
+            joints = []
+            for j in t:
+                if j.tag != "joint":
+                    self.fail(j, f"tendon {name!r}: unsupported element <{j.tag}>")
+                self.check_attrs(j, j.attrib, f"tendon {name!r} joint", {"joint", "coef"})
+                with self.at(j):
+                    joints.append((j.get("joint"), float(j.get("coef", 1.0))))
+            with self.at(t):
+                self.builder.add_fixed_tendon(name, joints)
 
     def joint(self, el, b, childclass):
         at = self.attrs(el, "joint", childclass)

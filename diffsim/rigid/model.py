@@ -120,6 +120,7 @@ class Model:
     joint_ref: tuple = ()  # per body: its hinge/slide joint's reference position (rad or m; the body is at its
     # frame when qpos equals it, as MuJoCo's ``ref``), 0 for none
     ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line
+    tendons: tuple = ()  # inert fixed tendons: (name, ((qpos index, dof index, coef), ...)); no force
     integrator: str = "rk4"  # the integrator the model asks for (MJCF <option integrator>: MuJoCo's default is
     # Euler); rollout's ``integrator`` argument decides what runs
     device: str = "cpu"
@@ -189,5 +190,6 @@ class Model:
         object.__setattr__(self, "_checked", key)
 
 TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
-                        if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device", "ignored", "integrator"))
+                        if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device", "ignored", "integrator",
+                                                        "tendons"))
 """The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""

@@ -45,6 +45,10 @@ def _vec3(name, v):
     return v
 
 
+LIMIT_STIFFNESS = 1e4  # N m/rad (or N/m): a joint limit's default penalty stiffness beyond its range
+LIMIT_DAMPING = 10.0  # N m s/rad (or N s/m), active beyond the range
+
+
 @dataclass
 class Joint:
     name: str
@@ -57,6 +61,10 @@ class Joint:
     ref: float = 0.0  # joint position (rad or m) at which the body sits at its frame (MuJoCo's ref)
     stiffness: float = 0.0  # joint spring (N m/rad or N/m), pulling towards springref
     springref: float = 0.0
+    limit_stiffness: float = LIMIT_STIFFNESS  # N m/rad or N/m beyond the range
+    limit_damping: float = LIMIT_DAMPING  # N m s/rad or N s/m beyond the range
+    solreflimit: tuple | None = None  # MuJoCo's, mapped to limit_stiffness/damping when given (ModelBuilder.finalize)
+    solimplimit: tuple | None = None
 
 
 @dataclass
@@ -166,13 +174,13 @@ def _sol(name, what, values, n):
     v = [float(x) for x in np.atleast_1d(np.asarray(values, dtype=np.float64))]
     default = MJ_SOLREF if what == "solref" else MJ_SOLIMP
     if not 1 <= len(v) <= n or not all(np.isfinite(v)):
-        raise ValueError(f"geom {name!r}: {what} takes 1 to {n} finite numbers, got {values!r}")
+        raise ValueError(f"{name!r}: {what} takes 1 to {n} finite numbers, got {values!r}")
     v = tuple(v + list(default[len(v):]))
     if what == "solref" and not (min(v) > 0 or max(v) <= 0):
-        raise ValueError(f"geom {name!r}: solref must be (timeconst > 0, dampratio > 0) or (-stiffness, -damping) "
+        raise ValueError(f"{name!r}: solref must be (timeconst > 0, dampratio > 0) or (-stiffness, -damping) "
                          f"<= 0, got {v}")
     if what == "solimp" and not (0 <= v[0] < 1 and 0 < v[1] < 1 and v[2] >= 0):
-        raise ValueError(f"geom {name!r}: solimp needs 0 <= d0 < 1, 0 < d_width < 1, width >= 0, got {v}")
+        raise ValueError(f"{name!r}: solimp needs 0 <= d0 < 1, 0 < d_width < 1, width >= 0, got {v}")
     return v
 
 
@@ -258,8 +266,11 @@ class ModelBuilder:
 
     def add_joint(self, body: int, type: str = "hinge", axis=(0, 0, 1), pos=(0, 0, 0), damping: float = 0.0,
                   armature: float = 0.0, name: str | None = None, range=None, ref: float = 0.0,
-                  stiffness: float = 0.0, springref: float = 0.0) -> None:
-        """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it.
+                  stiffness: float = 0.0, springref: float = 0.0, limit_stiffness: float = LIMIT_STIFFNESS,
+                  limit_damping: float = LIMIT_DAMPING, solreflimit=None, solimplimit=None) -> None:
+        """``range=(low, high)`` (rad or m) adds a soft limit: a smooth one-sided spring-damper beyond it,
+        ``limit_stiffness`` and ``limit_damping``, or MuJoCo's ``solreflimit``/``solimplimit`` mapped to them as
+        contacts are (:meth:`contact_penalties`, with the dof's ``invweight0``).
         ``ref`` (rad or m, hinge and slide): the joint position at which the body sits at its frame (MuJoCo's
         ``ref``); positions, ranges and limits are in those coordinates. ``stiffness`` adds a joint spring
         ``-stiffness (q - springref)`` (hinge and slide, as MuJoCo's)."""
@@ -287,9 +298,13 @@ class ModelBuilder:
         if not (np.isfinite(stiffness) and stiffness >= 0 and np.isfinite(springref)) or (stiffness and type == "free"):
             raise ValueError(f"joint {name!r}: stiffness must be >= 0 (hinge or slide) and springref finite, got "
                              f"{stiffness!r}, {springref!r}")
+        for what, v in (("limit_stiffness", limit_stiffness), ("limit_damping", limit_damping)):
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"joint {name!r}: {what} must be a finite number >= 0, got {v!r}")
         b.joints.append(Joint(name, type, axis / np.linalg.norm(axis), _vec3(f"joint {name!r} pos", pos),
                               float(damping), float(armature), range, float(ref), float(stiffness),
-                              float(springref)))
+                              float(springref), float(limit_stiffness), float(limit_damping),
+                              _sol(name, "solref", solreflimit, 2), _sol(name, "solimp", solimplimit, 5)))
 
     def set_inertial(self, body: int, mass: float, pos=(0, 0, 0), inertia=None, quat=(1, 0, 0, 0)) -> None:
         """Explicit inertia: ``inertia`` is the diagonal (3,) in the frame ``quat``, or a full (3, 3) matrix."""
@@ -525,6 +540,23 @@ class ModelBuilder:
         geoms = [g for body in self.bodies for g in body.geoms if g.type != "plane"]
         touching = {g for pair in model.geom_pairs for g in pair} | {
             i for i, margins in enumerate(model.geom_plane_margin) if any(m is not None for m in margins)}
+        limits = [j for body in self.bodies for j in body.joints if j.range is not None and (
+            j.solreflimit is not None or j.solimplimit is not None)]
+        if limits:
+            from diffsim.rigid.kinematics import mass_matrix
+            from diffsim.rigid.state import default_state
+
+            one = self._finalize(1, device, dtype)
+            dof_invweight = torch.linalg.inv(mass_matrix(one, default_state(one).qpos)[0]).diagonal().double()
+            values = model.dof_limit[0].clone()
+            for body in self.bodies:
+                j = body.joints[0] if body.joints else None
+                if j is not None and any(j is x for x in limits):
+                    dof = model.dof_adr[self.bodies.index(body)]
+                    _, k, c = _penalty(j.solreflimit or MJ_SOLREF, j.solimplimit or MJ_SOLIMP, 0.0, 1,
+                                       float(dof_invweight[dof]), self.timestep)
+                    values[dof] = torch.tensor([k, c], dtype=values.dtype)
+            model.dof_limit = values.unsqueeze(0).repeat(num_worlds, 1, 1).contiguous()
         if any(geoms[i].solref is not None or geoms[i].solimp is not None for i in touching):
             from diffsim.rigid.kinematics import body_invweight0  # the kinematics run the generated module
             from diffsim.rigid.state import default_state
@@ -549,7 +581,7 @@ class ModelBuilder:
         jtype, qadr, dadr = [], [], []
         nq = nv = 0
         jpos, jaxis, damping, armature, joint_dof, ranges, limited = [], [], [], [], {}, [], []
-        stiffness, springref = [], []
+        stiffness, springref, limit = [], [], []
         for body in b.bodies:
             if body.joints:
                 j = body.joints[0]
@@ -567,6 +599,7 @@ class ModelBuilder:
                 limited += [j.range is not None] * jv
                 stiffness += [j.stiffness] * jv
                 springref += [j.springref] * jv
+                limit += [(j.limit_stiffness, j.limit_damping)] * jv
             else:
                 jtype.append(-1)
                 qadr.append(-1)
@@ -612,7 +645,7 @@ class ModelBuilder:
             gravity=rep(b.gravity, (3,)),
             dof_range=rep(ranges, (nv, 2)), dof_limited=tuple(limited),
             dof_stiffness=rep(stiffness, (nv,)), dof_springref=rep(springref, (nv,)),
-            dof_sprung=tuple(k > 0 for k in stiffness),
+            dof_sprung=tuple(k > 0 for k in stiffness), dof_limit=rep(limit, (nv, 2)),
             geom_contact=rep([[g.friction, g.stiffness, g.damping] for _, g in geoms], (len(geoms), 3)),
             geoms=tuple((i, g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for i, g in geoms),
             planes=tuple(planes), geom_plane_margin=plane_margin, geom_pairs=tuple(pairs),

@@ -116,13 +116,13 @@ def closest_points(p1: V3, q1: V3, p2: V3, q2: V3):
 
 
 @wp.func
-def joint_limit(q: S, qd: S, lo: S, hi: S):
-    """Soft limit: a smooth one-sided spring-damper pushing q back into [lo, hi]."""
+def joint_limit(q: S, qd: S, lo: S, hi: S, k: S, c: S):
+    """Soft limit: a smooth one-sided spring-damper (stiffness k, damping c) pushing q back into [lo, hi]."""
     below = softplus(lo - q, S({depth_smoothing}))
     above = softplus(q - hi, S({depth_smoothing}))
     act = S(0.5) * (S(2.0) + wp.tanh(S(0.5) * (lo - q) / S({depth_smoothing}))
                     + wp.tanh(S(0.5) * (q - hi) / S({depth_smoothing})))  # ~1 beyond a limit, ~0 inside
-    return S({limit_k}) * (below - above) - S({limit_c}) * qd * act
+    return k * (below - above) - c * qd * act
 
 
 @wp.func
@@ -148,7 +148,8 @@ class Layout:
         sizes = [("body_pos", 3 * nb), ("body_quat", 4 * nb), ("body_mass", nb), ("body_ipos", 3 * nb),
                  ("body_inertia", 9 * nb), ("joint_pos", 3 * nb), ("joint_axis", 3 * nb), ("dof_damping", nv),
                  ("dof_armature", nv), ("actuator_gear", 6 * nu), ("gravity", 3), ("geom_contact", 3 * ng),
-                 ("dof_range", 2 * nv), ("dof_stiffness", nv), ("dof_springref", nv), ("pair_contact", 3 * npair)]
+                 ("dof_range", 2 * nv), ("dof_stiffness", nv), ("dof_springref", nv), ("pair_contact", 3 * npair),
+                 ("dof_limit", 2 * nv)]
         self.offset, o = {}, 0
         for name, n in sizes:
             self.offset[name] = o
@@ -257,7 +258,6 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
                             friction_smoothing=FRICTION_SMOOTHING,
-                            limit_k=JOINT_LIMIT_STIFFNESS, limit_c=JOINT_LIMIT_DAMPING,
                             backward=part != "kinematics_forward")]
     if part in ("kinematics", "kinematics_forward"):
         return "\n".join(lines + _kinematics(model, o) + _derive(model, o)) + "\n"
@@ -327,7 +327,8 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
                          f"- P[w, {o['dof_springref'] + i}])")
         if model.dof_limited[i]:
             force.append(f"joint_limit(q[{model_qadr_of_dof(model, i)}], qd[{i}], P[w, {o['dof_range'] + 2 * i}], "
-                         f"P[w, {o['dof_range'] + 2 * i + 1}])")
+                         f"P[w, {o['dof_range'] + 2 * i + 1}], P[w, {o['dof_limit'] + 2 * i}], "
+                         f"P[w, {o['dof_limit'] + 2 * i + 1}])")
         for a_, dof in enumerate(model.actuator_dof):
             if dof == i:
                 force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
@@ -549,8 +550,6 @@ def _contacts(model, o, ext: dict) -> list[str]:
     return out
 
 
-JOINT_LIMIT_STIFFNESS = 1e4  # N m/rad (or N/m) beyond a joint's range
-JOINT_LIMIT_DAMPING = 10.0  # N m s/rad (or N s/m), active beyond the range
 
 
 def model_qadr_of_dof(model, dof: int) -> int:

@@ -411,9 +411,8 @@ class _Parser:
         jtype = "free" if el.tag == "freejoint" else at.get("type", "hinge")
         self.check_attrs(el, at, f"joint {at.get('name', '')!r}", {"type", "axis", "pos", "damping", "armature",
                                                                    "name", "range", "limited", "stiffness", "ref",
-                                                                   "springref", "margin"},
-                         {"solreflimit", "solimplimit"}, " (joint limits here are fixed soft penalties, "
-                         "diffsim.rigid.codegen.JOINT_LIMIT_STIFFNESS and _DAMPING, not MuJoCo's soft constraints)")
+                                                                   "springref", "margin", "solreflimit",
+                                                                   "solimplimit"})
         limited = at.get("limited") == "true" or (
             self.autolimits and "range" in at and at.get("limited", "auto") == "auto")
         with self.at(el):
@@ -431,7 +430,9 @@ class _Parser:
                                    _floats(at.get("pos", "0 0 0"), 3, "joint pos"),
                                    float(at.get("damping", 0.0)), float(at.get("armature", 0.0)),
                                    at.get("name"), None if rng is None else tuple(rng), ref,
-                                   float(at.get("stiffness", 0.0)), springref)
+                                   float(at.get("stiffness", 0.0)), springref,
+                                   solreflimit=_floats(at.get("solreflimit", "0.02 1")) if limited else None,
+                                   solimplimit=_floats(at.get("solimplimit", "0.9 0.95 0.001")) if limited else None)
 
     def inertial(self, el, b):
         if self.inertiafromgeom == "true":  # MuJoCo then takes every body's inertia from its geoms

@@ -25,6 +25,8 @@ name                   shape                 meaning (units, frame)
 ``dof_range``          (W, nv, 2)            soft joint limits (rad or m); used for limited dofs only
 ``dof_stiffness``      (W, nv)               joint spring (N m/rad or N/m); used for sprung dofs only
 ``dof_springref``      (W, nv)               the spring's rest position (rad or m)
+``dof_limit``          (W, nv, 2)            soft limit beyond the range: stiffness (N m/rad or N/m),
+                                             damping (N m s/rad or N s/m); used for limited dofs only
 ``pair_contact``       (W, npair, 3)         per colliding body-geom pair (``geom_pairs``): friction,
                                              stiffness (N/m), damping (N s/m)
 =====================  ====================  ====================================================
@@ -72,7 +74,7 @@ def mat_to_quat(R) -> np.ndarray:
 
 PARAM_NAMES = ("body_pos", "body_quat", "body_mass", "body_ipos", "body_inertia", "joint_pos", "joint_axis",
                "dof_damping", "dof_armature", "actuator_gear", "gravity", "geom_contact", "dof_range",
-               "dof_stiffness", "dof_springref", "pair_contact")
+               "dof_stiffness", "dof_springref", "pair_contact", "dof_limit")
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Model:
     dof_stiffness: torch.Tensor
     dof_springref: torch.Tensor
     pair_contact: torch.Tensor
+    dof_limit: torch.Tensor
     dof_limited: tuple = ()  # per dof: True where a soft limit applies
     dof_sprung: tuple = ()  # per dof: True where a joint spring applies (a stiffness was given)
     geoms: tuple = ()  # (body, type, size tuple, pos tuple, quat tuple)
@@ -181,6 +184,7 @@ class Model:
                      ("dof_armature", self.dof_armature, self.dof_armature < 0, ">= 0"),
                      ("geom_contact", self.geom_contact, self.geom_contact < 0,
                       ">= 0 (friction, stiffness N/m, damping N s/m)"),
+                     ("dof_limit", self.dof_limit, self.dof_limit < 0, ">= 0 (stiffness, damping)"),
                      ("pair_contact", self.pair_contact, self.pair_contact < 0,
                       ">= 0 (friction, stiffness N/m, damping N s/m)"),
                      ("dof_range", width, (width <= 0) & limited, "(low, high) with low < high: high - low > 0")]

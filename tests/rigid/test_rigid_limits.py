@@ -34,3 +34,26 @@ def test_inside_the_range_the_limit_does_nothing():
 def test_degrees_in_mjcf_ranges():
     model = load_mjcf(XML.format(limit='range="-30 30"').replace('angle="radian"', 'angle="degree"'), dtype=F64)
     assert abs(float(model.dof_range[0, 0, 1]) - 0.5235987755982988) < 1e-15
+
+
+def test_solreflimit_rests_as_deep_in_the_limit_as_mujoco():
+    """MJCF limits map solreflimit/solimplimit to the penalty as contacts do, with the dof's invweight0 (its
+    entry of M^-1 at qpos0): a pendulum pressed into its limit by gravity rests where MuJoCo's does (constant
+    impedance: to 1 % of the penetration)."""
+    import mujoco
+    import numpy as np
+
+    xml = XML.format(limit='range="-0.5 0.5" solreflimit="0.05 1" solimplimit="0.95 0.95 0.001"').replace(
+        '<option timestep="0.001"/>', '<option timestep="0.001" gravity="-9.81 0 0"/>')
+    mj = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(mj)
+    for _ in range(4000):
+        mujoco.mj_step(mj, data)
+    model = load_mjcf(xml, dtype=F64)
+    qs, vs = rollout(model, torch.zeros(1, 1, dtype=F64), torch.zeros(1, 1, dtype=F64),
+                     torch.zeros(1, 4000, 0, dtype=F64))
+    theirs, ours = data.qpos[0] - 0.5, float(qs[0, -1, 0]) - 0.5  # gravity along -x presses q past 0.5
+    assert abs(float(vs[0, -1, 0])) < 1e-6 and abs(data.qvel[0]) < 1e-6
+    assert theirs > 1e-3 and abs(ours - theirs) < 0.01 * theirs, (ours, theirs)
+    np.testing.assert_allclose(float(model.dof_limit[0, 0, 0]), 0.95 ** 2 / (0.05 * 0.95 ** 2 * 0.05 ** 2)
+                               / (1 / 1.001), rtol=1e-9)

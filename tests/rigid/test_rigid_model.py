@@ -249,8 +249,6 @@ def test_gymnasium_assets_compile_as_mujoco(name):
                                 int(mujoco.mjtIntegrator.mjINT_RK4): "rk4"}[int(ref.opt.integrator)]
     if name == "inverted_pendulum.xml":
         assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)
-    if name == "half_cheetah.xml":
-        assert any("solreflimit" in item for item in model.ignored)
 
 
 def test_body_pairs_that_would_collide_in_mujoco_are_refused_by_name():

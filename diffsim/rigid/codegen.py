@@ -23,11 +23,12 @@ conventions):
   (slide) or the six unit motions of a free joint; ``M_ij = s_i . (I_sub(j) s_j)`` for ``i`` an ancestor
   of ``j`` (zero otherwise; + armature on the diagonal) and the bias ``c_i = s_i . f_sub(i)``;
 * ``qacc = M^-1 (gear ctrl - damping qvel - c + springs + limits)`` by MuJoCo's tree-sparse ``L^T D L``
-  factorisation (no fill-in).
+  factorisation (no fill-in); MuJoCo's Euler factors ``M + h diag(damping)`` instead (implicit damping).
 
-The generated code grows with the number of (dof, ancestor dof) pairs: a 16-link chain's module is
-85 kB and compiled in 84 s (2-core Xeon, cold cache, forward and adjoint) where the per-body Jacobian
-form it replaced (``O(nv^2 nbody)`` terms and a dense Cholesky) was still compiling after 14 minutes.
+The generated code grows with the number of (dof, ancestor dof) pairs and contacts. First use, cold caches
+(``benchmarks/bench_compile.py``, 2-core Xeon, 2026-11-29): a 16-link chain's module (87 kB) compiles, forward
+and adjoint, in 65 s where the per-body Jacobian form it replaced (``O(nv^2 nbody)`` terms and a dense
+Cholesky) was still compiling after 14 minutes; Ant in 70 s. The adjoints are most of it.
 """
 from __future__ import annotations
 

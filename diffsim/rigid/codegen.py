@@ -248,9 +248,10 @@ def _v3(o):
 
 
 def generate(model, scalar: str, part: str = "dynamics") -> str:
-    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``, ``step_rk4``, ``step_euler``),
-    or ``"kinematics"`` / ``"kinematics_forward"`` (``derive`` and ``kinematics`` only, with and without their
-    adjoints: the adjoints are most of a module's compile time, 15 of 19 s for Ant's kinematics)."""
+    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``, ``step_rk4``, ``step_euler``)
+    or ``"kinematics"`` (``derive`` and ``kinematics``), each also as ``"..._forward"``, compiled without adjoint
+    kernels: the adjoints are most of a module's compile time (66 of 90 s for a 16-link chain's dynamics, 15 of
+    19 s for Ant's kinematics), and a call that needs no gradient uses the forward module."""
     nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
     if nv < 1:
         raise ValueError("the model has no degrees of freedom: nothing to simulate")
@@ -259,11 +260,11 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
                             friction_smoothing=FRICTION_SMOOTHING,
-                            backward=part != "kinematics_forward")]
+                            backward=not part.endswith("_forward"))]
     if part in ("kinematics", "kinematics_forward"):
         return "\n".join(lines + _kinematics(model, o) + _derive(model, o)) + "\n"
-    if part != "dynamics":
-        raise ValueError(f"part must be 'dynamics', 'kinematics' or 'kinematics_forward', got {part!r}")
+    if part not in ("dynamics", "dynamics_forward"):
+        raise ValueError(f"part must be 'dynamics', 'kinematics' or either with '_forward', got {part!r}")
     lines += ["", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int, hd: S):",
              "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation",

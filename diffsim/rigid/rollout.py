@@ -11,10 +11,12 @@ diag(damping))^-1 f``, which keeps strongly damped joints stable at large steps.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...).
 
-How it runs: each call runs in a :class:`_Workspace` of its shape (topology, dtype, device,
-worlds, steps, integrator, timestep): persistent trajectory and parameter buffers, one recorded
-Warp launch per step (on the CPU, blocks of worlds on all cores through :mod:`diffsim.parallel`)
-and, once a gradient is asked for, the recorded adjoint launches in reverse. A call copies its
+How it runs: a call that no gradient can reach (grad mode off, or no input and no model parameter
+requiring grad) uses the model's dynamics module compiled without adjoint kernels, which compiles in about a
+quarter of the time; one that needs gradients uses the full module. Each call runs in a :class:`_Workspace`
+of its shape (topology, module, dtype, device, worlds, steps, integrator, timestep): persistent trajectory
+and parameter buffers, one recorded Warp launch per step (on the CPU, blocks of worlds on all cores through
+:mod:`diffsim.parallel`) and, once a gradient is asked for, the recorded adjoint launches in reverse. A call copies its
 inputs in and replays the launches; the backward replays the adjoints (Warp's generated adjoint
 of each step kernel). Workspaces are pooled per shape: a call takes one whose last call's graph
 is gone, or a new one while the pools stay within ``_Workspace.MAX_CACHED_BYTES``; past that it
@@ -81,7 +83,11 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
     model.check_params()
     topo = codegen.topology(model)
-    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32", topo)
+    P = flat_params(model).to(dtype)
+    # a call that no gradient can reach runs the module compiled without adjoints (a quarter of the compile time)
+    part = "dynamics" if torch.is_grad_enabled() and any(x.requires_grad for x in (qpos, qvel, ctrl, P)) else \
+        "dynamics_forward"
+    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32", topo, part)
     S = runtime.warp_scalar(dtype)
     lo = [r[0] if r else -float("inf") for r in model.actuator_ctrlrange]
     hi = [r[1] if r else float("inf") for r in model.actuator_ctrlrange]
@@ -92,8 +98,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         u = u.transpose(0, 1).contiguous()  # (T, W, nu)
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
-    P = flat_params(model).to(dtype)
-    key = (topo, dtype, str(qpos.device), W, T, integrator, h)
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h, part)
 
     def make():
         kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler

@@ -10,7 +10,8 @@
 * ``diffsim/DoublePendulum-v0`` -- swing up and balance a double pendulum (two torques);
 * ``diffsim/Quadrotor-v0`` -- fly to a goal and hover (four rotor thrusts);
 * ``diffsim/Throw-v0``     -- push or throw a box to rest on a target (contacts, friction);
-* ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step).
+* ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step);
+* ``diffsim/InvertedPendulum-v0`` -- Gymnasium's InvertedPendulum-v5 (its own MuJoCo model file) on diffsim.
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
 differentiable functional interface (``envs.<name>.<Name>Dynamics`` / ``TrebuchetFunctional``).
@@ -58,6 +59,14 @@ for _name, _module, _steps in (("CartPoleSwingUp", "cartpole_swingup", 500), ("D
         max_episode_steps=_steps,
     )
 
+gymnasium.register(
+    id="diffsim/InvertedPendulum-v0",
+    entry_point="envs.inverted_pendulum:InvertedPendulumEnv",
+    vector_entry_point="envs.inverted_pendulum:InvertedPendulumVectorEnv",
+    max_episode_steps=1000,
+    reward_threshold=950.0,
+)
+
 FUNCTIONAL = {
     "diffsim/Pendulum-v0": "envs.pendulum:PendulumDynamics",
     "diffsim/CartPole-v0": "envs.cartpole:CartPoleDynamics",
@@ -67,6 +76,7 @@ FUNCTIONAL = {
     "diffsim/DoublePendulum-v0": "envs.double_pendulum:DoublePendulumDynamics",
     "diffsim/Quadrotor-v0": "envs.quadrotor:QuadrotorDynamics",
     "diffsim/Throw-v0": "envs.throw:ThrowDynamics",
+    "diffsim/InvertedPendulum-v0": "envs.inverted_pendulum:InvertedPendulumDynamics",
 }
 
 

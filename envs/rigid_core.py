@@ -29,10 +29,16 @@ class RigidDynamics(ClassicDynamics):
     model_name: str
     frame_skip: int
     context_dim: int = 0
+    integrator: str = "rk4"  # what one simulator step runs (MuJoCo's RK4 or Euler, see diffsim.rigid.rollout)
+    substeps: int = 1  # diffsim steps per simulator step (penalty contacts may need a shorter step than MuJoCo's)
+
+    def model_file(self) -> str:
+        """The MJCF file: the built-in model ``model_name`` unless a subclass says otherwise."""
+        return builtin_model(self.model_name)
 
     def __init__(self, device: str = "cpu", timestep: float | None = None, **overrides):
         self.device = device
-        self.template = load_mjcf(builtin_model(self.model_name), num_worlds=1, dtype=torch.float64, device=device,
+        self.template = load_mjcf(self.model_file(), num_worlds=1, dtype=torch.float64, device=device,
                                   timestep=timestep)
         for name, value in overrides.items():  # physical parameter overrides, e.g. body_mass=tensor
             if name not in PARAM_NAMES:
@@ -63,7 +69,8 @@ class RigidDynamics(ClassicDynamics):
         state = state.to(torch.float64)
         q, v = state[:, :self.nq], state[:, self.nq:self.nq + self.nv]
         u = action.to(torch.float64)
-        qs, vs = rollout(self.model_for(n), q, v, u.unsqueeze(1).expand(n, self.frame_skip, self.nu),
+        qs, vs = rollout(self.model_for(n), q, v, u.unsqueeze(1).expand(n, self.frame_skip * self.substeps, self.nu),
+                         integrator=self.integrator, timestep=self.template.timestep / self.substeps,
                          recompute=recompute)
         next_state = torch.cat([qs[:, -1], vs[:, -1], state[:, self.nq + self.nv:]], dim=1)
         return next_state, self.reward(state, u, next_state)

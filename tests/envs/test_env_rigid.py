@@ -9,10 +9,12 @@ from gymnasium.utils.env_checker import check_env
 import envs  # noqa: F401
 from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, CartPoleSwingUpVectorEnv
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
+from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 
-IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0"]
+IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
+       "diffsim/InvertedPendulum-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -29,8 +31,9 @@ def test_registered_vector_entry_point(env_id):
 
 @pytest.mark.parametrize("vec_cls,single_cls,steps", [
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
-    (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4)], ids=["swingup", "double_pendulum",
-                                                                             "quadrotor", "throw"])
+    (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
+    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14)], ids=["swingup", "double_pendulum", "quadrotor", "throw",
+                                                                "inverted_pendulum"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -56,7 +59,7 @@ def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, s
                 o, r, t, _, _ = e.step(acts[i])
                 count[i] += 1
                 np.testing.assert_array_equal(o, vo[i])
-                assert r == vr[i] and t == vt[i] and vtr[i] == (not t and count[i] >= limit)
+                assert r == vr[i] and t == vt[i] and vtr[i] == (count[i] >= limit)  # as TimeLimit: both may be set
                 ended[i] = t or count[i] >= limit
             np.testing.assert_array_equal(e.state, venv.state[i])
     assert resets >= n
@@ -94,8 +97,9 @@ def test_start_distribution_within_bounds():
             assert np.all(x[:, ~fixed].std(0) > 0.1 * (high - low)[~fixed])
 
 
-@pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics()],
-                         ids=["swingup", "double_pendulum", "quadrotor"])
+@pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics(),
+                                 InvertedPendulumDynamics()],
+                         ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum"])
 def test_functional_step_gradcheck(dyn):
     state = dyn.reset(2, torch.Generator().manual_seed(0)).requires_grad_(True)
     low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)

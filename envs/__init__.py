@@ -11,7 +11,8 @@
 * ``diffsim/Quadrotor-v0`` -- fly to a goal and hover (four rotor thrusts);
 * ``diffsim/Throw-v0``     -- push or throw a box to rest on a target (contacts, friction);
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step);
-* ``diffsim/InvertedPendulum-v0`` -- Gymnasium's InvertedPendulum-v5 (its own MuJoCo model file) on diffsim.
+* ``diffsim/InvertedPendulum-v0``, ``diffsim/Swimmer-v0`` -- Gymnasium's InvertedPendulum-v5 and Swimmer-v5
+  (their own MuJoCo model files) on diffsim.
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
 differentiable functional interface (``envs.<name>.<Name>Dynamics`` / ``TrebuchetFunctional``).
@@ -67,6 +68,14 @@ gymnasium.register(
     reward_threshold=950.0,
 )
 
+gymnasium.register(
+    id="diffsim/Swimmer-v0",
+    entry_point="envs.swimmer:SwimmerEnv",
+    vector_entry_point="envs.swimmer:SwimmerVectorEnv",
+    max_episode_steps=1000,
+    reward_threshold=360.0,
+)
+
 FUNCTIONAL = {
     "diffsim/Pendulum-v0": "envs.pendulum:PendulumDynamics",
     "diffsim/CartPole-v0": "envs.cartpole:CartPoleDynamics",
@@ -77,6 +86,7 @@ FUNCTIONAL = {
     "diffsim/Quadrotor-v0": "envs.quadrotor:QuadrotorDynamics",
     "diffsim/Throw-v0": "envs.throw:ThrowDynamics",
     "diffsim/InvertedPendulum-v0": "envs.inverted_pendulum:InvertedPendulumDynamics",
+    "diffsim/Swimmer-v0": "envs.swimmer:SwimmerDynamics",
 }
 
 

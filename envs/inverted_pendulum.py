@@ -18,39 +18,21 @@ Gymnasium draws them: the same seed gives the same start.
 """
 from __future__ import annotations
 
-import os
-
-import gymnasium
 import numpy as np
 import torch
 from gymnasium import spaces
 
-from envs.rigid_core import RigidDynamics, RigidEnv, RigidVectorEnv
+from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 
-def gymnasium_asset(name: str) -> str:
-    """Path of one of Gymnasium's MuJoCo model files (``gymnasium/envs/mujoco/assets/<name>.xml``)."""
-    return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", f"{name}.xml")
-
-
-class InvertedPendulumDynamics(RigidDynamics):
+class InvertedPendulumDynamics(GymnasiumMujocoDynamics):
     model_name = "inverted_pendulum"
     frame_skip = 2
+    reset_noise_default = 0.01
 
-    def __init__(self, device="cpu", reset_noise_scale: float = 0.01, **overrides):
-        if not (np.isfinite(reset_noise_scale) and reset_noise_scale >= 0):
-            raise ValueError(f"reset_noise_scale must be a finite number >= 0, got {reset_noise_scale!r}")
-        self.reset_noise_scale = float(reset_noise_scale)
-        super().__init__(device=device, **overrides)
+    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
+        super().__init__(device=device, reset_noise_scale=reset_noise_scale, **overrides)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(4,), dtype=np.float32)
-
-    def model_file(self) -> str:
-        return gymnasium_asset(self.model_name)
-
-    def initial_bounds(self, options=None):
-        """qpos0 (zero here) and zero velocity, each within ``reset_noise_scale``."""
-        noise = np.full(self.state_dim, self.reset_noise_scale)
-        return -noise, noise
 
     def observe(self, state):
         return state[:, :4]

@@ -9,6 +9,8 @@ the physical parameters of ``dynamics.template`` (a one-world :class:`Model`; se
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import warp as wp
@@ -84,6 +86,37 @@ class RigidDynamics(ClassicDynamics):
     # helpers for subclasses
     def split(self, state):
         return state[:, :self.nq], state[:, self.nq:self.nq + self.nv], state[:, self.nq + self.nv:]
+
+
+def gymnasium_asset(name: str) -> str:
+    """Path of one of Gymnasium's MuJoCo model files (``gymnasium/envs/mujoco/assets/<name>.xml``)."""
+    import gymnasium
+
+    return os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", f"{name}.xml")
+
+
+class GymnasiumMujocoDynamics(RigidDynamics):
+    """A Gymnasium MuJoCo v5 task on its own model file: starts at qpos0 and zero velocity plus
+    ``U(-reset_noise_scale, reset_noise_scale)`` on every position and velocity (Gymnasium's draws)."""
+
+    reset_noise_default: float
+
+    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
+        noise = self.reset_noise_default if reset_noise_scale is None else reset_noise_scale
+        if not (np.isfinite(noise) and noise >= 0):
+            raise ValueError(f"reset_noise_scale must be a finite number >= 0, got {noise!r}")
+        self.reset_noise_scale = float(noise)
+        super().__init__(device=device, **overrides)
+
+    def model_file(self) -> str:
+        return gymnasium_asset(self.model_name)
+
+    def initial_bounds(self, options=None):
+        from diffsim.rigid.state import default_state
+
+        center = torch.cat([default_state(self.template).qpos[0], torch.zeros(self.nv, dtype=torch.float64)])
+        center = center.cpu().numpy()
+        return center - self.reset_noise_scale, center + self.reset_noise_scale
 
 
 class RigidEnv(ClassicEnv):

@@ -11,10 +11,11 @@ from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, C
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
 from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
+from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0"]
+       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -32,8 +33,8 @@ def test_registered_vector_entry_point(env_id):
 @pytest.mark.parametrize("vec_cls,single_cls,steps", [
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
-    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14)], ids=["swingup", "double_pendulum", "quadrotor", "throw",
-                                                                "inverted_pendulum"])
+    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6)],
+    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -98,8 +99,8 @@ def test_start_distribution_within_bounds():
 
 
 @pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics(),
-                                 InvertedPendulumDynamics()],
-                         ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum"])
+                                 InvertedPendulumDynamics(), SwimmerDynamics()],
+                         ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum", "swimmer"])
 def test_functional_step_gradcheck(dyn):
     state = dyn.reset(2, torch.Generator().manual_seed(0)).requires_grad_(True)
     low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)

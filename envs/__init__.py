@@ -51,30 +51,17 @@ gymnasium.register(
     vector_entry_point="envs.trebuchet:TrebuchetVectorEnv",
 )
 
-for _name, _module, _steps in (("CartPoleSwingUp", "cartpole_swingup", 500), ("DoublePendulum", "double_pendulum", 500),
-                               ("Quadrotor", "quadrotor", 500), ("Throw", "throw", None)):
+for _name, _module, _steps, _threshold in (
+        ("CartPoleSwingUp", "cartpole_swingup", 500, None), ("DoublePendulum", "double_pendulum", 500, None),
+        ("Quadrotor", "quadrotor", 500, None), ("Throw", "throw", None, None),
+        ("InvertedPendulum", "inverted_pendulum", 1000, 950.0), ("Swimmer", "swimmer", 1000, 360.0)):
     gymnasium.register(
         id=f"diffsim/{_name}-v0",
         entry_point=f"envs.{_module}:{_name}Env",
         vector_entry_point=f"envs.{_module}:{_name}VectorEnv",
         max_episode_steps=_steps,
+        reward_threshold=_threshold,
     )
-
-gymnasium.register(
-    id="diffsim/InvertedPendulum-v0",
-    entry_point="envs.inverted_pendulum:InvertedPendulumEnv",
-    vector_entry_point="envs.inverted_pendulum:InvertedPendulumVectorEnv",
-    max_episode_steps=1000,
-    reward_threshold=950.0,
-)
-
-gymnasium.register(
-    id="diffsim/Swimmer-v0",
-    entry_point="envs.swimmer:SwimmerEnv",
-    vector_entry_point="envs.swimmer:SwimmerVectorEnv",
-    max_episode_steps=1000,
-    reward_threshold=360.0,
-)
 
 FUNCTIONAL = {
     "diffsim/Pendulum-v0": "envs.pendulum:PendulumDynamics",

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffsim.rigid import load_mjcf
-from diffsim.rigid.kinematics import body_invweight0, body_kinematics, mass_matrix
+from diffsim.rigid import load_mjcf, parse_mjcf
+from diffsim.rigid.kinematics import body_invweight0, body_kinematics, mass_matrix, tendon_state
 from diffsim.rigid.state import default_state
 
 mujoco = pytest.importorskip("mujoco")
@@ -15,17 +15,21 @@ ASSETS = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "as
 F64 = torch.float64
 
 
-@pytest.mark.parametrize("name", ["reacher", "swimmer"])
-def test_poses_velocities_mass_matrix_and_invweight_match_mujoco(name):
+def _at_random_state(name, scale, seed):
+    """diffsim's and MuJoCo's model of Gymnasium's ``name``.xml, and MuJoCo's data at a random state."""
     path = os.path.join(ASSETS, f"{name}.xml")
-    model = load_mjcf(path, dtype=F64)
-    mj = mujoco.MjModel.from_xml_path(path)
+    model, mj = load_mjcf(path, dtype=F64), mujoco.MjModel.from_xml_path(path)
     data = mujoco.MjData(mj)
-    rng = np.random.default_rng(3)
-    data.qpos[:] = mj.qpos0 + rng.normal(0, 0.4, mj.nq)
+    rng = np.random.default_rng(seed)
+    data.qpos[:] = mj.qpos0 + rng.normal(0, scale, mj.nq)
     data.qvel[:] = rng.normal(0, 1.0, mj.nv)
     mujoco.mj_forward(mj, data)
-    qpos, qvel = torch.tensor(data.qpos)[None], torch.tensor(data.qvel)[None]
+    return model, mj, data, torch.tensor(data.qpos)[None], torch.tensor(data.qvel)[None]
+
+
+@pytest.mark.parametrize("name", ["reacher", "swimmer"])
+def test_poses_velocities_mass_matrix_and_invweight_match_mujoco(name):
+    model, mj, data, qpos, qvel = _at_random_state(name, 0.4, 3)
     kin = body_kinematics(model, qpos, qvel)
     idx = [list(model.body_names).index(mj.body(i).name) for i in range(1, mj.nbody)]  # skip joint frames
     np.testing.assert_allclose(kin.xpos[0, idx].numpy(), data.xpos[1:], atol=1e-12)
@@ -63,3 +67,20 @@ def test_body_kinematics_checks_shapes():
     model = load_mjcf(os.path.join(ASSETS, "reacher.xml"), dtype=F64)
     with pytest.raises(ValueError, match="qpos must have shape"):
         body_kinematics(model, torch.zeros(1, 3, dtype=F64))
+
+
+def test_fixed_tendons_report_mujocos_length_and_velocity():
+    """Humanoid's two fixed tendons exert no force (MuJoCo's files give them none) and are kept for their length
+    and velocity, which Humanoid-v5 reports; tendon forces and spatial tendons are refused by name."""
+    model, ref, data, qpos, qvel = _at_random_state("humanoid", 0.2, 0)
+    length, velocity = tendon_state(model, qpos, qvel)
+    assert [name for name, _ in model.tendons] == [ref.tendon(i).name for i in range(ref.ntendon)]
+    np.testing.assert_allclose(length[0].numpy(), data.ten_length, atol=1e-12)
+    np.testing.assert_allclose(velocity[0].numpy(), data.ten_velocity, atol=1e-12)
+    body = "<worldbody><body><joint name='a'/><geom size='0.1'/></body></worldbody>"
+    with pytest.raises(ValueError, match="tendon 't': tendon forces \\(stiffness\\) are not modelled"):
+        parse_mjcf(f"<mujoco>{body}<tendon><fixed name='t' stiffness='3'><joint joint='a'/></fixed></tendon></mujoco>")
+    with pytest.raises(ValueError, match="only inert <fixed> tendons"):
+        parse_mjcf(f"<mujoco>{body}<tendon><spatial name='s'/></tendon></mujoco>")
+    with pytest.raises(ValueError, match="no joint named 'b'"):
+        load_mjcf(f"<mujoco>{body}<tendon><fixed name='t'><joint joint='b'/></fixed></tendon></mujoco>")

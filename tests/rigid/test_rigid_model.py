@@ -341,29 +341,3 @@ def test_include_splices_files_and_errors_name_the_included_file(tmp_path):
     main.write_text("<mujoco>\n<worldbody>\n<include file='parts/leg.xml'/>\n</worldbody>\n</mujoco>\n")
     with pytest.raises(ValueError, match=f"^{main}:3: <include>: file not found"):
         load_mjcf(str(main))
-
-
-def test_fixed_tendons_report_mujocos_length_and_velocity():
-    """Humanoid's two fixed tendons exert no force (MuJoCo's files give them none) and are kept for their length
-    and velocity, which Humanoid-v5 reports; tendon forces and spatial tendons are refused by name."""
-    from diffsim.rigid.kinematics import tendon_state
-
-    path = _gymnasium_asset("humanoid.xml")
-    model = load_mjcf(path, dtype=torch.float64)
-    ref = mujoco.MjModel.from_xml_path(path)
-    data = mujoco.MjData(ref)
-    rng = np.random.default_rng(0)
-    data.qpos[:] = ref.qpos0 + rng.normal(0, 0.2, ref.nq)
-    data.qvel[:] = rng.normal(0, 1, ref.nv)
-    mujoco.mj_forward(ref, data)
-    length, velocity = tendon_state(model, torch.tensor(data.qpos)[None], torch.tensor(data.qvel)[None])
-    assert [name for name, _ in model.tendons] == [ref.tendon(i).name for i in range(ref.ntendon)]
-    np.testing.assert_allclose(length[0].numpy(), data.ten_length, atol=1e-12)
-    np.testing.assert_allclose(velocity[0].numpy(), data.ten_velocity, atol=1e-12)
-    body = "<worldbody><body><joint name='a'/><geom size='0.1'/></body></worldbody>"
-    with pytest.raises(ValueError, match="tendon 't': tendon forces \\(stiffness\\) are not modelled"):
-        parse_mjcf(f"<mujoco>{body}<tendon><fixed name='t' stiffness='3'><joint joint='a'/></fixed></tendon></mujoco>")
-    with pytest.raises(ValueError, match="only inert <fixed> tendons"):
-        parse_mjcf(f"<mujoco>{body}<tendon><spatial name='s'/></tendon></mujoco>")
-    with pytest.raises(ValueError, match="no joint named 'b'"):
-        load_mjcf(f"<mujoco>{body}<tendon><fixed name='t'><joint joint='b'/></fixed></tendon></mujoco>")

@@ -52,7 +52,8 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
 
 
 @pytest.mark.parametrize("env_id,steps,threshold", [("diffsim/InvertedPendulum-v0", 1000, 950.0),
-                                                    ("diffsim/Swimmer-v0", 1000, 360.0)])
+                                                    ("diffsim/Swimmer-v0", 1000, 360.0),
+                                                    ("diffsim/Hopper-v0", 1000, 3800.0)])
 def test_registered_and_checked(env_id, steps, threshold):
     from gymnasium.utils.env_checker import check_env
 
@@ -61,3 +62,35 @@ def test_registered_and_checked(env_id, steps, threshold):
     check_env(env.unwrapped)
     with pytest.raises(ValueError, match="reset_noise_scale"):
         gym.make(env_id, reset_noise_scale=-1.0)
+
+
+def test_hopper_definitions_match_gymnasium_v5_on_shared_states():
+    """Hopper's contacts make diffsim's trajectory differ from MuJoCo's, so its v5 definitions are checked on
+    MuJoCo's own transitions: from states along a random-action run (healthy, falling and fallen; one with
+    velocities beyond the observation's clip), diffsim's observation, reward and termination of MuJoCo's next
+    state equal Gymnasium's; the same seed gives the same start."""
+    import torch
+
+    from envs.hopper import HopperDynamics, HopperEnv
+
+    ref, dyn = gym.make("Hopper-v5").unwrapped, HopperDynamics()
+    ours = HopperEnv()
+    for seed in range(2):
+        ours.reset(seed=seed)
+        ref.reset(seed=seed)
+        np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]), atol=1e-15)
+    rng = np.random.default_rng(0)
+    terminations = 0
+    for step in range(300):
+        if step == 150:  # fast: the clip of the observed velocities matters
+            ref.set_state(ref.data.qpos, ref.data.qvel + 15.0)
+        state = np.concatenate([ref.data.qpos, ref.data.qvel])
+        a = rng.uniform(-1, 1, 3)
+        obs, reward, term, _, _ = ref.step(a)
+        after = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel]))[None]
+        before = torch.tensor(state)[None]
+        np.testing.assert_allclose(dyn.observe(after)[0].numpy(), obs, atol=1e-12)
+        assert abs(float(dyn.reward(before, torch.tensor(a)[None], after)[0]) - reward) < 1e-9
+        assert bool(dyn.terminated(after)[0]) == term
+        terminations += term
+    assert 0 < terminations < 300  # both healthy and unhealthy states were seen

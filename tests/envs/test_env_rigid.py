@@ -9,13 +9,14 @@ from gymnasium.utils.env_checker import check_env
 import envs  # noqa: F401
 from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, CartPoleSwingUpVectorEnv
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
+from envs.hopper import HopperEnv, HopperVectorEnv
 from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
 from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0"]
+       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -33,8 +34,9 @@ def test_registered_vector_entry_point(env_id):
 @pytest.mark.parametrize("vec_cls,single_cls,steps", [
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
-    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6)],
-    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer"])
+    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
+    (HopperVectorEnv, HopperEnv, 6)], ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum",
+                                           "swimmer", "hopper"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""

@@ -2,10 +2,13 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 import envs  # noqa: F401
+from envs.hopper import HopperDynamics, HopperEnv
 from envs.inverted_pendulum import InvertedPendulumEnv
 from envs.swimmer import SwimmerEnv
+from envs.walker2d import Walker2dDynamics, Walker2dEnv
 
 pytest.importorskip("mujoco")
 
@@ -53,7 +56,8 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
 
 @pytest.mark.parametrize("env_id,steps,threshold", [("diffsim/InvertedPendulum-v0", 1000, 950.0),
                                                     ("diffsim/Swimmer-v0", 1000, 360.0),
-                                                    ("diffsim/Hopper-v0", 1000, 3800.0)])
+                                                    ("diffsim/Hopper-v0", 1000, 3800.0),
+                                                    ("diffsim/Walker2d-v0", 1000, None)])
 def test_registered_and_checked(env_id, steps, threshold):
     from gymnasium.utils.env_checker import check_env
 
@@ -64,17 +68,15 @@ def test_registered_and_checked(env_id, steps, threshold):
         gym.make(env_id, reset_noise_scale=-1.0)
 
 
-def test_hopper_definitions_match_gymnasium_v5_on_shared_states():
-    """Hopper's contacts make diffsim's trajectory differ from MuJoCo's, so its v5 definitions are checked on
-    MuJoCo's own transitions: from states along a random-action run (healthy, falling and fallen; one with
-    velocities beyond the observation's clip), diffsim's observation, reward and termination of MuJoCo's next
+@pytest.mark.parametrize("dyn_cls,env_cls,gym_id", [(HopperDynamics, HopperEnv, "Hopper-v5"),
+                                                    (Walker2dDynamics, Walker2dEnv, "Walker2d-v5")],
+                         ids=["hopper", "walker2d"])
+def test_contact_task_definitions_match_gymnasium_v5_on_shared_states(dyn_cls, env_cls, gym_id):
+    """Contacts make diffsim's trajectories differ from MuJoCo's, so the v5 definitions of the contact tasks are
+    checked on MuJoCo's own transitions: from states along a random-action run (healthy, falling and fallen; one
+    with velocities beyond the observation's clip), diffsim's observation, reward and termination of MuJoCo's next
     state equal Gymnasium's; the same seed gives the same start."""
-    import torch
-
-    from envs.hopper import HopperDynamics, HopperEnv
-
-    ref, dyn = gym.make("Hopper-v5").unwrapped, HopperDynamics()
-    ours = HopperEnv()
+    ref, dyn, ours = gym.make(gym_id).unwrapped, dyn_cls(), env_cls()
     for seed in range(2):
         ours.reset(seed=seed)
         ref.reset(seed=seed)
@@ -84,11 +86,10 @@ def test_hopper_definitions_match_gymnasium_v5_on_shared_states():
     for step in range(300):
         if step == 150:  # fast: the clip of the observed velocities matters
             ref.set_state(ref.data.qpos, ref.data.qvel + 15.0)
-        state = np.concatenate([ref.data.qpos, ref.data.qvel])
-        a = rng.uniform(-1, 1, 3)
+        before = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel]))[None]
+        a = rng.uniform(-1, 1, ref.action_space.shape)
         obs, reward, term, _, _ = ref.step(a)
         after = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel]))[None]
-        before = torch.tensor(state)[None]
         np.testing.assert_allclose(dyn.observe(after)[0].numpy(), obs, atol=1e-12)
         assert abs(float(dyn.reward(before, torch.tensor(a)[None], after)[0]) - reward) < 1e-9
         assert bool(dyn.terminated(after)[0]) == term

@@ -14,9 +14,10 @@ from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
 from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
+from envs.walker2d import Walker2dEnv, Walker2dVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0"]
+       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/Walker2d-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -35,8 +36,8 @@ def test_registered_vector_entry_point(env_id):
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
-    (HopperVectorEnv, HopperEnv, 6)], ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum",
-                                           "swimmer", "hopper"])
+    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6)],
+    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer", "hopper", "walker2d"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""

@@ -540,29 +540,30 @@ class ModelBuilder:
         geoms = [g for body in self.bodies for g in body.geoms if g.type != "plane"]
         touching = {g for pair in model.geom_pairs for g in pair} | {
             i for i, margins in enumerate(model.geom_plane_margin) if any(m is not None for m in margins)}
-        limits = [j for body in self.bodies for j in body.joints if j.range is not None and (
-            j.solreflimit is not None or j.solimplimit is not None)]
-        if limits:
-            from diffsim.rigid.kinematics import mass_matrix
-            from diffsim.rigid.state import default_state
+        limited = [b for b, body in enumerate(self.bodies) if body.joints and body.joints[0].range is not None and (
+            body.joints[0].solreflimit is not None or body.joints[0].solimplimit is not None)]
+        solref_contacts = any(geoms[i].solref is not None or geoms[i].solimp is not None for i in touching)
+        if not (limited or solref_contacts):
+            return model
+        # MuJoCo's constants at qpos0, from one one-world model: the mass matrix and Jacobians run the
+        # generated kinematics module once
+        from diffsim.rigid.kinematics import body_invweight0, jacobians, mass_matrix
+        from diffsim.rigid.state import default_state
 
-            one = self._finalize(1, device, dtype)
-            dof_invweight = torch.linalg.inv(mass_matrix(one, default_state(one).qpos)[0]).diagonal().double()
+        one = self._finalize(1, device, dtype)
+        q0 = default_state(one).qpos
+        jac = jacobians(one, q0)
+        minv = torch.linalg.inv(mass_matrix(one, q0, jac))
+        if limited:  # a hinge or slide dof's invweight0 is its entry of M^-1
             values = model.dof_limit[0].clone()
-            for body in self.bodies:
-                j = body.joints[0] if body.joints else None
-                if j is not None and any(j is x for x in limits):
-                    dof = model.dof_adr[self.bodies.index(body)]
-                    _, k, c = _penalty(j.solreflimit or MJ_SOLREF, j.solimplimit or MJ_SOLIMP, 0.0, 1,
-                                       float(dof_invweight[dof]), self.timestep)
-                    values[dof] = torch.tensor([k, c], dtype=values.dtype)
+            for b in limited:
+                j, dof = self.bodies[b].joints[0], model.dof_adr[b]
+                _, k, c = _penalty(j.solreflimit or MJ_SOLREF, j.solimplimit or MJ_SOLIMP, 0.0, 1,
+                                   float(minv[0, dof, dof]), self.timestep)
+                values[dof] = torch.tensor([k, c], dtype=values.dtype)
             model.dof_limit = values.unsqueeze(0).repeat(num_worlds, 1, 1).contiguous()
-        if any(geoms[i].solref is not None or geoms[i].solimp is not None for i in touching):
-            from diffsim.rigid.kinematics import body_invweight0  # the kinematics run the generated module
-            from diffsim.rigid.state import default_state
-
-            one = self._finalize(1, device, dtype)
-            invweight = body_invweight0(one, default_state(one).qpos)[0].double().cpu().numpy()
+        if solref_contacts:
+            invweight = body_invweight0(one, q0, jac, minv)[0].double().cpu().numpy()
             for name, values in (("geom_contact", self.contact_penalties(invweight)),
                                  ("pair_contact", self.pair_penalties(model.geom_pairs, invweight))):
                 like = getattr(model, name)

@@ -488,18 +488,17 @@ def _segment(geom) -> tuple:
         return p, p
     if gtype == "capsule":
         half = quat_to_mat(quat) @ np.array([0.0, 0.0, float(size[1])])
-        return p - half, p + half
+        return p + half, p - half
     raise ValueError(f"contacts between body geoms: {gtype} is not supported (spheres and capsules are)")
 
 
 def _contact_points(model, gi):
     """(local points in the body frame, radius) approximating geom gi for contact."""
     body, gtype, size, pos, quat = model.geoms[gi]
+    if gtype in ("sphere", "capsule"):
+        ends = _segment(model.geoms[gi])
+        return list(ends[:1] if gtype == "sphere" else ends), size[0]
     R, p = quat_to_mat(quat), np.array(pos)
-    if gtype == "sphere":
-        return [p], size[0]
-    if gtype == "capsule":
-        return [p + R @ np.array([0, 0, size[1]]), p - R @ np.array([0, 0, size[1]])], size[0]
     if gtype == "box":
         return [p + R @ (np.array(size[:3]) * np.array(c)) for c in
                 [(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]], 0.0
@@ -516,16 +515,13 @@ def _contacts(model, o, ext: dict) -> list[str]:
         base = o["geom_contact"] + 3 * gi
         mu, k, c = f"P[w, {base}]", f"P[w, {base + 1}]", f"P[w, {base + 2}]"
         points, radius = _contact_points(model, gi)
-        points, radius = [[float(x) for x in lp] for lp in points], float(radius)
         for pi, (normal, offset) in enumerate(model.planes):
             margin = model.geom_plane_margin[gi][pi] if model.geom_plane_margin else 0.0
             if margin is None:
                 continue  # contype/conaffinity exclude the pair
-            normal, offset, reach = [float(x) for x in normal], float(offset), float(radius + margin)
-            nrm = f"V3(S({normal[0]!r}), S({normal[1]!r}), S({normal[2]!r}))"
+            offset, reach, nrm = float(offset), float(radius + margin), _const3(normal)
             for lp in points:
-                out += [f"    pc{n} = x{b} + R{b} @ V3(S({lp[0]!r}), S({lp[1]!r}), S({lp[2]!r})) "
-                        f"- S({reach!r}) * {nrm}",
+                out += [f"    pc{n} = x{b} + R{b} @ {_const3(lp)} - S({reach!r}) * {nrm}",
                         f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {nrm}, "
                         f"S({offset!r}), {mu}, {k}, {c})"]
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))

@@ -87,14 +87,16 @@ def mass_matrix(model: Model, qpos: torch.Tensor, jac: tuple | None = None) -> t
     return M + torch.diag_embed(model.dof_armature.to(qpos.dtype).expand(W, nv))
 
 
-def body_invweight0(model: Model, qpos: torch.Tensor) -> torch.Tensor:
+def body_invweight0(model: Model, qpos: torch.Tensor, jac: tuple | None = None,
+                    minv: torch.Tensor | None = None) -> torch.Tensor:
     """MuJoCo's ``body_invweight0`` at ``qpos`` (usually qpos0), shape (W, nbody, 2): per body, the mean
     diagonal of ``J M^-1 J^T`` for the translation of its COM (1/kg) and for its rotation (1/(kg m^2)), with
     MuJoCo's special cases: zero for a body no dof moves; ``(1/mass, 0)`` for a body on the world moved only
-    by slide joints and carrying no other body; one of the two taken for the other where it is zero."""
-    jac = jacobians(model, qpos)
+    by slide joints and carrying no other body; one of the two taken for the other where it is zero.
+    ``jac`` (:func:`jacobians`) and ``minv`` (the inverse of :func:`mass_matrix`) at ``qpos``, if known."""
+    jac = jacobians(model, qpos) if jac is None else jac
     Jv, Jw, _ = jac
-    Minv = torch.linalg.inv(mass_matrix(model, qpos, jac)).unsqueeze(1)
+    Minv = (torch.linalg.inv(mass_matrix(model, qpos, jac)) if minv is None else minv).unsqueeze(1)
     tran = torch.einsum("wbki,wbij,wbkj->wb", Jv, Minv, Jv) / 3
     rot = torch.einsum("wbki,wbij,wbkj->wb", Jw, Minv, Jw) / 3
     tran, rot = torch.where((tran < MIN_VAL) & (rot > MIN_VAL), rot, tran), torch.where(
@@ -107,14 +109,13 @@ def body_invweight0(model: Model, qpos: torch.Tensor) -> torch.Tensor:
             chain.append(p)
             p = parent[p]
         childless = not any(parent[c] == b for c in range(model.nbody))
-        if not frames[b] and p < 0 and childless and all(model.joint_type[c] == SLIDE for c in chain):
+        if not frames[b] and p < 0 and childless and all(model.joint_type[c] == codegen.SLIDE for c in chain):
             tran[:, b] = 1.0 / model.body_mass[:, b].to(tran.dtype).clamp(min=MIN_VAL)
             rot[:, b] = 0.0
     return torch.stack([tran, rot], dim=-1)
 
 
 MIN_VAL = 1e-15  # MuJoCo's mjMINVAL
-SLIDE = 1  # JOINT_TYPES.index("slide")
 
 
 def tendon_state(model: Model, qpos: torch.Tensor, qvel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,49 +20,19 @@ Observation ``[qpos[1:], clip(qvel, -10, 10)]`` (11); action ``Box(-1, 1, (3,))`
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-from gymnasium import spaces
+from envs.rigid_core import PlanarLocomotionDynamics, RigidEnv, RigidVectorEnv
 
-from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
-
-FORWARD_REWARD_WEIGHT, HEALTHY_REWARD, CTRL_COST_WEIGHT = 1.0, 1.0, 1e-3
 HEALTHY_Z, HEALTHY_ANGLE, HEALTHY_STATE = 0.7, 0.2, 100.0
 
 
-class HopperDynamics(GymnasiumMujocoDynamics):
+class HopperDynamics(PlanarLocomotionDynamics):
     model_name = "hopper"
     frame_skip = 4
     reset_noise_default = 5e-3
 
-    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
-        super().__init__(device=device, reset_noise_scale=reset_noise_scale, **overrides)
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(11,), dtype=np.float32)
-        self.dt = self.template.timestep * self.frame_skip
-
-    def observe(self, state):
-        return torch.cat([state[:, 1:6], state[:, 6:12].clamp(-10.0, 10.0)], dim=1)
-
     def healthy(self, state):
         z, angle, rest = state[:, 1], state[:, 2], state[:, 2:12]
         return (z > HEALTHY_Z) & (angle.abs() < HEALTHY_ANGLE) & (rest.abs() < HEALTHY_STATE).all(dim=1)
-
-    def reward(self, state, action, next_state):
-        x_velocity = (next_state[:, 0] - state[:, 0]) / self.dt
-        return (FORWARD_REWARD_WEIGHT * x_velocity + HEALTHY_REWARD * self.healthy(next_state).to(state.dtype)
-                - CTRL_COST_WEIGHT * (action ** 2).sum(-1))
-
-    def terminated(self, state):
-        return ~self.healthy(state)
-
-    def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        x, z = float(state[0]), float(state[1])
-        px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
-        img[max(0, pz - 4):max(0, pz + 4), max(0, px - 2):px + 3] = (0, 0, 0)
-        img[size - 10:size - 9] = (120, 120, 120)
-        return img
 
 
 class HopperEnv(RigidEnv):

@@ -119,6 +119,42 @@ class GymnasiumMujocoDynamics(RigidDynamics):
         return center - self.reset_noise_scale, center + self.reset_noise_scale
 
 
+class PlanarLocomotionDynamics(GymnasiumMujocoDynamics):
+    """Gymnasium's planar walkers (Hopper, Walker2d; root qpos = x, z, angle): observation
+    ``[qpos[1:], clip(qvel, -10, 10)]``, reward ``dx/dt + healthy - ctrl_cost_weight |a|^2`` (v5 defaults: forward
+    and healthy weights 1), terminated when not :meth:`healthy` (the subclass's rule)."""
+
+    ctrl_cost_weight: float = 1e-3
+
+    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
+        super().__init__(device=device, reset_noise_scale=reset_noise_scale, **overrides)
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self.nq + self.nv - 1,), dtype=np.float32)
+        self.dt = self.template.timestep * self.frame_skip
+
+    def healthy(self, state: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def observe(self, state):
+        q, v, _ = self.split(state)
+        return torch.cat([q[:, 1:], v.clamp(-10.0, 10.0)], dim=1)
+
+    def reward(self, state, action, next_state):
+        x_velocity = (next_state[:, 0] - state[:, 0]) / self.dt
+        return x_velocity + self.healthy(next_state).to(state.dtype) - self.ctrl_cost_weight * (action ** 2).sum(-1)
+
+    def terminated(self, state):
+        return ~self.healthy(state)
+
+    def render_frame(self, state):
+        size = 128
+        img = np.full((size, size, 3), 255, dtype=np.uint8)
+        x, z = float(state[0]), float(state[1])
+        px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
+        img[max(0, pz - 4):max(0, pz + 4), max(0, px - 2):px + 3] = (0, 0, 0)
+        img[size - 10:size - 9] = (120, 120, 120)
+        return img
+
+
 class RigidEnv(ClassicEnv):
     """One world of a :class:`RigidDynamics` task."""
 

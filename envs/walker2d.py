@@ -18,49 +18,19 @@ Observation ``[qpos[1:], clip(qvel, -10, 10)]`` (17); action ``Box(-1, 1, (6,))`
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-from gymnasium import spaces
+from envs.rigid_core import PlanarLocomotionDynamics, RigidEnv, RigidVectorEnv
 
-from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
-
-FORWARD_REWARD_WEIGHT, HEALTHY_REWARD, CTRL_COST_WEIGHT = 1.0, 1.0, 1e-3
 HEALTHY_Z, HEALTHY_ANGLE = (0.8, 2.0), 1.0
 
 
-class Walker2dDynamics(GymnasiumMujocoDynamics):
+class Walker2dDynamics(PlanarLocomotionDynamics):
     model_name = "walker2d_v5"
     frame_skip = 4
     reset_noise_default = 5e-3
 
-    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
-        super().__init__(device=device, reset_noise_scale=reset_noise_scale, **overrides)
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(17,), dtype=np.float32)
-        self.dt = self.template.timestep * self.frame_skip
-
-    def observe(self, state):
-        return torch.cat([state[:, 1:9], state[:, 9:18].clamp(-10.0, 10.0)], dim=1)
-
     def healthy(self, state):
         z, angle = state[:, 1], state[:, 2]
         return (z > HEALTHY_Z[0]) & (z < HEALTHY_Z[1]) & (angle.abs() < HEALTHY_ANGLE)
-
-    def reward(self, state, action, next_state):
-        x_velocity = (next_state[:, 0] - state[:, 0]) / self.dt
-        return (FORWARD_REWARD_WEIGHT * x_velocity + HEALTHY_REWARD * self.healthy(next_state).to(state.dtype)
-                - CTRL_COST_WEIGHT * (action ** 2).sum(-1))
-
-    def terminated(self, state):
-        return ~self.healthy(state)
-
-    def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        x, z = float(state[0]), float(state[1])
-        px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
-        img[max(0, pz - 4):max(0, pz + 4), max(0, px - 2):px + 3] = (0, 0, 0)
-        img[size - 10:size - 9] = (120, 120, 120)
-        return img
 
 
 class Walker2dEnv(RigidEnv):

@@ -17,7 +17,9 @@ in float64. From it:
   with gradients w.r.t. state, action and ``params``.
 
 An env's start distribution is written once, as :meth:`ClassicDynamics.initial_bounds`: every
-state component uniform between its bounds (equal bounds: a fixed value), drawn in order.
+state component uniform between its bounds (equal bounds: a fixed value), drawn in order; components
+with a positive :meth:`ClassicDynamics.initial_normal_std` are ``low + std * N(0, 1)`` instead
+(Gymnasium's MuJoCo envs draw velocities so), by NumPy's ziggurat (:mod:`envs.pcg64`).
 """
 from __future__ import annotations
 
@@ -70,7 +72,13 @@ class ClassicDynamics:
         """Initial states ``(batch, S)`` drawn from the env's start distribution with ``generator``."""
         low, high = (torch.as_tensor(b, dtype=torch.float64) for b in self.initial_bounds())
         u = torch.rand(batch, self.state_dim, generator=generator, dtype=torch.float64)
-        return (low + (high - low) * u).to(self.device)
+        x = low + (high - low) * u
+        std = self.initial_normal_std()
+        if std is not None:
+            std = torch.as_tensor(std, dtype=torch.float64)
+            z = torch.randn(batch, self.state_dim, generator=generator, dtype=torch.float64)
+            x = torch.where(std > 0, low + std * z, x)
+        return x.to(self.device)
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
         """Functional step: ``(next_state, obs, reward, terminated)``."""
@@ -94,6 +102,11 @@ class ClassicDynamics:
         the single env's ``reset`` options (e.g. Gymnasium's ``low``/``high``)."""
         raise NotImplementedError
 
+    def initial_normal_std(self) -> np.ndarray | None:
+        """Per state component, the standard deviation of a normal start (``low + std * N(0, 1)``, ``low`` from
+        :meth:`initial_bounds`) where it is positive; ``None`` (the default): every component uniform."""
+        return None
+
     def observe(self, state: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -110,7 +123,14 @@ class ClassicDynamics:
         """Initial state(s) drawn from ``rng`` as ``rng.uniform(low, high)`` of :meth:`initial_bounds`: exactly
         what the Gymnasium env's ``reset`` draws (``size=K``: K consecutive states, the same numbers)."""
         low, high = self.initial_bounds(options)
-        x = rng.uniform(low, high, size=(self.state_dim,) if size is None else (size, self.state_dim))
+        std = self.initial_normal_std()
+        if std is None:
+            x = rng.uniform(low, high, size=(self.state_dim,) if size is None else (size, self.state_dim))
+        else:  # component by component, in order: the same numbers as the vector env's device draws
+            x = np.array([[low[j] + std[j] * pcg64.standard_normal_host(rng.bit_generator) if std[j] > 0
+                           else rng.uniform(low[j], high[j]) for j in range(self.state_dim)]
+                          for _ in range(1 if size is None else size)])
+            x = x[0] if size is None else x
         return x.astype(np.float32).astype(np.float64) if self.start_in_float32 else x
 
     def env_action(self, action) -> np.ndarray:

@@ -97,9 +97,11 @@ def gymnasium_asset(name: str) -> str:
 
 class GymnasiumMujocoDynamics(RigidDynamics):
     """A Gymnasium MuJoCo v5 task on its own model file: starts at qpos0 and zero velocity plus
-    ``U(-reset_noise_scale, reset_noise_scale)`` on every position and velocity (Gymnasium's draws)."""
+    ``U(-reset_noise_scale, reset_noise_scale)`` on every position and, by ``velocity_noise``, the same uniform
+    noise or ``reset_noise_scale * N(0, 1)`` on every velocity (Gymnasium's draws, in its order)."""
 
     reset_noise_default: float
+    velocity_noise: str = "uniform"  # or "normal" (HalfCheetah, Ant)
 
     def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
         noise = self.reset_noise_default if reset_noise_scale is None else reset_noise_scale
@@ -116,7 +118,15 @@ class GymnasiumMujocoDynamics(RigidDynamics):
 
         center = torch.cat([default_state(self.template).qpos[0], torch.zeros(self.nv, dtype=torch.float64)])
         center = center.cpu().numpy()
-        return center - self.reset_noise_scale, center + self.reset_noise_scale
+        spread = np.full(self.nq + self.nv, self.reset_noise_scale)
+        if self.velocity_noise == "normal":
+            spread[self.nq:] = 0.0
+        return center - spread, center + spread
+
+    def initial_normal_std(self):
+        if self.velocity_noise != "normal":
+            return None
+        return np.concatenate([np.zeros(self.nq), np.full(self.nv, self.reset_noise_scale)])
 
 
 class PlanarLocomotionDynamics(GymnasiumMujocoDynamics):
@@ -168,7 +178,7 @@ class RigidVectorEnv(ClassicVectorEnv):
     """All worlds of a :class:`RigidDynamics` task in one rollout per step (next-step autoreset).
 
     States, step counters and each world's PCG64 generator state stay on the dynamics' device;
-    an autoreset draws the world's new initial state there (:func:`envs.pcg64.draw_uniform_rows`),
+    an autoreset draws the world's new initial state there (:func:`envs.pcg64.draw_rows`),
     the numbers a single env seeded like that world draws. Per step only the actions go in and
     ``(obs, reward, terminated, truncated)`` come out.
     """
@@ -179,8 +189,12 @@ class RigidVectorEnv(ClassicVectorEnv):
         self._torch_device = torch.device(dynamics.device)
         self._rng = wp.zeros((self.num_envs, 4), dtype=wp.uint64, device=self._device)
         low, high = dynamics.initial_bounds()
-        self._low, self._high = (wp.array(np.asarray(b, dtype=np.float64), dtype=wp.float64, device=self._device)
-                                 for b in (low, high))
+        std = dynamics.initial_normal_std()
+        std = np.zeros(dynamics.state_dim) if std is None else std
+        self._draw_inputs = [wp.array(np.asarray(b, dtype=dt), dtype=wt, device=self._device) for b, dt, wt in (
+            (low, np.float64, wp.float64), (high, np.float64, wp.float64), (std, np.float64, wp.float64),
+            (pcg64.ZIG_K, np.uint64, wp.uint64), (pcg64.ZIG_W, np.float64, wp.float64),
+            (pcg64.ZIG_F, np.float64, wp.float64))]
         self._state = None
 
     @property
@@ -191,8 +205,8 @@ class RigidVectorEnv(ClassicVectorEnv):
     def _draw(self, state: torch.Tensor, mask: torch.Tensor) -> None:
         """Overwrite the rows of ``state`` where ``mask``, in place, with fresh initial states."""
         with runtime.torch_stream(state.device):
-            wp.launch(pcg64.draw_uniform_rows, self.num_envs,
-                      inputs=[self._rng, self._low, self._high, wp.from_torch(mask, dtype=wp.bool),
+            wp.launch(pcg64.draw_rows, self.num_envs,
+                      inputs=[self._rng, *self._draw_inputs, wp.from_torch(mask, dtype=wp.bool),
                               wp.from_torch(state, dtype=wp.float64)], device=self._device)
 
     def reset(self, *, seed=None, options=None):

@@ -9,15 +9,17 @@ from gymnasium.utils.env_checker import check_env
 import envs  # noqa: F401
 from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, CartPoleSwingUpVectorEnv
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
-from envs.hopper import HopperEnv, HopperVectorEnv
+from envs.half_cheetah import HalfCheetahDynamics, HalfCheetahEnv, HalfCheetahVectorEnv
+from envs.hopper import HopperDynamics, HopperEnv, HopperVectorEnv
 from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
 from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
-from envs.walker2d import Walker2dEnv, Walker2dVectorEnv
+from envs.walker2d import Walker2dDynamics, Walker2dEnv, Walker2dVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/Walker2d-v0"]
+       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/HalfCheetah-v0",
+       "diffsim/Walker2d-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -36,8 +38,9 @@ def test_registered_vector_entry_point(env_id):
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
-    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6)],
-    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer", "hopper", "walker2d"])
+    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6)],
+    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer", "hopper", "walker2d",
+         "half_cheetah"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -99,6 +102,40 @@ def test_start_distribution_within_bounds():
             assert np.all(x >= low) and np.all(x <= high)
             np.testing.assert_array_equal(x[:, fixed], np.broadcast_to(low[fixed], x[:, fixed].shape))
             assert np.all(x[:, ~fixed].std(0) > 0.1 * (high - low)[~fixed])
+
+
+def test_normal_start_components():
+    """HalfCheetah's velocities start at ``0.1 N(0, 1)`` (its positions uniform within their bounds): single-env
+    draws, the functional ``reset`` and the vector env's device draws all have that spread."""
+    dyn, venv = HalfCheetahDynamics(), HalfCheetahVectorEnv(num_envs=256)
+    low, high = dyn.initial_bounds()
+    std = dyn.initial_normal_std()
+    assert np.all(std[:dyn.nq] == 0) and np.all(std[dyn.nq:] == 0.1) and np.all(low[dyn.nq:] == high[dyn.nq:])
+    venv.reset(seed=3)
+    draws = (dyn.sample_initial(np.random.default_rng(0), size=256),
+             dyn.reset(256, torch.Generator().manual_seed(0)).numpy(), venv.state)
+    for x in draws:
+        q, v = x[:, :dyn.nq], x[:, dyn.nq:]
+        assert np.all(q >= low[:dyn.nq]) and np.all(q <= high[:dyn.nq])
+        assert abs(v.mean()) < 0.01 and 0.09 < v.std() < 0.11  # 2 304 draws: 3-4 standard errors
+        assert np.abs(v).max() > 0.25  # not a bounded distribution
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dyn_cls", [HopperDynamics, Walker2dDynamics, HalfCheetahDynamics],
+                         ids=["hopper", "walker2d", "half_cheetah"])
+def test_locomotion_step_gradcheck_through_contacts(dyn_cls):
+    """gradcheck of one env step (reward) of the locomotion tasks from states in ground contact (opt-in: compiles
+    each model's gradient module, 25-40 s apiece cold on a 2-core machine)."""
+    dyn = dyn_cls()
+    with torch.no_grad():  # settle onto the floor first
+        state = dyn.reset(2, torch.Generator().manual_seed(0))
+        for _ in range(15):
+            state, _ = dyn.transition(state, torch.zeros(2, dyn.nu, dtype=torch.float64))
+    state = state.clone().requires_grad_(True)
+    action = (0.5 * torch.rand(2, dyn.nu, generator=torch.Generator().manual_seed(1),
+                               dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda s, a: dyn.step(s, a)[2], (state, action), eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics(),

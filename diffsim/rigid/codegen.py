@@ -679,6 +679,7 @@ def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dt
 
 _LOADED: dict = {}  # source hash -> module
 _BY_TOPOLOGY: dict = {}  # (topology, scalar) -> module: skips regenerating the source on every rollout call
+_WITH_ADJOINTS: set = set()  # (topology, scalar, part) whose module with adjoints this process has used
 
 
 def topology(model) -> tuple:
@@ -703,3 +704,16 @@ def load(model, scalar: str, topo: tuple | None = None, part: str = "dynamics"):
     module.layout = Layout(model.nbody, model.nv, model.nu, len(model.geoms), len(model.geom_pairs))
     _LOADED[key] = _BY_TOPOLOGY[topo] = module
     return module
+
+
+def load_for_call(model, scalar: str, topo: tuple | None, part: str, grad: bool):
+    """The ``part`` module (``"dynamics"`` or ``"kinematics"``) for one call: with adjoints when a gradient can
+    reach the call, else the ``_forward`` module compiled without them (a quarter of the compile time) -- unless
+    this process already uses the one with adjoints, whose forward kernels are the same code (bit for bit the
+    same results; one compile spared)."""
+    topo = topology(model) if topo is None else topo
+    if grad:
+        _WITH_ADJOINTS.add((topo, scalar, part))
+    elif (topo, scalar, part) not in _WITH_ADJOINTS:
+        part = part + "_forward"
+    return load(model, scalar, topo, part)

@@ -44,8 +44,7 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     model.check_params()
     grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or any(
         getattr(model, name).requires_grad for name in PARAM_NAMES))
-    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32",
-                       part="kinematics" if grad else "kinematics_forward")  # adjoints compiled only when needed
+    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", None, "kinematics", grad)
     device = runtime.resolve_device(str(qpos.device))
     nder = codegen.num_derived(model)
 

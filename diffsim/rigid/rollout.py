@@ -84,10 +84,8 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     model.check_params()
     topo = codegen.topology(model)
     P = flat_params(model).to(dtype)
-    # a call that no gradient can reach runs the module compiled without adjoints (a quarter of the compile time)
-    part = "dynamics" if torch.is_grad_enabled() and any(x.requires_grad for x in (qpos, qvel, ctrl, P)) else \
-        "dynamics_forward"
-    dyn = codegen.load(model, "float64" if dtype == torch.float64 else "float32", topo, part)
+    grad = torch.is_grad_enabled() and any(x.requires_grad for x in (qpos, qvel, ctrl, P))
+    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", topo, "dynamics", grad)
     S = runtime.warp_scalar(dtype)
     lo = [r[0] if r else -float("inf") for r in model.actuator_ctrlrange]
     hi = [r[1] if r else float("inf") for r in model.actuator_ctrlrange]
@@ -98,7 +96,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         u = u.transpose(0, 1).contiguous()  # (T, W, nu)
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
-    key = (topo, dtype, str(qpos.device), W, T, integrator, h, part)
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
 
     def make():
         kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler

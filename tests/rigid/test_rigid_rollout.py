@@ -4,7 +4,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from diffsim.rigid import builtin_model, default_state, load_mjcf, rollout
+from diffsim.rigid import builtin_model, codegen, default_state, load_mjcf, rollout
 from diffsim.rigid.rollout import _Workspace
 
 F64 = torch.float64
@@ -21,7 +21,8 @@ def _inputs(name, worlds, steps, seed):
 
 
 @pytest.mark.parametrize("name,integrator", [("cartpole", "rk4"), ("ball_and_box", "euler"), ("quadrotor", "rk4")])
-def test_forward_only_rollout_equals_the_differentiable_one(name, integrator):
+def test_forward_only_rollout_equals_the_differentiable_one(name, integrator, monkeypatch):
+    monkeypatch.setattr(codegen, "_WITH_ADJOINTS", set())  # the no-grad call compiles its own module
     model, qpos, qvel, ctrl = _inputs(name, 3, 20, 0)
     with torch.no_grad():
         fast = rollout(model, qpos, qvel, ctrl, integrator=integrator)
@@ -29,6 +30,18 @@ def test_forward_only_rollout_equals_the_differentiable_one(name, integrator):
     assert taped[0].requires_grad and not fast[0].requires_grad
     for a, b in zip(fast, taped):
         torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+
+
+def test_no_grad_calls_reuse_the_module_with_adjoints_once_it_is_in_use(monkeypatch):
+    """After a call that needed gradients, calls without them run the same module (no second compile)."""
+    monkeypatch.setattr(codegen, "_WITH_ADJOINTS", set())
+    monkeypatch.setattr(codegen, "_BY_TOPOLOGY", {})  # modules stay loaded (by source hash); this test's lookups
+    model, qpos, qvel, ctrl = _inputs("pendulum", 2, 5, 3)
+    taped = rollout(model, qpos.clone().requires_grad_(True), qvel, ctrl)
+    with torch.no_grad():
+        plain = rollout(model, qpos, qvel, ctrl)
+    assert [key[2] for key in codegen._BY_TOPOLOGY] == ["dynamics"]
+    torch.testing.assert_close(plain[0], taped[0].detach(), rtol=0, atol=0)
 
 
 def test_forward_only_results_are_not_overwritten_and_follow_the_parameters():

@@ -423,14 +423,19 @@ def _sparse_ldl_solve(nv: int, anc: list[list[int]]) -> list[str]:
     return out
 
 
-BODY_KINEMATICS = 21  # per body: x (3), R (9, row-major), COM (3), angular velocity (3), COM velocity (3)
+# per body: x (3), R (9, row-major), COM (3), angular velocity (3), COM velocity (3), contact force (3) and its
+# torque about the world origin (3)
+BODY_KINEMATICS = 27
 
 
 def _kinematics(model, o) -> list[str]:
-    """Kernel ``kinematics(Q, QD, P, D, X)``: every body's pose and velocity (``BODY_KINEMATICS`` values per
-    body in the world frame) at the state ``(Q[w], QD[w])``."""
+    """Kernel ``kinematics(Q, QD, P, D, X)``: every body's pose and velocity, and the force and torque (about the
+    world origin) its contacts exert on it (``BODY_KINEMATICS`` values per body in the world frame) at the state
+    ``(Q[w], QD[w])``."""
     nq, nv = model.nq, model.nv
     body, _ = _body_lines(model, o, with_acc=False)
+    ext = {b: [] for b in range(model.nbody)}
+    body += _contacts(model, o, ext)
     out = ["", "", "@wp.kernel",
            "def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dtype=S), "
            "D: wp.array2d(dtype=S), X: wp.array3d(dtype=S)):",
@@ -441,6 +446,13 @@ def _kinematics(model, o) -> list[str]:
         vals = ([f"x{b}[{k}]" for k in range(3)] + [f"R{b}[{i}, {j}]" for i in range(3) for j in range(3)]
                 + [f"c{b}[{k}]" for k in range(3)] + [f"om{b}[{k}]" for k in range(3)]
                 + [f"v{b}[{k}]" for k in range(3)])
+        if ext[b]:
+            sgn = {1: "+", -1: "-"}
+            out += [f"    fx{b} = zero" + "".join(f" {sgn[sign]} {f}" for sign, f, _, _ in ext[b]),
+                    f"    tx{b} = zero" + "".join(f" {sgn[sign]} wp.cross({p}, {f})" for sign, f, p, _ in ext[b])]
+            vals += [f"fx{b}[{k}]" for k in range(3)] + [f"tx{b}[{k}]" for k in range(3)]
+        else:
+            vals += ["S(0.0)"] * 6
         out += [f"    X[w, {b}, {k}] = {v}" for k, v in enumerate(vals)]
     return out
 

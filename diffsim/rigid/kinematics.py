@@ -5,9 +5,11 @@
 code the dynamics use, in a module of its own, compiled without adjoints unless a gradient is needed) and
 returns, per world and body, in the world frame: the body frame's origin ``xpos`` (W, nbody, 3, m) and
 rotation ``xmat`` (W, nbody, 3, 3), the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity
-``angvel`` (W, nbody, 3, rad/s) and the COM's linear velocity ``linvel`` (W, nbody, 3, m/s). Differentiable
-w.r.t. the states and the model's parameters. Bodies are the model's (``model.body_names``), the massless
-joint frames of multi-joint MJCF bodies included.
+``angvel`` (W, nbody, 3, rad/s), the COM's linear velocity ``linvel`` (W, nbody, 3, m/s), and the total force
+``contact_force`` (W, nbody, 3, N) the body's contacts exert on it with its torque about the world origin
+``contact_torque`` (W, nbody, 3, N m). :func:`contact_wrench` turns the last two into MuJoCo's ``cfrc_ext``
+layout. Differentiable w.r.t. the states and the model's parameters. Bodies are the model's
+(``model.body_names``), the massless joint frames of multi-joint MJCF bodies included.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ class BodyKinematics:
     xipos: torch.Tensor
     angvel: torch.Tensor
     linvel: torch.Tensor
+    contact_force: torch.Tensor
+    contact_torque: torch.Tensor
 
 
 def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None = None) -> BodyKinematics:
@@ -57,7 +61,27 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
 
     P = flat_params(model).to(dtype).expand(W, -1)
     (X,) = warp_apply(fn, qpos, qvel, P)
-    return BodyKinematics(X[..., 0:3], X[..., 3:12].reshape(W, nb, 3, 3), X[..., 12:15], X[..., 15:18], X[..., 18:21])
+    return BodyKinematics(X[..., 0:3], X[..., 3:12].reshape(W, nb, 3, 3), X[..., 12:15], X[..., 15:18], X[..., 18:21],
+                          X[..., 21:24], X[..., 24:27])
+
+
+def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
+    """MuJoCo's ``cfrc_ext`` layout for this engine's contacts: per world and body ``(W, nbody, 6)``, the torque
+    (N m) and force (N) the body's contacts exert on it, world axes, the torque taken about the centre of mass of
+    the body's whole tree (the subtree of its root body; MuJoCo's com-based frame)."""
+    roots = []
+    for b in range(model.nbody):
+        r = b
+        while model.body_parent[r] >= 0:
+            r = model.body_parent[r]
+        roots.append(r)
+    same_tree = torch.tensor([[roots[a] == roots[b] for b in range(model.nbody)] for a in range(model.nbody)],
+                             dtype=kin.xipos.dtype, device=kin.xipos.device)  # (nb, nb)
+    mass = model.body_mass.to(kin.xipos.dtype).expand(kin.xipos.shape[0], -1)  # (W, nb)
+    tree_mass = mass @ same_tree.T  # (W, nb): the mass of body b's tree
+    tree_com = torch.einsum("ab,wb,wbk->wak", same_tree, mass, kin.xipos) / tree_mass.unsqueeze(-1)
+    torque = kin.contact_torque - torch.linalg.cross(tree_com, kin.contact_force, dim=-1)
+    return torch.cat([torque, kin.contact_force], dim=-1)
 
 
 def jacobians(model: Model, qpos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

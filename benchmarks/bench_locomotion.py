@@ -1,0 +1,91 @@
+"""Gymnasium's locomotion models: diffsim rollouts vs MuJoCo's ``mujoco.rollout``, side by side in one run.
+
+Each model is Gymnasium's own MJCF file (``gymnasium/envs/mujoco/assets``), stepped the way each simulator's env
+steps it: MuJoCo with the file's integrator and timestep (Euler at 10 ms for half_cheetah, RK4 otherwise),
+diffsim with RK4 at the file's timestep divided by the env's ``substeps`` (its explicit penalty contacts need
+shorter steps on HalfCheetah and Ant; see ``envs/``). Both simulate the same time from the same starts
+(qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5 steps); throughput
+is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so the two are
+comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default all cores)
+and computes no gradients; diffsim's forward+backward is the gradient of the summed final state w.r.t. initial
+state and controls (float32). Compilation is excluded (one untimed warm-up call).
+
+Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+import mujoco
+import mujoco.rollout
+import numpy as np
+import torch
+
+from benchmarks.timing import best_time
+from diffsim.rigid import load_mjcf, rollout
+from envs.rigid_core import gymnasium_asset
+
+SUBSTEPS = {"half_cheetah": 2, "ant": 4, "hopper": 1, "walker2d_v5": 1, "swimmer": 1}  # as the envs run them
+
+
+def _inputs(mj, n, steps, rng):
+    q0 = mj.qpos0 + rng.uniform(-0.1, 0.1, (n, mj.nq))
+    if mj.nq > mj.nv:  # a free root: keep its quaternion normalised
+        q0[:, 3:7] /= np.linalg.norm(q0[:, 3:7], axis=1, keepdims=True)
+    v0 = 0.1 * rng.standard_normal((n, mj.nv))
+    ctrl = np.sign(rng.uniform(-1, 1, (n, steps // 5 + 1, mj.nu))).repeat(5, axis=1)[:, :steps]
+    return q0, v0, ctrl
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["half_cheetah", "ant"], choices=sorted(SUBSTEPS))
+    parser.add_argument("--worlds", type=int, nargs="+", default=[64, 1024])
+    parser.add_argument("--steps", type=int, default=200, help="file steps per rollout")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
+          f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}")
+    print("| model | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s | diffsim fwd f64 "
+          "| diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for name in args.models:
+        path = gymnasium_asset(name)
+        mj = mujoco.MjModel.from_xml_path(path)
+        sub = SUBSTEPS[name]
+        for n in args.worlds:
+            q0, v0, ctrl = _inputs(mj, n, args.steps, rng)
+            datas = [mujoco.MjData(mj) for _ in range(args.threads)]
+            state0 = np.zeros((n, mujoco.mj_stateSize(mj, mujoco.mjtState.mjSTATE_FULLPHYSICS)))
+            for i in range(n):
+                datas[0].qpos[:], datas[0].qvel[:] = q0[i], v0[i]
+                mujoco.mj_getState(mj, datas[0], state0[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+            t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
+            res = {}
+            for dtype in (torch.float64, torch.float32):
+                model = load_mjcf(path, num_worlds=n, dtype=dtype)
+                q, v, u = (torch.tensor(x, dtype=dtype) for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+                res[dtype] = best_time(lambda: rollout(model, q, v, u, timestep=mj.opt.timestep / sub),
+                                       args.repeats)
+            q, v, u = (torch.tensor(x, dtype=torch.float32, requires_grad=True)
+                       for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+
+            def fwd_bwd():
+                qs, vs = rollout(model, q, v, u, timestep=mj.opt.timestep / sub)
+                (qs[:, -1].sum() + vs[:, -1].sum()).backward()
+
+            t_grad = best_time(fwd_bwd, args.repeats)
+            steps = n * args.steps
+            integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
+            print(f"| {name} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "
+                  f"| {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | {steps / res[torch.float32]:,.0f} "
+                  f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -59,6 +59,7 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
                                                     ("diffsim/Swimmer-v0", 1000, 360.0),
                                                     ("diffsim/Hopper-v0", 1000, 3800.0),
                                                     ("diffsim/HalfCheetah-v0", 1000, 4800.0),
+                                                    ("diffsim/Ant-v0", 1000, 6000.0),
                                                     ("diffsim/Walker2d-v0", 1000, None)])
 def test_registered_and_checked(env_id, steps, threshold):
     from gymnasium.utils.env_checker import check_env
@@ -104,3 +105,55 @@ def test_contact_task_definitions_match_gymnasium_v5_on_shared_states(dyn_cls, e
         assert 0 < terminations < 300  # both healthy and unhealthy states were seen
     else:
         assert terminations == 0
+
+
+def test_ant_definitions_match_gymnasium_v5():
+    """Ant-v5 on MuJoCo's own transitions (a random-action run, then a drop from 1.5 m that is unhealthy until
+    the torso is below 1 m): the observation's state part, the reward without its contact cost (its forward
+    term taken from the states, see below), and the termination equal Gymnasium's; the same seed gives the
+    same start. The contact part (cfrc_ext clipped to
+    +-1) comes from each engine's own contact model, so it is compared where both are determined: at MuJoCo's
+    state of rest on four feet, every clipped component equals Gymnasium's."""
+    from diffsim.rigid import rollout
+    from envs.ant import AntDynamics, AntEnv
+
+    ref, dyn, ours = gym.make("Ant-v5").unwrapped, AntDynamics(), AntEnv()
+    for seed in range(2):
+        ours.reset(seed=seed)
+        r, _ = ref.reset(seed=seed)
+        np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]), rtol=0, atol=1e-15)
+        assert ours.np_random.bit_generator.state == ref.np_random.bit_generator.state
+    assert ours.observation_space.shape == ref.observation_space.shape == (105,)
+    rng = np.random.default_rng(0)
+    terminations = 0
+    for step in range(120):
+        if step == 60:
+            qpos = ref.data.qpos.copy()
+            qpos[2] = 1.5
+            ref.set_state(qpos, ref.data.qvel)
+        before = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel]))[None]
+        a = rng.uniform(-1, 1, ref.action_space.shape)
+        obs, reward, term, _, info = ref.step(a)
+        after = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel]))[None]
+        np.testing.assert_allclose(dyn.observe(after)[0, :27].numpy(), obs[:27], atol=1e-12)
+        ours_reward = float(dyn.reward(before, torch.tensor(a)[None], after)[0] + dyn.contact_cost(after)[0])
+        # Gymnasium's dx/dt is read from body positions MuJoCo last computed (inside the RK4 step, so they lag
+        # the state; 0.05 m/s apart here at times), diffsim's from the states: swap that term
+        x_velocity = float(after[0, 0] - before[0, 0]) / dyn.dt
+        expected = reward - info["reward_contact"] - info["x_velocity"] + x_velocity
+        assert abs(ours_reward - expected) < 1e-9
+        assert bool(dyn.terminated(after)[0]) == term
+        terminations += term
+    assert 0 < terminations < 120
+    ref.reset(seed=0)
+    ref.set_state(ref.init_qpos, ref.init_qvel)
+    for _ in range(400):  # 20 s: settles onto its four feet
+        obs, *_ = ref.step(np.zeros(8))
+    start = torch.tensor(np.concatenate([ref.init_qpos, ref.init_qvel]))[None]
+    with torch.no_grad():  # diffsim's own rest, at 0.625 ms (at the env's 2.5 ms loaded feet chatter)
+        qs, vs = rollout(dyn.template, start[:, :15], start[:, 15:], torch.zeros(1, 32000, 8, dtype=torch.float64),
+                         timestep=6.25e-4)
+    rest = torch.cat([qs[:, -1], vs[:, -1]], dim=1)
+    contact = dyn.observe(rest)[0, 27:].numpy()
+    assert np.abs(obs[27:]).max() == 1.0 and np.abs(contact).max() == 1.0  # the feet's loads exceed the clip
+    np.testing.assert_allclose(contact, obs[27:], atol=1e-5)  # 2e-7 apart when run on this machine

@@ -7,6 +7,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
+from envs.ant import AntDynamics, AntEnv, AntVectorEnv
 from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, CartPoleSwingUpVectorEnv
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
 from envs.half_cheetah import HalfCheetahDynamics, HalfCheetahEnv, HalfCheetahVectorEnv
@@ -19,7 +20,7 @@ from envs.walker2d import Walker2dDynamics, Walker2dEnv, Walker2dVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
        "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/HalfCheetah-v0",
-       "diffsim/Walker2d-v0"]
+       "diffsim/Walker2d-v0", "diffsim/Ant-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -38,9 +39,10 @@ def test_registered_vector_entry_point(env_id):
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
-    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6)],
+    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6),
+    (AntVectorEnv, AntEnv, 6)],
     ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer", "hopper", "walker2d",
-         "half_cheetah"])
+         "half_cheetah", "ant"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -122,8 +124,8 @@ def test_normal_start_components():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("dyn_cls", [HopperDynamics, Walker2dDynamics, HalfCheetahDynamics],
-                         ids=["hopper", "walker2d", "half_cheetah"])
+@pytest.mark.parametrize("dyn_cls", [HopperDynamics, Walker2dDynamics, HalfCheetahDynamics, AntDynamics],
+                         ids=["hopper", "walker2d", "half_cheetah", "ant"])
 def test_locomotion_step_gradcheck_through_contacts(dyn_cls):
     """gradcheck of one env step (reward) of the locomotion tasks from states in ground contact (opt-in: compiles
     each model's gradient module, 25-40 s apiece cold on a 2-core machine). The contacts are stiff: central

@@ -3,12 +3,12 @@
 Each model is Gymnasium's own MJCF file (``gymnasium/envs/mujoco/assets``), stepped the way each simulator's env
 steps it: MuJoCo with the file's integrator and timestep (Euler at 10 ms for half_cheetah, RK4 otherwise),
 diffsim with RK4 at the file's timestep divided by the env's ``substeps`` (its explicit penalty contacts need
-shorter steps on HalfCheetah and Ant; see ``envs/``). Both simulate the same time from the same starts
-(qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5 steps); throughput
-is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so the two are
-comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default all cores)
-and computes no gradients; diffsim's forward+backward is the gradient of the summed final state w.r.t. initial
-state and controls (float32). Compilation is excluded (one untimed warm-up call).
+shorter steps on HalfCheetah and Ant; see ``envs/``; ``--substeps`` overrides). Both simulate the same time
+from the same starts (qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5
+steps); throughput is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so
+the two are comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default
+all cores) and computes no gradients; diffsim's forward+backward is the gradient of the summed final state
+w.r.t. initial state and controls (float32). Compilation is excluded (one untimed warm-up call).
 
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]``
 """
@@ -25,9 +25,14 @@ import torch
 
 from benchmarks.timing import best_time
 from diffsim.rigid import load_mjcf, rollout
+from envs.ant import AntDynamics
+from envs.half_cheetah import HalfCheetahDynamics
+from envs.hopper import HopperDynamics
 from envs.rigid_core import gymnasium_asset
+from envs.walker2d import Walker2dDynamics
 
-SUBSTEPS = {"half_cheetah": 2, "ant": 4, "hopper": 1, "walker2d_v5": 1, "swimmer": 1}  # as the envs run them
+SUBSTEPS = {"half_cheetah": HalfCheetahDynamics.substeps, "ant": AntDynamics.substeps,  # as the envs run them
+            "hopper": HopperDynamics.substeps, "walker2d_v5": Walker2dDynamics.substeps}
 
 
 def _inputs(mj, n, steps, rng):
@@ -46,6 +51,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="file steps per rollout")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per file step (default: the env's)")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
           f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}")
@@ -56,7 +62,7 @@ def main(argv=None):
     for name in args.models:
         path = gymnasium_asset(name)
         mj = mujoco.MjModel.from_xml_path(path)
-        sub = SUBSTEPS[name]
+        sub = args.substeps or SUBSTEPS[name]
         for n in args.worlds:
             q0, v0, ctrl = _inputs(mj, n, args.steps, rng)
             datas = [mujoco.MjData(mj) for _ in range(args.threads)]

@@ -5,9 +5,11 @@ Gymnasium's own ``ant.xml`` (MuJoCo model): a 0.91 kg quadruped (a spherical tor
 of two capsules each; hips within ±30°, ankles within [30°, 70°] or [-70°, -30°]), eight motors (gear 150,
 control in [-1, 1]), floor contacts (MuJoCo's solref/solimp mapped to diffsim's penalty contacts, see
 ``diffsim.rigid``). MuJoCo steps it with RK4 at 10 ms; diffsim's explicit penalty contacts need a shorter step,
-so diffsim runs RK4 at 2.5 ms (four steps per MuJoCo step; ``frame_skip`` = 5, an env step is 50 ms either
-way). Contacts make diffsim's trajectory differ from MuJoCo's from the first touchdown on; at this step loaded
-feet do not come fully to rest (their smooth friction chatters at mm/s to cm/s; at 0.6 ms they rest).
+so diffsim runs RK4 at 0.625 ms (16 steps per MuJoCo step; ``frame_skip`` = 5, an env step is 50 ms either
+way): at 10 ms bang-bang controls make most ants blow up; at 2.5 ms they stay finite, but the light feet's
+smooth friction (an explicit damper below 1 cm/s of slip) chatters at mm/s to cm/s instead of resting and a
+step's gradient is off by up to 2x against central differences; at 0.625 ms the ant rests and gradients pass
+gradcheck. Contacts make diffsim's trajectory differ from MuJoCo's from the first touchdown on.
 State ``[qpos (15), qvel (14)]``: torso position (m; qpos0 height 0.75) and quaternion (w, x, y, z), eight joint
 angles (rad), then the torso's linear (world) and angular (local) velocity and the joint rates.
 
@@ -45,7 +47,7 @@ class AntDynamics(GymnasiumMujocoDynamics):
     model_name = "ant"
     frame_skip = 5
     integrator = "rk4"
-    substeps = 4
+    substeps = 16
     reset_noise_default = 0.1
     velocity_noise = "normal"
 

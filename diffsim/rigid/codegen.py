@@ -328,9 +328,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
             force.append(f"-P[w, {o['dof_stiffness'] + i}] * (q[{model_qadr_of_dof(model, i)}] "
                          f"- P[w, {o['dof_springref'] + i}])")
         if model.dof_limited[i]:
-            force.append(f"joint_limit(q[{model_qadr_of_dof(model, i)}], qd[{i}], P[w, {o['dof_range'] + 2 * i}], "
-                         f"P[w, {o['dof_range'] + 2 * i + 1}], P[w, {o['dof_limit'] + 2 * i}], "
-                         f"P[w, {o['dof_limit'] + 2 * i + 1}])")
+            force.append(_limit_force(model, o, i))
         for a_, dof in enumerate(model.actuator_dof):
             if dof == i:
                 force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
@@ -428,17 +426,23 @@ def _sparse_ldl_solve(nv: int, anc: list[list[int]]) -> list[str]:
 BODY_KINEMATICS = 27
 
 
+def _limit_force(model, o, i: int) -> str:
+    """The expression of dof ``i``'s joint-limit force (generalised: N or N m)."""
+    return (f"joint_limit(q[{model_qadr_of_dof(model, i)}], qd[{i}], P[w, {o['dof_range'] + 2 * i}], "
+            f"P[w, {o['dof_range'] + 2 * i + 1}], P[w, {o['dof_limit'] + 2 * i}], P[w, {o['dof_limit'] + 2 * i + 1}])")
+
+
 def _kinematics(model, o) -> list[str]:
-    """Kernel ``kinematics(Q, QD, P, D, X)``: every body's pose and velocity, and the force and torque (about the
-    world origin) its contacts exert on it (``BODY_KINEMATICS`` values per body in the world frame) at the state
-    ``(Q[w], QD[w])``."""
+    """Kernel ``kinematics(Q, QD, P, D, X, L)``: every body's pose and velocity, and the force and torque (about
+    the world origin) its contacts exert on it (``BODY_KINEMATICS`` values per body in the world frame), and every
+    dof's joint-limit force ``L[w, i]`` (zero where unlimited), at the state ``(Q[w], QD[w])``."""
     nq, nv = model.nq, model.nv
     body, _ = _body_lines(model, o, with_acc=False)
     ext = {b: [] for b in range(model.nbody)}
     body += _contacts(model, o, ext)
     out = ["", "", "@wp.kernel",
            "def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dtype=S), "
-           "D: wp.array2d(dtype=S), X: wp.array3d(dtype=S)):",
+           "D: wp.array2d(dtype=S), X: wp.array3d(dtype=S), L: wp.array2d(dtype=S)):",
            "    w = wp.tid()", "    zero = V3(S(0.0), S(0.0), S(0.0))",
            "    q = VQ(" + ", ".join(f"Q[w, {i}]" for i in range(nq)) + ")",
            "    qd = VV(" + ", ".join(f"QD[w, {i}]" for i in range(nv)) + ")"] + body
@@ -454,6 +458,7 @@ def _kinematics(model, o) -> list[str]:
         else:
             vals += ["S(0.0)"] * 6
         out += [f"    X[w, {b}, {k}] = {v}" for k, v in enumerate(vals)]
+    out += [f"    L[w, {i}] = {_limit_force(model, o, i)}" for i in range(nv) if model.dof_limited[i]]
     return out
 
 

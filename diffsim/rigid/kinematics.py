@@ -7,9 +7,11 @@ returns, per world and body, in the world frame: the body frame's origin ``xpos`
 rotation ``xmat`` (W, nbody, 3, 3), the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity
 ``angvel`` (W, nbody, 3, rad/s), the COM's linear velocity ``linvel`` (W, nbody, 3, m/s), and the total force
 ``contact_force`` (W, nbody, 3, N) the body's contacts exert on it with its torque about the world origin
-``contact_torque`` (W, nbody, 3, N m). :func:`contact_wrench` turns the last two into MuJoCo's ``cfrc_ext``
-layout. Differentiable w.r.t. the states and the model's parameters. Bodies are the model's
-(``model.body_names``), the massless joint frames of multi-joint MJCF bodies included.
+``contact_torque`` (W, nbody, 3, N m) (:func:`contact_wrench` turns these two into MuJoCo's ``cfrc_ext``
+layout), and each dof's joint-limit force ``limit_force`` (W, nv; N or N m, zero where unlimited; MuJoCo's
+``qfrc_constraint`` of a model whose only constraints are limits). Differentiable w.r.t. the states and the
+model's parameters. Bodies are the model's (``model.body_names``), the massless joint frames of multi-joint MJCF
+bodies included.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class BodyKinematics:
     linvel: torch.Tensor
     contact_force: torch.Tensor
     contact_torque: torch.Tensor
+    limit_force: torch.Tensor
 
 
 def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None = None) -> BodyKinematics:
@@ -55,14 +58,15 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     def fn(q, qd, P):
         D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
         X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
+        L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
         wp.launch(dyn.derive, W, inputs=[P, D], device=device)
-        wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X], device=device)
-        return (X,)
+        wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X, L], device=device)
+        return X, L
 
     P = flat_params(model).to(dtype).expand(W, -1)
-    (X,) = warp_apply(fn, qpos, qvel, P)
+    X, L = warp_apply(fn, qpos, qvel, P)
     return BodyKinematics(X[..., 0:3], X[..., 3:12].reshape(W, nb, 3, 3), X[..., 12:15], X[..., 15:18], X[..., 18:21],
-                          X[..., 21:24], X[..., 24:27])
+                          X[..., 21:24], X[..., 24:27], L)
 
 
 def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:

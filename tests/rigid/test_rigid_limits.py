@@ -2,6 +2,7 @@
 import torch
 
 from diffsim.rigid import load_mjcf
+from diffsim.rigid.kinematics import body_kinematics
 from diffsim.rigid.rollout import rollout
 
 F64 = torch.float64
@@ -39,7 +40,8 @@ def test_degrees_in_mjcf_ranges():
 def test_solreflimit_rests_as_deep_in_the_limit_as_mujoco():
     """MJCF limits map solreflimit/solimplimit to the penalty as contacts do, with the dof's invweight0 (its
     entry of M^-1 at qpos0): a pendulum pressed into its limit by gravity rests where MuJoCo's does (constant
-    impedance: to 1 % of the penetration)."""
+    impedance: to 1 % of the penetration), and the limit force ``body_kinematics`` reports there equals MuJoCo's
+    ``qfrc_constraint`` (both hold the pendulum against gravity)."""
     import mujoco
     import numpy as np
 
@@ -55,5 +57,8 @@ def test_solreflimit_rests_as_deep_in_the_limit_as_mujoco():
     theirs, ours = data.qpos[0] - 0.5, float(qs[0, -1, 0]) - 0.5  # gravity along -x presses q past 0.5
     assert abs(float(vs[0, -1, 0])) < 1e-6 and abs(data.qvel[0]) < 1e-6
     assert theirs > 1e-3 and abs(ours - theirs) < 0.01 * theirs, (ours, theirs)
+    limit_force = body_kinematics(model, qs[:, -1], vs[:, -1]).limit_force
+    assert data.qfrc_constraint[0] < -1.0  # pushes back into the range
+    np.testing.assert_allclose(limit_force[0].numpy(), data.qfrc_constraint, rtol=1e-5)
     np.testing.assert_allclose(float(model.dof_limit[0, 0, 0]), 0.95 ** 2 / (0.05 * 0.95 ** 2 * 0.05 ** 2)
                                / (1 / 1.001), rtol=1e-9)

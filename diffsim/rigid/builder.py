@@ -656,4 +656,6 @@ class ModelBuilder:
                 else [(0.0, 0.0, 0.0)] * len(pairs), (len(pairs), 3)),
             ignored=tuple(b.ignored), integrator=b.integrator, tendons=tuple(
                 (name, tuple((*_tendon_dof(name, joint_dof, jtype, qadr, b.bodies, j), c) for j, c in joints))
-                for name, joints in b.tendons), device=dev)
+                for name, joints in b.tendons),
+            sites=tuple((st.name, st.body, tuple(map(float, st.pos)), tuple(map(float, st.quat)))
+                        for st in b.sites.values()), device=dev)

@@ -69,6 +69,16 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
                           X[..., 21:24], X[..., 24:27], L)
 
 
+def site_xpos(model: Model, kin: BodyKinematics, name: str) -> torch.Tensor:
+    """World position ``(W, 3)`` (m) of the named site (MuJoCo's ``site_xpos``) from ``kin`` of ``model``."""
+    site = next((s for s in model.sites if s[0] == name), None)
+    if site is None:
+        raise ValueError(f"name must be one of the model's sites {[s[0] for s in model.sites]}, got {name!r}")
+    _, body, pos, _ = site
+    local = torch.tensor(pos, dtype=kin.xpos.dtype, device=kin.xpos.device)
+    return kin.xpos[:, body] + kin.xmat[:, body] @ local
+
+
 def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
     """MuJoCo's ``cfrc_ext`` layout for this engine's contacts: per world and body ``(W, nbody, 6)``, the torque
     (N m) and force (N) the body's contacts exert on it, world axes, the torque taken about the centre of mass of

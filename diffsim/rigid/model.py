@@ -124,6 +124,7 @@ class Model:
     # frame when qpos equals it, as MuJoCo's ``ref``), 0 for none
     ignored: tuple = ()  # what the MJCF file said that changes nothing here (drawing only), with its line
     tendons: tuple = ()  # inert fixed tendons: (name, ((qpos index, dof index, coef), ...)); no force
+    sites: tuple = ()  # named frames: (name, body, position (m) and quaternion (w x y z) in the body frame)
     integrator: str = "rk4"  # the integrator the model asks for (MJCF <option integrator>: MuJoCo's default is
     # Euler); rollout's ``integrator`` argument decides what runs
     device: str = "cpu"
@@ -195,5 +196,5 @@ class Model:
 
 TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
                         if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device", "ignored", "integrator",
-                                                        "tendons"))
+                                                        "tendons", "sites"))
 """The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""

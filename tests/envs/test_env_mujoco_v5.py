@@ -56,6 +56,7 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
 
 
 @pytest.mark.parametrize("env_id,steps,threshold", [("diffsim/InvertedPendulum-v0", 1000, 950.0),
+                                                    ("diffsim/InvertedDoublePendulum-v0", 1000, 9100.0),
                                                     ("diffsim/Swimmer-v0", 1000, 360.0),
                                                     ("diffsim/Hopper-v0", 1000, 3800.0),
                                                     ("diffsim/HalfCheetah-v0", 1000, 4800.0),
@@ -157,3 +158,46 @@ def test_ant_definitions_match_gymnasium_v5():
     contact = dyn.observe(rest)[0, 27:].numpy()
     assert np.abs(obs[27:]).max() == 1.0 and np.abs(contact).max() == 1.0  # the feet's loads exceed the clip
     np.testing.assert_allclose(contact, obs[27:], atol=1e-5)  # 2e-7 apart when run on this machine
+
+
+def _idp_reward(tip, qvel):  # InvertedDoublePendulum-v5's reward from a tip position, as in Gymnasium's source
+    x, y = tip[0], tip[2]
+    return 10.0 * (y > 1) - 0.01 * x ** 2 - (y - 2) ** 2 - 1e-3 * qvel[1] ** 2 - 5e-3 * qvel[2] ** 2
+
+
+def test_inverted_double_pendulum_matches_gymnasium_v5_step_for_step():
+    """Same seed and actions: the float64 state equals MuJoCo's to 1e-9 at every step (no contacts; the cart stays
+    off its slider limit, where both report zero constraint force) and the observation equals Gymnasium's. The
+    reward and termination read the pole tip at the state; Gymnasium reads MuJoCo's ``site_xpos``, computed inside
+    the last RK4 step: its own reward is reproduced from that position, diffsim's from the tip at the state
+    (MuJoCo's kinematics of the same state)."""
+    import mujoco
+
+    from envs.inverted_double_pendulum import InvertedDoublePendulumEnv
+
+    ours, ref = InvertedDoublePendulumEnv(), gym.make("InvertedDoublePendulum-v5").unwrapped
+    fresh = mujoco.MjData(ref.model)
+    rng = np.random.default_rng(0)
+    steps = 0
+    for episode in range(3):
+        o, _ = ours.reset(seed=episode)
+        r, _ = ref.reset(seed=episode)
+        np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(o, r, rtol=1e-6, atol=1e-7)
+        for step in range(200):
+            a = rng.uniform(-0.3, 0.3, 1).astype(np.float32)
+            o, rew, term, trunc, _ = ours.step(a)
+            r, ref_rew, ref_term, _, _ = ref.step(a)
+            np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]), atol=1e-9,
+                                       err_msg=f"episode {episode}, step {step}")
+            np.testing.assert_allclose(o, r, rtol=1e-5, atol=1e-6)
+            assert abs(_idp_reward(ref.data.site_xpos[0], ref.data.qvel) - ref_rew) < 1e-12  # Gymnasium's formula
+            fresh.qpos[:], fresh.qvel[:] = ours.state[:3], ours.state[3:]
+            mujoco.mj_kinematics(ref.model, fresh)
+            assert abs(rew - _idp_reward(fresh.site_xpos[0], fresh.qvel)) < 1e-9
+            assert term == bool(fresh.site_xpos[0][2] <= 1) and not trunc
+            steps += 1
+            if term or ref_term:
+                break
+        assert term  # random pushes topple it
+    assert steps > 15

@@ -12,6 +12,11 @@ from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, C
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
 from envs.half_cheetah import HalfCheetahDynamics, HalfCheetahEnv, HalfCheetahVectorEnv
 from envs.hopper import HopperDynamics, HopperEnv, HopperVectorEnv
+from envs.inverted_double_pendulum import (
+    InvertedDoublePendulumDynamics,
+    InvertedDoublePendulumEnv,
+    InvertedDoublePendulumVectorEnv,
+)
 from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
 from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
@@ -19,8 +24,8 @@ from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 from envs.walker2d import Walker2dDynamics, Walker2dEnv, Walker2dVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/HalfCheetah-v0",
-       "diffsim/Walker2d-v0", "diffsim/Ant-v0"]
+       "diffsim/InvertedPendulum-v0", "diffsim/InvertedDoublePendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0",
+       "diffsim/HalfCheetah-v0", "diffsim/Walker2d-v0", "diffsim/Ant-v0"]
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -39,10 +44,11 @@ def test_registered_vector_entry_point(env_id):
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
+    (InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8),
     (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6),
     (AntVectorEnv, AntEnv, 6)],
-    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer", "hopper", "walker2d",
-         "half_cheetah", "ant"])
+    ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer",
+         "inverted_double_pendulum", "hopper", "walker2d", "half_cheetah", "ant"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -142,8 +148,9 @@ def test_locomotion_step_gradcheck_through_contacts(dyn_cls):
 
 
 @pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics(),
-                                 InvertedPendulumDynamics(), SwimmerDynamics()],
-                         ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum", "swimmer"])
+                                 InvertedPendulumDynamics(), InvertedDoublePendulumDynamics(), SwimmerDynamics()],
+                         ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum",
+                              "inverted_double_pendulum", "swimmer"])
 def test_functional_step_gradcheck(dyn):
     state = dyn.reset(2, torch.Generator().manual_seed(0)).requires_grad_(True)
     low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)

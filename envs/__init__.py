@@ -11,9 +11,9 @@
 * ``diffsim/Quadrotor-v0`` -- fly to a goal and hover (four rotor thrusts);
 * ``diffsim/Throw-v0``     -- push or throw a box to rest on a target (contacts, friction);
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step);
-* ``diffsim/InvertedPendulum-v0``, ``diffsim/InvertedDoublePendulum-v0``, ``diffsim/Swimmer-v0``,
-  ``diffsim/Hopper-v0``, ``diffsim/HalfCheetah-v0``, ``diffsim/Walker2d-v0``, ``diffsim/Ant-v0`` -- Gymnasium's
-  MuJoCo v5 tasks of those names (their own model files) on diffsim.
+* ``diffsim/InvertedPendulum-v0``, ``diffsim/InvertedDoublePendulum-v0``, ``diffsim/Reacher-v0``,
+  ``diffsim/Swimmer-v0``, ``diffsim/Hopper-v0``, ``diffsim/HalfCheetah-v0``, ``diffsim/Walker2d-v0``,
+  ``diffsim/Ant-v0`` -- Gymnasium's MuJoCo v5 tasks of those names (their own model files) on diffsim.
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
 differentiable functional interface (``envs.<name>.<Name>Dynamics`` / ``TrebuchetFunctional``).
@@ -57,6 +57,7 @@ for _name, _module, _steps, _threshold in (
         ("Quadrotor", "quadrotor", 500, None), ("Throw", "throw", None, None),
         ("InvertedPendulum", "inverted_pendulum", 1000, 950.0),
         ("InvertedDoublePendulum", "inverted_double_pendulum", 1000, 9100.0), ("Swimmer", "swimmer", 1000, 360.0),
+        ("Reacher", "reacher", 50, -3.75),
         ("Hopper", "hopper", 1000, 3800.0), ("HalfCheetah", "half_cheetah", 1000, 4800.0),
         ("Walker2d", "walker2d", 1000, None), ("Ant", "ant", 1000, 6000.0)):
     gymnasium.register(
@@ -78,6 +79,7 @@ FUNCTIONAL = {
     "diffsim/Throw-v0": "envs.throw:ThrowDynamics",
     "diffsim/InvertedPendulum-v0": "envs.inverted_pendulum:InvertedPendulumDynamics",
     "diffsim/InvertedDoublePendulum-v0": "envs.inverted_double_pendulum:InvertedDoublePendulumDynamics",
+    "diffsim/Reacher-v0": "envs.reacher:ReacherDynamics",
     "diffsim/Swimmer-v0": "envs.swimmer:SwimmerDynamics",
     "diffsim/Hopper-v0": "envs.hopper:HopperDynamics",
     "diffsim/HalfCheetah-v0": "envs.half_cheetah:HalfCheetahDynamics",

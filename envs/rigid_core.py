@@ -80,6 +80,18 @@ class RigidDynamics(ClassicDynamics):
     def env_action(self, action) -> np.ndarray:
         return np.clip(box_action(action, (self.nu,)), self.ctrl_low, self.ctrl_high)
 
+    def device_sampler(self, device):
+        """``(kernel, inputs)`` drawing initial states on ``device``: ``kernel(rng, *inputs, mask, out)`` over the
+        worlds (world ``i`` from PCG64 stream ``i``, the numbers :meth:`sample_initial` draws from that stream);
+        by default :func:`envs.pcg64.draw_rows` of :meth:`initial_bounds` and :meth:`initial_normal_std`."""
+        low, high = self.initial_bounds()
+        std = self.initial_normal_std()
+        std = np.zeros(self.state_dim) if std is None else std
+        return pcg64.draw_rows, [wp.array(np.asarray(b, dtype=dt), dtype=wt, device=device) for b, dt, wt in (
+            (low, np.float64, wp.float64), (high, np.float64, wp.float64), (std, np.float64, wp.float64),
+            (pcg64.ZIG_K, np.uint64, wp.uint64), (pcg64.ZIG_W, np.float64, wp.float64),
+            (pcg64.ZIG_F, np.float64, wp.float64))]
+
     def reward(self, state, action, next_state):
         raise NotImplementedError
 
@@ -188,13 +200,7 @@ class RigidVectorEnv(ClassicVectorEnv):
         self._device = runtime.resolve_device(dynamics.device)
         self._torch_device = torch.device(dynamics.device)
         self._rng = wp.zeros((self.num_envs, 4), dtype=wp.uint64, device=self._device)
-        low, high = dynamics.initial_bounds()
-        std = dynamics.initial_normal_std()
-        std = np.zeros(dynamics.state_dim) if std is None else std
-        self._draw_inputs = [wp.array(np.asarray(b, dtype=dt), dtype=wt, device=self._device) for b, dt, wt in (
-            (low, np.float64, wp.float64), (high, np.float64, wp.float64), (std, np.float64, wp.float64),
-            (pcg64.ZIG_K, np.uint64, wp.uint64), (pcg64.ZIG_W, np.float64, wp.float64),
-            (pcg64.ZIG_F, np.float64, wp.float64))]
+        self._draw_kernel, self._draw_inputs = dynamics.device_sampler(self._device)
         self._state = None
 
     @property
@@ -205,7 +211,7 @@ class RigidVectorEnv(ClassicVectorEnv):
     def _draw(self, state: torch.Tensor, mask: torch.Tensor) -> None:
         """Overwrite the rows of ``state`` where ``mask``, in place, with fresh initial states."""
         with runtime.torch_stream(state.device):
-            wp.launch(pcg64.draw_rows, self.num_envs,
+            wp.launch(self._draw_kernel, self.num_envs,
                       inputs=[self._rng, *self._draw_inputs, wp.from_torch(mask, dtype=wp.bool),
                               wp.from_torch(state, dtype=wp.float64)], device=self._device)
 

@@ -57,6 +57,7 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
 
 @pytest.mark.parametrize("env_id,steps,threshold", [("diffsim/InvertedPendulum-v0", 1000, 950.0),
                                                     ("diffsim/InvertedDoublePendulum-v0", 1000, 9100.0),
+                                                    ("diffsim/Reacher-v0", 50, -3.75),
                                                     ("diffsim/Swimmer-v0", 1000, 360.0),
                                                     ("diffsim/Hopper-v0", 1000, 3800.0),
                                                     ("diffsim/HalfCheetah-v0", 1000, 4800.0),
@@ -201,3 +202,44 @@ def test_inverted_double_pendulum_matches_gymnasium_v5_step_for_step():
                 break
         assert term  # random pushes topple it
     assert steps > 15
+
+
+def test_reacher_matches_gymnasium_v5_step_for_step():
+    """Same seed (Gymnasium's rejection-sampled goal included) and actions: the float64 state equals MuJoCo's to
+    1e-9 at every step of three 50-step episodes (while the elbow stays off its limit: with full-range random
+    actions it reaches it within ~30 steps and the two part there, as the inverted pendulums do), and the
+    observation's joint part equals Gymnasium's; the fingertip and target positions the observation and reward
+    read are taken at the state (MuJoCo's kinematics of the same state), where Gymnasium reads MuJoCo's ``xpos``
+    from inside the last RK4 step (its reward is reproduced from those)."""
+    import mujoco
+
+    from envs.reacher import ReacherEnv
+
+    ours, ref = ReacherEnv(), gym.make("Reacher-v5").unwrapped
+    fresh = mujoco.MjData(ref.model)
+    rng = np.random.default_rng(0)
+
+    def gap(data):
+        return data.body("fingertip").xpos - data.body("target").xpos
+
+    for episode in range(3):
+        o, _ = ours.reset(seed=episode)
+        r, _ = ref.reset(seed=episode)
+        np.testing.assert_array_equal(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]))
+        assert ours.np_random.bit_generator.state == ref.np_random.bit_generator.state
+        np.testing.assert_allclose(o, r, rtol=1e-6, atol=1e-7)
+        for step in range(50):
+            a = rng.uniform(-0.3, 0.3, 2).astype(np.float32)  # the elbow stays off its +-3 rad limit
+            o, rew, term, trunc, _ = ours.step(a)
+            r, ref_rew, _, _, _ = ref.step(a)
+            np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel]), atol=1e-9,
+                                       err_msg=f"episode {episode}, step {step}")
+            np.testing.assert_allclose(o[:8], r[:8], rtol=1e-5, atol=1e-6)
+            ctrl_cost = float(np.square(a.astype(np.float64)).sum())  # diffsim squares in float64
+            # Gymnasium's formula (its control cost in the action's float32)
+            assert abs(-np.linalg.norm(gap(ref.data)) - float(np.square(a).sum()) - ref_rew) < 1e-12
+            fresh.qpos[:], fresh.qvel[:] = ours.state[:4], ours.state[4:]
+            mujoco.mj_kinematics(ref.model, fresh)
+            np.testing.assert_allclose(o[8:], gap(fresh)[:2], rtol=1e-5, atol=1e-6)
+            assert abs(rew - (-np.linalg.norm(gap(fresh)) - ctrl_cost)) < 1e-9
+            assert not term and not trunc

@@ -19,12 +19,14 @@ from envs.inverted_double_pendulum import (
 )
 from envs.inverted_pendulum import InvertedPendulumDynamics, InvertedPendulumEnv, InvertedPendulumVectorEnv
 from envs.quadrotor import HOVER, QuadrotorDynamics, QuadrotorEnv, QuadrotorVectorEnv
+from envs.reacher import ReacherDynamics, ReacherEnv, ReacherVectorEnv
 from envs.swimmer import SwimmerDynamics, SwimmerEnv, SwimmerVectorEnv
 from envs.throw import ThrowDynamics, ThrowEnv, ThrowVectorEnv
 from envs.walker2d import Walker2dDynamics, Walker2dEnv, Walker2dVectorEnv
 
 IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0",
-       "diffsim/InvertedPendulum-v0", "diffsim/InvertedDoublePendulum-v0", "diffsim/Swimmer-v0", "diffsim/Hopper-v0",
+       "diffsim/InvertedPendulum-v0", "diffsim/InvertedDoublePendulum-v0", "diffsim/Reacher-v0", "diffsim/Swimmer-v0",
+       "diffsim/Hopper-v0",
        "diffsim/HalfCheetah-v0", "diffsim/Walker2d-v0", "diffsim/Ant-v0"]
 
 
@@ -44,11 +46,11 @@ def test_registered_vector_entry_point(env_id):
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
-    (InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8),
+    (InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8), (ReacherVectorEnv, ReacherEnv, 6),
     (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6),
     (AntVectorEnv, AntEnv, 6)],
     ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer",
-         "inverted_double_pendulum", "hopper", "walker2d", "half_cheetah", "ant"])
+         "inverted_double_pendulum", "reacher", "hopper", "walker2d", "half_cheetah", "ant"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -148,9 +150,10 @@ def test_locomotion_step_gradcheck_through_contacts(dyn_cls):
 
 
 @pytest.mark.parametrize("dyn", [CartPoleSwingUpDynamics(), DoublePendulumDynamics(), QuadrotorDynamics(),
-                                 InvertedPendulumDynamics(), InvertedDoublePendulumDynamics(), SwimmerDynamics()],
+                                 InvertedPendulumDynamics(), InvertedDoublePendulumDynamics(), ReacherDynamics(),
+                                 SwimmerDynamics()],
                          ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum",
-                              "inverted_double_pendulum", "swimmer"])
+                              "inverted_double_pendulum", "reacher", "swimmer"])
 def test_functional_step_gradcheck(dyn):
     state = dyn.reset(2, torch.Generator().manual_seed(0)).requires_grad_(True)
     low, high = torch.as_tensor(dyn.ctrl_low), torch.as_tensor(dyn.ctrl_high)
@@ -271,3 +274,14 @@ def test_swingup_training_shaping_is_zero_on_the_track_and_grows_past_the_soft_r
     torch.testing.assert_close(extra[3:], -5.0 * (torch.tensor([2.5, 2.9], dtype=torch.float64) - SOFT_RAIL) ** 2)
     extra.sum().backward()
     assert x.grad[3] < 0 < x.grad[4]  # pushes back towards the centre
+
+
+def test_reacher_goals_lie_in_the_disc_and_the_target_starts_still():
+    dyn, venv = ReacherDynamics(), ReacherVectorEnv(num_envs=256)
+    venv.reset(seed=1)
+    for x in (dyn.sample_initial(np.random.default_rng(0), size=256),
+              dyn.reset(256, torch.Generator().manual_seed(0)).numpy(), venv.state):
+        goal = x[:, 2:4]
+        assert np.all(np.linalg.norm(goal, axis=1) < 0.2) and goal.std(0).min() > 0.05
+        assert np.all(x[:, 6:8] == 0) and np.all(np.abs(x[:, 4:6]) <= 0.005)
+        assert np.all(np.abs(x[:, :2]) <= 0.1)

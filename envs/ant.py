@@ -61,7 +61,7 @@ class AntDynamics(GymnasiumMujocoDynamics):
         """``clip(cfrc_ext, -1, 1)`` of every body ``(B, nbody, 6)`` at ``state`` (differentiable)."""
         q, v, _ = self.split(state)
         model = self.model_for(state.shape[0])
-        return contact_wrench(model, body_kinematics(model, q, v)).clamp(*CONTACT_FORCE_RANGE)
+        return contact_wrench(model, body_kinematics(model, q, v, contacts=True)).clamp(*CONTACT_FORCE_RANGE)
 
     def observe(self, state):
         q, v, _ = self.split(state)

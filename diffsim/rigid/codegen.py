@@ -248,10 +248,12 @@ def _v3(o):
 
 
 def generate(model, scalar: str, part: str = "dynamics") -> str:
-    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``, ``step_rk4``, ``step_euler``)
-    or ``"kinematics"`` (``derive`` and ``kinematics``), each also as ``"..._forward"``, compiled without adjoint
-    kernels: the adjoints are most of a module's compile time (66 of 90 s for a 16-link chain's dynamics, 15 of
-    19 s for Ant's kinematics), and a call that needs no gradient uses the forward module."""
+    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``, ``step_rk4``, ``step_euler``),
+    ``"kinematics"`` (``derive`` and ``kinematics``) or ``"kinematics_contacts"`` (the same kinematics kernel also
+    evaluating every contact: a large module for models with many geom pairs), each also as ``"..._forward"``,
+    compiled without adjoint kernels: the adjoints are most of a module's compile time (66 of 90 s for a 16-link
+    chain's dynamics, 15 of 19 s for Ant's kinematics), and a call that needs no gradient uses the forward
+    module."""
     nb, nq, nv, nu = model.nbody, model.nq, model.nv, model.nu
     if nv < 1:
         raise ValueError("the model has no degrees of freedom: nothing to simulate")
@@ -261,10 +263,13 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
                             friction_smoothing=FRICTION_SMOOTHING,
                             backward=not part.endswith("_forward"))]
-    if part in ("kinematics", "kinematics_forward"):
-        return "\n".join(lines + _kinematics(model, o) + _derive(model, o)) + "\n"
-    if part not in ("dynamics", "dynamics_forward"):
-        raise ValueError(f"part must be 'dynamics', 'kinematics' or either with '_forward', got {part!r}")
+    base = part.removesuffix("_forward")
+    if base in ("kinematics", "kinematics_contacts"):
+        return "\n".join(lines + _kinematics(model, o, contacts=base == "kinematics_contacts")
+                         + _derive(model, o)) + "\n"
+    if base != "dynamics":
+        raise ValueError("part must be 'dynamics', 'kinematics' or 'kinematics_contacts', or one of them with "
+                         f"'_forward', got {part!r}")
     lines += ["", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int, hd: S):",
              "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation",
@@ -432,14 +437,16 @@ def _limit_force(model, o, i: int) -> str:
             f"P[w, {o['dof_range'] + 2 * i + 1}], P[w, {o['dof_limit'] + 2 * i}], P[w, {o['dof_limit'] + 2 * i + 1}])")
 
 
-def _kinematics(model, o) -> list[str]:
-    """Kernel ``kinematics(Q, QD, P, D, X, L)``: every body's pose and velocity, and the force and torque (about
-    the world origin) its contacts exert on it (``BODY_KINEMATICS`` values per body in the world frame), and every
-    dof's joint-limit force ``L[w, i]`` (zero where unlimited), at the state ``(Q[w], QD[w])``."""
+def _kinematics(model, o, contacts: bool) -> list[str]:
+    """Kernel ``kinematics(Q, QD, P, D, X, L)``: every body's pose and velocity, with ``contacts`` the force and
+    torque (about the world origin) its contacts exert on it (else zeros) (``BODY_KINEMATICS`` values per body in
+    the world frame), and every dof's joint-limit force ``L[w, i]`` (zero where unlimited), at the state
+    ``(Q[w], QD[w])``."""
     nq, nv = model.nq, model.nv
     body, _ = _body_lines(model, o, with_acc=False)
     ext = {b: [] for b in range(model.nbody)}
-    body += _contacts(model, o, ext)
+    if contacts:
+        body += _contacts(model, o, ext)
     out = ["", "", "@wp.kernel",
            "def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dtype=S), "
            "D: wp.array2d(dtype=S), X: wp.array3d(dtype=S), L: wp.array2d(dtype=S)):",

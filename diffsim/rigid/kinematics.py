@@ -5,13 +5,13 @@
 code the dynamics use, in a module of its own, compiled without adjoints unless a gradient is needed) and
 returns, per world and body, in the world frame: the body frame's origin ``xpos`` (W, nbody, 3, m) and
 rotation ``xmat`` (W, nbody, 3, 3), the centre of mass ``xipos`` (W, nbody, 3, m), the angular velocity
-``angvel`` (W, nbody, 3, rad/s), the COM's linear velocity ``linvel`` (W, nbody, 3, m/s), and the total force
-``contact_force`` (W, nbody, 3, N) the body's contacts exert on it with its torque about the world origin
-``contact_torque`` (W, nbody, 3, N m) (:func:`contact_wrench` turns these two into MuJoCo's ``cfrc_ext``
-layout), and each dof's joint-limit force ``limit_force`` (W, nv; N or N m, zero where unlimited; MuJoCo's
-``qfrc_constraint`` of a model whose only constraints are limits). Differentiable w.r.t. the states and the
-model's parameters. Bodies are the model's (``model.body_names``), the massless joint frames of multi-joint MJCF
-bodies included.
+``angvel`` (W, nbody, 3, rad/s), the COM's linear velocity ``linvel`` (W, nbody, 3, m/s); with
+``contacts=True`` also the total force ``contact_force`` (W, nbody, 3, N) the body's contacts exert on it and
+its torque about the world origin ``contact_torque`` (W, nbody, 3, N m) (:func:`contact_wrench` turns these two
+into MuJoCo's ``cfrc_ext`` layout); and each dof's joint-limit force ``limit_force`` (W, nv; N or N m, zero
+where unlimited; MuJoCo's ``qfrc_constraint`` of a model whose only constraints are limits). Differentiable
+w.r.t. the states and the model's parameters. Bodies are the model's (``model.body_names``), the massless joint
+frames of multi-joint MJCF bodies included.
 """
 from __future__ import annotations
 
@@ -34,13 +34,16 @@ class BodyKinematics:
     xipos: torch.Tensor
     angvel: torch.Tensor
     linvel: torch.Tensor
-    contact_force: torch.Tensor
-    contact_torque: torch.Tensor
+    contact_force: torch.Tensor | None
+    contact_torque: torch.Tensor | None
     limit_force: torch.Tensor
 
 
-def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None = None) -> BodyKinematics:
-    """See the module docstring. ``qpos`` (W, nq) and ``qvel`` (W, nv, zero if None) of one dtype."""
+def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None = None,
+                    contacts: bool = False) -> BodyKinematics:
+    """See the module docstring. ``qpos`` (W, nq) and ``qvel`` (W, nv, zero if None) of one dtype. ``contacts``:
+    also evaluate every contact (``contact_force``, ``contact_torque``; ``None`` otherwise) -- its own compiled
+    module, large for models with many geom pairs (Humanoid)."""
     W, nb = model.num_worlds, model.nbody
     dtype = qpos.dtype if isinstance(qpos, torch.Tensor) else None
     if dtype not in runtime.SUPPORTED_DTYPES:
@@ -51,7 +54,8 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     model.check_params()
     grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or any(
         getattr(model, name).requires_grad for name in PARAM_NAMES))
-    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", None, "kinematics", grad)
+    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", None,
+                                "kinematics_contacts" if contacts else "kinematics", grad)
     device = runtime.resolve_device(str(qpos.device))
     nder = codegen.num_derived(model)
 
@@ -66,7 +70,7 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     P = flat_params(model).to(dtype).expand(W, -1)
     X, L = warp_apply(fn, qpos, qvel, P)
     return BodyKinematics(X[..., 0:3], X[..., 3:12].reshape(W, nb, 3, 3), X[..., 12:15], X[..., 15:18], X[..., 18:21],
-                          X[..., 21:24], X[..., 24:27], L)
+                          X[..., 21:24] if contacts else None, X[..., 24:27] if contacts else None, L)
 
 
 def site_xpos(model: Model, kin: BodyKinematics, name: str) -> torch.Tensor:
@@ -82,7 +86,10 @@ def site_xpos(model: Model, kin: BodyKinematics, name: str) -> torch.Tensor:
 def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
     """MuJoCo's ``cfrc_ext`` layout for this engine's contacts: per world and body ``(W, nbody, 6)``, the torque
     (N m) and force (N) the body's contacts exert on it, world axes, the torque taken about the centre of mass of
-    the body's whole tree (the subtree of its root body; MuJoCo's com-based frame)."""
+    the body's whole tree (the subtree of its root body; MuJoCo's com-based frame). ``kin`` from
+    ``body_kinematics(..., contacts=True)``."""
+    if kin.contact_force is None:
+        raise ValueError("kin must come from body_kinematics(..., contacts=True)")
     roots = []
     for b in range(model.nbody):
         r = b

@@ -57,10 +57,10 @@ def test_body_kinematics_gradcheck():
     model = load_mjcf(xml, dtype=F64)
     q = torch.tensor([[0.3, 0.1]], dtype=F64, requires_grad=True)
     v = torch.tensor([[0.7, -0.4]], dtype=F64, requires_grad=True)
-    assert body_kinematics(model, q, v).contact_force[0, 1, 2] > 1.0  # the sphere is in contact
+    assert body_kinematics(model, q, v, contacts=True).contact_force[0, 1, 2] > 1.0  # the sphere is in contact
 
     def outputs(q, v):
-        k = body_kinematics(model, q, v)
+        k = body_kinematics(model, q, v, contacts=True)
         return k.xipos, k.xmat, k.linvel, k.angvel, contact_wrench(model, k)
 
     assert torch.autograd.gradcheck(outputs, (q, v), eps=1e-6, atol=1e-8)
@@ -87,7 +87,7 @@ def test_contact_wrench_at_rest_matches_mujocos_cfrc_ext():
     model = load_mjcf(TRIPOD, dtype=F64)
     q0, v0 = torch.tensor(mj.qpos0)[None], torch.zeros(1, mj.nv, dtype=F64)
     qs, vs = rollout(model, q0, v0, torch.zeros(1, 4000, 0, dtype=F64), timestep=5e-4)
-    wrench = contact_wrench(model, body_kinematics(model, qs[:, -1], vs[:, -1]))[0].numpy()
+    wrench = contact_wrench(model, body_kinematics(model, qs[:, -1], vs[:, -1], contacts=True))[0].numpy()
     weight = 3 * 9.81
     np.testing.assert_allclose(wrench, data.cfrc_ext[1:], atol=5e-3 * weight)
     np.testing.assert_allclose(wrench[:, 5], [2 * 9.81, 9.81], rtol=1e-3)  # each body carries its own weight
@@ -115,3 +115,11 @@ def test_fixed_tendons_report_mujocos_length_and_velocity():
         parse_mjcf(f"<mujoco>{body}<tendon><spatial name='s'/></tendon></mujoco>")
     with pytest.raises(ValueError, match="no joint named 'b'"):
         load_mjcf(f"<mujoco>{body}<tendon><fixed name='t'><joint joint='b'/></fixed></tendon></mujoco>")
+
+
+def test_contact_wrench_needs_the_contact_kinematics():
+    model = load_mjcf(TRIPOD, dtype=F64)
+    kin = body_kinematics(model, torch.tensor(mujoco.MjModel.from_xml_string(TRIPOD).qpos0)[None])
+    assert kin.contact_force is None and kin.contact_torque is None
+    with pytest.raises(ValueError, match="contacts=True"):
+        contact_wrench(model, kin)

@@ -64,11 +64,13 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
                                                     ("diffsim/Ant-v0", 1000, 6000.0),
                                                     ("diffsim/Walker2d-v0", 1000, None)])
 def test_registered_and_checked(env_id, steps, threshold):
+    """Gymnasium's spec values and ``check_env`` (rendering included; the other rigid-body envs are checked in
+    test_env_rigid.py)."""
     from gymnasium.utils.env_checker import check_env
 
-    env = gym.make(env_id)
+    env = gym.make(env_id, render_mode="rgb_array")
     assert env.spec.max_episode_steps == steps and env.spec.reward_threshold == threshold
-    check_env(env.unwrapped)
+    check_env(env.unwrapped, skip_render_check=False)
     with pytest.raises(ValueError, match="reset_noise_scale"):
         gym.make(env_id, reset_noise_scale=-1.0)
 

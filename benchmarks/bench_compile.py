@@ -3,9 +3,11 @@
 Each row runs in a fresh process with empty Warp and diffsim caches (``WARP_CACHE_PATH``,
 ``DIFFSIM_CACHE`` in a temporary folder): ``load_mjcf`` (which compiles the small forward-only
 kinematics module when solref/solimp contacts need ``body_invweight0``), then the first float32
-``rollout`` of 64 worlds x 10 RK4 steps (the dynamics module: forward and adjoint kernels), then its
-first backward. Models: hinge chains of 4, 8 and 16 links (capsules, no contacts) and Gymnasium's MuJoCo
-files that load. Usage: ``python -m benchmarks.bench_compile [--models chain4 ant ...]``.
+``rollout`` of 64 worlds x 10 RK4 steps without gradients (the dynamics module compiled without adjoint
+kernels: what a user who only simulates waits for), then the first one with gradients (the module with
+forward and adjoint kernels), then its first backward (``--forward-only``: stop after the first rollout).
+Models: hinge chains of 4, 8 and 16 links (capsules, no contacts) and Gymnasium's MuJoCo files that load.
+Usage: ``python -m benchmarks.bench_compile [--models chain4 ant ...] [--forward-only]``.
 The goal this is measured against: under 20 s for Ant and under 60 s for Humanoid.
 """
 from __future__ import annotations
@@ -40,6 +42,15 @@ model = load_mjcf(xml, num_worlds=64, dtype=torch.float32)
 t_load = time.time() - t
 src = codegen.generate(model, "float32")
 state = default_state(model)
+t = time.time()
+with torch.no_grad():  # what simulating without gradients compiles: the module without adjoint kernels
+    rollout(model, state.qpos, state.qvel, torch.zeros(64, 10, model.nu))
+t_forward = time.time() - t
+if sys.argv[2:] == ["--forward-only"]:
+    print(json.dumps(dict(model=name, nv=model.nv, bodies=model.nbody, pairs=len(model.geom_pairs),
+                          plane_geoms=sum(any(m is not None for m in ms) for ms in model.geom_plane_margin),
+                          source_kb=len(src) / 1000, load_s=t_load, forward_s=t_forward)))
+    sys.exit(0)
 q = state.qpos.clone().requires_grad_(True)
 t = time.time()
 qs, vs = rollout(model, q, state.qvel, torch.zeros(64, 10, model.nu))
@@ -49,18 +60,19 @@ qs[:, -1].sum().backward()
 t_back = time.time() - t
 print(json.dumps(dict(model=name, nv=model.nv, bodies=model.nbody, pairs=len(model.geom_pairs),
                       plane_geoms=sum(any(m is not None for m in ms) for ms in model.geom_plane_margin),
-                      source_kb=len(src) / 1000, load_s=t_load, first_rollout_s=t_first, first_backward_s=t_back)))
+                      source_kb=len(src) / 1000, load_s=t_load, forward_s=t_forward, first_rollout_s=t_first,
+                      first_backward_s=t_back)))
 """
 
 MODELS = ("chain4", "chain8", "chain16", "walker2d", "hopper", "half_cheetah", "ant", "humanoid")
 
 
-def measure(name: str, timeout: float) -> dict:
+def measure(name: str, timeout: float, forward_only: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, WARP_CACHE_PATH=os.path.join(tmp, "warp"), DIFFSIM_CACHE=os.path.join(tmp, "diffsim"))
         try:
-            out = subprocess.run([sys.executable, "-c", CHILD, name], env=env, capture_output=True, text=True,
-                                 timeout=timeout)
+            out = subprocess.run([sys.executable, "-c", CHILD, name] + (["--forward-only"] if forward_only else []),
+                                 env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return dict(model=name, error=f"not finished after {timeout:.0f} s")
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -71,18 +83,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds per model")
+    parser.add_argument("--forward-only", action="store_true", help="only the first rollout without gradients")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, cold caches, float32")
     print("| model | nv | bodies | body pairs | geoms on the floor | dynamics source (kB) | load_mjcf (s) | "
-          "first rollout, forward+adjoint compile (s) | first backward (s) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "first rollout without gradients, forward compile (s) | first rollout with gradients, forward+adjoint "
+          "compile (s) | first backward (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.models:
-        r = measure(name, args.timeout)
+        r = measure(name, args.timeout, args.forward_only)
         if "error" in r:
             print(f"| {name} | {r['error']} |", flush=True)
             continue
+        rest = ("– | –" if args.forward_only else f"{r['first_rollout_s']:.1f} | {r['first_backward_s']:.1f}")
         print(f"| {name} | {r['nv']} | {r['bodies']} | {r['pairs']} | {r['plane_geoms']} | {r['source_kb']:.0f} | "
-              f"{r['load_s']:.1f} | {r['first_rollout_s']:.1f} | {r['first_backward_s']:.1f} |", flush=True)
+              f"{r['load_s']:.1f} | {r['forward_s']:.1f} | {rest} |", flush=True)
 
 
 if __name__ == "__main__":

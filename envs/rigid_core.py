@@ -26,7 +26,9 @@ from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
 class RigidDynamics(ClassicDynamics):
     """Subclasses set ``model_name``, ``frame_skip``, ``context_dim`` and implement
     ``initial_bounds``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
-    the continuous actions, which map linearly onto the actuators' control ranges."""
+    the continuous actions, which map linearly onto the actuators' control ranges. ``timestep`` (s) overrides the
+    model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
+    but stiff contacts may chatter or blow up), other keywords the physical parameters of ``template``."""
 
     model_name: str
     frame_skip: int
@@ -38,7 +40,11 @@ class RigidDynamics(ClassicDynamics):
         """The MJCF file: the built-in model ``model_name`` unless a subclass says otherwise."""
         return builtin_model(self.model_name)
 
-    def __init__(self, device: str = "cpu", timestep: float | None = None, **overrides):
+    def __init__(self, device: str = "cpu", timestep: float | None = None, substeps: int | None = None, **overrides):
+        if substeps is not None:
+            if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
+                raise ValueError(f"substeps must be an int >= 1 (diffsim steps per simulator step), got {substeps!r}")
+            self.substeps = int(substeps)
         self.device = device
         self.template = load_mjcf(self.model_file(), num_worlds=1, dtype=torch.float64, device=device,
                                   timestep=timestep)

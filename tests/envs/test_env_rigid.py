@@ -286,3 +286,14 @@ def test_reacher_goals_lie_in_the_disc_and_the_target_starts_still():
         assert np.all(np.linalg.norm(goal, axis=1) < 0.2) and goal.std(0).min() > 0.05
         assert np.all(x[:, 6:8] == 0) and np.all(np.abs(x[:, 4:6]) <= 0.005)
         assert np.all(np.abs(x[:, :2]) <= 0.1)
+
+
+def test_substeps_trade_step_length_for_speed():
+    """``substeps`` (diffsim steps per simulator step) is an env argument; the default is the task's."""
+    assert HalfCheetahDynamics().substeps == 2 and HalfCheetahDynamics(substeps=4).substeps == 4
+    env = gym.make("diffsim/HalfCheetah-v0", substeps=4).unwrapped
+    env.reset(seed=0)
+    assert np.all(np.isfinite(env.step(np.zeros(6))[0]))
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="substeps must be an int >= 1"):
+            HalfCheetahDynamics(substeps=bad)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from envs.rendering import segment
 from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 CTRL_COST_WEIGHT = 0.1
@@ -55,10 +56,8 @@ class HalfCheetahDynamics(GymnasiumMujocoDynamics):
         img = np.full((size, size, 3), 255, dtype=np.uint8)
         x, z, angle = (float(v) for v in state[:3])
         px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * (z + 0.7))
-        for r in np.linspace(-12, 12, 25):  # the torso, 1 m long
-            qx, qz = px + int(r * np.cos(angle)), pz - int(r * np.sin(angle))
-            if 0 <= qx < size and 0 <= qz < size:
-                img[qz, qx] = (0, 0, 0)
+        dx, dz = 12 * np.cos(angle), 12 * np.sin(angle)  # the torso, 1 m long
+        segment(img, (px - dx, pz + dz), (px + dx, pz - dz), (0, 0, 0))
         img[size - 10:size - 9] = (120, 120, 120)
         return img
 

@@ -28,6 +28,7 @@ import torch
 from gymnasium import spaces
 
 from diffsim.rigid.kinematics import body_kinematics, site_xpos
+from envs.rendering import segment
 from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 HEALTHY_REWARD = 10.0
@@ -76,14 +77,9 @@ class InvertedDoublePendulumDynamics(GymnasiumMujocoDynamics):
         x, a1, a2 = (float(s) for s in state[:3])
         cx, cy = int(size / 2 + 40 * x), size - 30
         img[cy - 3:cy + 4, max(0, cx - 8):cx + 9] = (0, 0, 0)
-        for r in np.linspace(0, 48, 48):  # two 0.6 m poles at 40 px/m
-            angle = a1 if r < 24 else a1 + a2
-            base_x = cx + (0 if r < 24 else 24 * np.sin(a1))
-            base_y = cy - (0 if r < 24 else 24 * np.cos(a1))
-            rr = r if r < 24 else r - 24
-            px, py = int(base_x + rr * np.sin(angle)), int(base_y - rr * np.cos(angle))
-            if 0 <= px < size and 0 <= py < size:
-                img[py, px] = (200, 0, 0)
+        elbow = (cx + 24 * np.sin(a1), cy - 24 * np.cos(a1))  # two 0.6 m poles at 40 px/m
+        segment(img, (cx, cy), elbow, (200, 0, 0))
+        segment(img, elbow, (elbow[0] + 24 * np.sin(a1 + a2), elbow[1] - 24 * np.cos(a1 + a2)), (200, 0, 0))
         return img
 
 

@@ -31,6 +31,7 @@ from gymnasium import spaces
 from diffsim.rigid.kinematics import body_kinematics
 from diffsim.rigid.state import default_state
 from envs import pcg64
+from envs.rendering import segment
 from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 CTRL_COST_WEIGHT = 1.0
@@ -127,11 +128,8 @@ class ReacherDynamics(GymnasiumMujocoDynamics):
         a1, a2, tx, ty = (float(s) for s in state[:4])
         elbow = (0.1 * math.cos(a1), 0.1 * math.sin(a1))
         tip = (elbow[0] + 0.11 * math.cos(a1 + a2), elbow[1] + 0.11 * math.sin(a1 + a2))
-        for (x0, y0), (x1, y1) in (((0.0, 0.0), elbow), (elbow, tip)):
-            for t in np.linspace(0, 1, 30):
-                px, py = int(c + scale * (x0 + t * (x1 - x0))), int(c - scale * (y0 + t * (y1 - y0)))
-                if 0 <= px < size and 0 <= py < size:
-                    img[py, px] = (0, 0, 0)
+        for a, b in (((0.0, 0.0), elbow), (elbow, tip)):
+            segment(img, (c + scale * a[0], c - scale * a[1]), (c + scale * b[0], c - scale * b[1]), (0, 0, 0))
         px, py = int(c + scale * tx), int(c - scale * ty)
         img[max(0, py - 2):py + 3, max(0, px - 2):px + 3] = (200, 0, 0)
         return img

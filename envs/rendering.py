@@ -1,4 +1,4 @@
-"""Write frames (H, W, 3 uint8, from ``render_mode="rgb_array"``) as an animated GIF (Pillow)."""
+"""Drawing the envs' ``rgb_array`` frames (H, W, 3 uint8) and writing them as an animated GIF (Pillow)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +16,8 @@ def write_gif(frames, path: Path, fps: int = 30) -> Path:
     return path
 
 
-def _segment(img, a, b, color, width=1):
+def segment(img, a, b, color, width=0):
+    """Draw a line from pixel ``a`` to ``b`` (x, y) on the square frame ``img``, ``2 width + 1`` pixels wide."""
     import numpy as np
 
     size = img.shape[0]
@@ -36,8 +37,8 @@ def two_link_frame(theta1: float, theta2: float, color=(77, 77, 204), size: int 
     c = size // 2
     p1 = (c + link * math.sin(theta1), c + link * math.cos(theta1))
     p2 = (p1[0] + link * math.sin(theta1 + theta2), p1[1] + link * math.cos(theta1 + theta2))
-    _segment(img, (c, c), p1, color)
-    _segment(img, p1, p2, color)
+    segment(img, (c, c), p1, color, 1)
+    segment(img, p1, p2, color, 1)
     return img
 
 
@@ -50,5 +51,5 @@ def cartpole_frame(x: float, theta: float, x_scale: float, size: int = 128, cart
     img = np.full((size, size, 3), 255, dtype=np.uint8)
     cx = int(size / 2 + x * x_scale)
     img[cart_y:cart_y + 8, max(0, cx - 12):max(0, cx + 12)] = (0, 0, 0)
-    _segment(img, (cx, cart_y), (cx + pole * math.sin(theta), cart_y - pole * math.cos(theta)), (202, 152, 101))
+    segment(img, (cx, cart_y), (cx + pole * math.sin(theta), cart_y - pole * math.cos(theta)), (202, 152, 101), 1)
     return img

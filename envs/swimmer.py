@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from gymnasium import spaces
 
+from envs.rendering import segment
 from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 CTRL_COST_WEIGHT = 1e-4
@@ -50,10 +51,7 @@ class SwimmerDynamics(GymnasiumMujocoDynamics):
         x, y, angle = (float(v) for v in state[:3])
         px, py = int(size / 2 + 20 * x), int(size / 2 - 20 * y)
         img[max(0, py - 2):py + 3, max(0, px - 2):px + 3] = (0, 0, 160)
-        for r in np.linspace(0, 20, 20):
-            qx, qy = int(px + r * np.cos(angle)), int(py - r * np.sin(angle))
-            if 0 <= qx < size and 0 <= qy < size:
-                img[qy, qx] = (0, 0, 0)
+        segment(img, (px, py), (px + 20 * np.cos(angle), py - 20 * np.sin(angle)), (0, 0, 0))
         return img
 
 

@@ -8,8 +8,8 @@ control in [-1, 1]), floor contacts (MuJoCo's solref/solimp mapped to diffsim's 
 so diffsim runs RK4 at 0.625 ms (16 steps per MuJoCo step; ``frame_skip`` = 5, an env step is 50 ms either
 way): at 10 ms bang-bang controls make most ants blow up; at 2.5 ms they stay finite, but the light feet's
 smooth friction (an explicit damper below 1 cm/s of slip) chatters at mm/s to cm/s instead of resting and a
-step's gradient is off by up to 2x against central differences; at 0.625 ms the ant rests and gradients pass
-gradcheck. Contacts make diffsim's trajectory differ from MuJoCo's from the first touchdown on.
+step's gradient disagrees with central differences (some entries by 2-3x or in sign); at 0.625 ms the ant
+rests and gradients pass gradcheck. Contacts make diffsim's trajectory differ from MuJoCo's from the first touchdown on.
 State ``[qpos (15), qvel (14)]``: torso position (m; qpos0 height 0.75) and quaternion (w, x, y, z), eight joint
 angles (rad), then the torso's linear (world) and angular (local) velocity and the joint rates.
 

@@ -23,7 +23,8 @@ def _seed():
 # pytest-xdist worker, so each module compiles once; every other file is a group of its own (`--dist loadgroup`
 # then works as loadfile).
 SHARED_WORKER = {"learned-dynamics": ("tests/controllers/dynamics/", "tests/test_demo_hnn.py",
-                                      "tests/test_demo_learned_models.py", "tests/test_demo_neural_ode_lv.py"),
+                                      "tests/test_demo_learned_models.py", "tests/test_demo_neural_ode_lv.py",
+                                      "tests/test_demo_chain_pendulum.py"),
                  "rigid-envs": ("tests/envs/test_env_rigid.py", "tests/envs/test_env_mujoco_v5.py",
                                 "tests/controllers/test_alpha_order.py")}
 

@@ -8,6 +8,7 @@ float64 tensors with trajectories shaped ``(N, T, D)``.
   text): ``"spring"`` (H = q^2 + p^2), ``"pendulum"`` (H = 3 (1 - cos q) + p^2), ``"two_body"``.
 * :func:`lotka_volterra_scenario1` -- the UDE paper's scenario 1 with relative Gaussian noise.
 * :func:`double_pendulum_test_set` -- the LNN paper's 40 test initial conditions.
+* :func:`chain_pendulum_task` -- the constrained-HNN paper's 2-link chain pendulum (5-sample chunks, test starts).
 """
 from __future__ import annotations
 
@@ -129,3 +130,89 @@ def double_pendulum_energy(y: torch.Tensor, m1=1.0, m2=1.0, l1=1.0, l2=1.0, g=9.
                                                      + 2 * l1 * l2 * w1 * w2 * torch.cos(t1 - t2))
     potential = -(m1 + m2) * g * l1 * torch.cos(t1) - m2 * g * l2 * torch.cos(t2)
     return kinetic + potential
+
+
+CHAIN_DT, CHAIN_HORIZON, CHAIN_G = 0.03, 100, 9.81  # s per sample, samples per generated trajectory, m/s^2
+
+
+def chain_pendulum_params() -> dict:
+    """The constrained-HNN paper's ``ChainPendulum(2)``: masses and lengths drawn once from U[0.6, 1.4] with NumPy's
+    legacy seed 0, masses first (the code pops them from the end: the top link gets the second draw), g = 9.81.
+    Keys ``m1, m2`` (kg), ``l1, l2`` (m), ``g``; index 1 is the upper mass and rod."""
+    rng = np.random.RandomState(0)
+    ms = [0.6 + 0.8 * rng.rand() for _ in range(2)]
+    ls = [0.6 + 0.8 * rng.rand() for _ in range(2)]
+    return dict(m1=ms[1], m2=ms[0], l1=ls[1], l2=ls[0], g=CHAIN_G)
+
+
+def chain_cartesian(y: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
+    """Angles ``[theta1, theta2, omega1, omega2]`` (from the downward vertical) -> Cartesian ``[x1, y1, x2, y2,
+    vx1, vy1, vx2, vy2]`` (m, m/s; pivot at the origin, y up)."""
+    t1, t2, w1, w2 = y.unbind(-1)
+    x1, y1 = l1 * torch.sin(t1), -l1 * torch.cos(t1)
+    vx1, vy1 = l1 * torch.cos(t1) * w1, l1 * torch.sin(t1) * w1
+    x2, y2 = x1 + l2 * torch.sin(t2), y1 - l2 * torch.cos(t2)
+    vx2, vy2 = vx1 + l2 * torch.cos(t2) * w2, vy1 + l2 * torch.sin(t2) * w2
+    return torch.stack([x1, y1, x2, y2, vx1, vy1, vx2, vy2], -1)
+
+
+def chain_angles(z: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`chain_cartesian` for states on the constraint manifold (any rod lengths)."""
+    p1, p2, v1, v2 = z[..., 0:2], z[..., 2:4], z[..., 4:6], z[..., 6:8]
+    r2, u2 = p2 - p1, v2 - v1
+    angles = [torch.atan2(r[..., 0], -r[..., 1]) for r in (p1, r2)]
+    rates = [(r[..., 0] * u[..., 1] - r[..., 1] * u[..., 0]) / r.square().sum(-1) for r, u in ((p1, v1), (r2, u2))]
+    return torch.stack(angles + rates, -1)
+
+
+def _project_onto_rods(z: torch.Tensor, l1: float, l2: float, tol: float = 1e-5, iters: int = 500) -> torch.Tensor:
+    """Newton steps of least norm onto ``|x1| = l1``, ``|x2 - x1| = l2`` and their rates ``= 0`` (the paper's
+    ``project_onto_constraints``, each correction clamped to half the state's RMS)."""
+    def phi(s):
+        p1, p2, v1, v2 = s[0:2], s[2:4], s[4:6], s[6:8]
+        return torch.stack([p1 @ p1 - l1 ** 2, (p2 - p1) @ (p2 - p1) - l2 ** 2, 2 * p1 @ v1, 2 * (p2 - p1) @ (v2 - v1)])
+    jac = torch.vmap(torch.func.jacrev(phi))
+    z = z.clone()
+    for _ in range(iters):
+        c = torch.vmap(phi)(z)
+        if float(c.square().mean().sqrt()) < tol:
+            return z
+        J = jac(z)
+        step = (J.transpose(1, 2) @ torch.linalg.solve(J @ J.transpose(1, 2), -c.unsqueeze(-1))).squeeze(-1)
+        scale = float(z.square().mean().sqrt())
+        z = z + step.clamp(-scale / 2, scale / 2)
+    raise RuntimeError(f"projection onto the rods did not converge in {iters} Newton steps")
+
+
+def chain_pendulum_task(n_train: int = 800, n_test: int = 200, chunk: int = 5, seed: int = 0) -> dict:
+    """The constrained-HNN paper's data for the 2-link chain pendulum, generated with diffsim's
+    ``double_pendulum`` field (dopri5, rtol 1e-10) and this package's own draws.
+
+    Starts as the paper's ``sample_initial_conditions``: angles and rates ~ N(0, 1), mapped to Cartesian positions
+    and velocities, positions + 0.2 N(0, 1), velocities (0.5 v + 0.4 N(0, 1)) x 3, then projected onto the rods.
+    Each start is integrated over ``CHAIN_HORIZON`` samples at ``CHAIN_DT`` (3 s) and cut into ``chunk``-sample pieces;
+    one piece per trajectory is kept at random. Returns float64 ``t`` ``(chunk,)``, ``train`` / ``test`` angle
+    states ``(n, chunk, 4)`` ``[theta1, theta2, omega1, omega2]``, their Cartesian twins ``train_xy`` /
+    ``test_xy`` ``(n, chunk, 8)``, and ``params`` (:func:`chain_pendulum_params`).
+    """
+    for name, v in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 2 <= chunk <= CHAIN_HORIZON:
+        raise ValueError(f"chunk must be an int in [2, {CHAIN_HORIZON}] samples, got {chunk!r}")
+    prm = chain_pendulum_params()
+    n = n_train + n_test
+    gen = torch.Generator().manual_seed(seed)
+    draw = torch.randn(n, 4, generator=gen, dtype=F64)
+    z = chain_cartesian(draw, prm["l1"], prm["l2"])
+    z[:, :4] += 0.2 * torch.randn(n, 4, generator=gen, dtype=F64)
+    z[:, 4:] = (0.5 * z[:, 4:] + 0.4 * torch.randn(n, 4, generator=gen, dtype=F64)) * 3
+    y0 = chain_angles(_project_onto_rods(z, prm["l1"], prm["l2"]))
+    field = fields.double_pendulum([prm["m1"], prm["m2"], prm["l1"], prm["l2"], prm["g"]])
+    ys = _solve(field, y0, CHAIN_DT * torch.arange(CHAIN_HORIZON, dtype=F64))  # (n, 100, 4)
+    pieces = ys[:, :CHAIN_HORIZON // chunk * chunk].unflatten(1, (CHAIN_HORIZON // chunk, chunk))
+    pick = torch.randint(pieces.shape[1], (n,), generator=gen)
+    ys = pieces[torch.arange(n), pick]
+    xy = chain_cartesian(ys, prm["l1"], prm["l2"])
+    return dict(t=CHAIN_DT * torch.arange(chunk, dtype=F64), train=ys[:n_train], test=ys[n_train:],
+                train_xy=xy[:n_train], test_xy=xy[n_train:], params=prm, field=field)

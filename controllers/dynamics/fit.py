@@ -13,7 +13,10 @@
 ``k``'s input is held over ``[t_k, t_k+1)``. Adam (with ``weight_decay`` as L2, the HNN paper's),
 full batch unless ``batch_size``; a progress bar; ``checkpoint`` saved every ``log_every`` steps and at
 the end (atomic), ``resume=True`` continues from it (``torch.load(weights_only=True)``) and may extend
-``steps``; a non-finite loss stops with ``FloatingPointError`` naming the step and the last checkpoint.
+``steps`` (with ``schedule="cosine"`` the rate then follows the new length); ``loss="mse"`` (default) or ``"l1"``
+(mean absolute error, the constrained-HNN paper's); ``schedule="constant"`` (default) or ``"cosine"`` (the rate
+falls from ``lr`` to 0 over ``steps`` as ``lr (1 + cos(pi k / steps)) / 2``); a non-finite loss stops with
+``FloatingPointError`` naming the step and the last checkpoint.
 
 Under ``torchrun`` (``ctx`` from :func:`controllers.distributed.init`) every rank draws the same minibatch
 indices from ``seed`` and computes the loss of its contiguous share of them; DistributedDataParallel
@@ -22,6 +25,7 @@ shows progress, scores the test data and writes the checkpoint.
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -32,6 +36,8 @@ from controllers import distributed, fit_checkpoint
 from diffsim.ode import odeint
 
 MODES = ("derivative", "trajectory")
+LOSSES = ("mse", "l1")
+SCHEDULES = ("constant", "cosine")
 
 
 def _as_data(name, x, dtype, ndim_options=(2, 3)):
@@ -98,11 +104,16 @@ class _Data:
         self.n = self.x.shape[0]
 
 
-def _loss(model, data: _Data, idx, mode, method, step_size):
+def _error(pred, target, loss):
+    diff = pred - target
+    return diff.abs().mean() if loss == "l1" else diff.square().mean()
+
+
+def _loss(model, data: _Data, idx, mode, method, step_size, loss="mse"):
     if mode == "derivative":
         x = data.x[idx]
         pred = model(0.0, x) if data.u is None else model(0.0, x, data.u[idx])
-        return (pred - data.y[idx]).square().mean()
+        return _error(pred, data.y[idx], loss)
     chunk = data.x[idx]
     if data.u is None:
         pred = odeint(model, chunk[:, 0], data.t_window, method=method, step_size=step_size)  # (window, B, D)
@@ -114,35 +125,36 @@ def _loss(model, data: _Data, idx, mode, method, step_size):
             y = odeint(model.with_control(u[:, j]), y, span, method=method, step_size=step_size)[-1]
             states.append(y)
         pred = torch.stack([chunk[:, 0], *states], 1)
-    return (pred[:, 1:] - chunk[:, 1:]).square().mean()
+    return _error(pred[:, 1:], chunk[:, 1:], loss)
 
 
 class _Objective(torch.nn.Module):
     """The loss of this rank's share of a minibatch, as one module call (for DistributedDataParallel), scaled
     so that the ranks' average is the loss of the whole minibatch."""
 
-    def __init__(self, model, data, mode, method, step_size, ctx):
+    def __init__(self, model, data, mode, method, step_size, loss, ctx):
         super().__init__()
         self.model = model
-        self.__dict__.update(data=data, mode=mode, method=method, step_size=step_size, ctx=ctx)
+        self.__dict__.update(data=data, mode=mode, method=method, step_size=step_size, loss=loss, ctx=ctx)
 
     def forward(self, idx):
         mine = idx.tensor_split(self.ctx.world_size)[self.ctx.rank]
         if mine.numel() == 0:  # fewer samples than ranks: this rank adds nothing (but takes part)
             return sum(p.sum() for p in self.model.parameters()) * 0.0
-        loss = _loss(self.model, self.data, mine, self.mode, self.method, self.step_size)
+        loss = _loss(self.model, self.data, mine, self.mode, self.method, self.step_size, self.loss)
         return loss * (mine.numel() * self.ctx.world_size / idx.numel())
 
 
-def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size):
+def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule):
     return dict(mode=mode, method=method, window=window, lr=lr, weight_decay=weight_decay,
-                batch_size=batch_size, seed=seed, step_size=step_size)
+                batch_size=batch_size, seed=seed, step_size=step_size, loss=loss, schedule=schedule)
 
 
 def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, method: str = "rk4", window: int = 2,
         step_size: float | None = None, steps: int = 2000, lr: float = 1e-3, weight_decay: float = 0.0,
         batch_size: int | None = None, seed: int = 0, test=None, log_every: int | None = None,
-        checkpoint=None, resume: bool = False, progress: bool = True, ctx=None) -> dict:
+        checkpoint=None, resume: bool = False, progress: bool = True, loss: str = "mse", schedule: str = "constant",
+        ctx=None) -> dict:
     """Train ``model`` on trajectories ``ys`` ``(N, T, 2 * dof)`` sampled at times ``t`` ``(T,)``.
 
     ``test``: an optional dict with ``ys`` (and ``dys``, ``controls``, ``t``) scored every ``log_every``
@@ -151,6 +163,10 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if mode == "trajectory" and (not isinstance(window, int) or window < 2):
@@ -170,7 +186,7 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         test_data = _Data(model, test.get("t", t), test["ys"], test.get("dys"), test.get("controls"), mode, window,
                           dtype)
     log_every = log_every or max(1, steps // 100)
-    config = _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size)
+    config = _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = {"step": [], "train": [], "test": [], "seconds": []}
@@ -179,28 +195,31 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
     if resume:
         start, history, elapsed = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
     t0 = time.perf_counter() - elapsed
-    objective = distributed.wrap(ctx, _Objective(model, data, mode, method, step_size, ctx))
+    objective = distributed.wrap(ctx, _Objective(model, data, mode, method, step_size, loss, ctx))
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"fit {type(model).__name__} ({mode})",
                disable=not (progress and ctx.is_main), mininterval=0.5)
     for step in bar:
         idx = torch.arange(data.n) if batch_size is None or batch_size >= data.n else \
             torch.randint(data.n, (batch_size,), generator=gen)
-        loss = objective(idx)
-        where = distributed.failure(ctx, bool(torch.isfinite(loss)))
+        value = objective(idx)
+        where = distributed.failure(ctx, bool(torch.isfinite(value)))
         if where is not None:
-            raise FloatingPointError(f"non-finite loss ({loss.item()}) at step {step}{where}; "
+            raise FloatingPointError(f"non-finite loss ({value.item()}) at step {step}{where}; "
                                      f"last checkpoint: {checkpoint if checkpoint is not None else 'none'}")
+        if schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = lr * 0.5 * (1.0 + math.cos(math.pi * step / steps))
         opt.zero_grad()
-        loss.backward()
+        value.backward()
         opt.step()
         done = step + 1
         if done % log_every == 0 or done == steps:
             history["step"].append(done)
-            history["train"].append(float(distributed.mean_over_ranks(ctx, loss.detach())))
+            history["train"].append(float(distributed.mean_over_ranks(ctx, value.detach())))
             if test_data is not None and ctx.is_main:
                 with torch.no_grad():
                     history["test"].append(float(_loss(model, test_data, torch.arange(test_data.n), mode, method,
-                                                       step_size)))
+                                                       step_size, loss)))
             history["seconds"].append(time.perf_counter() - t0)
             bar.set_postfix(loss=f"{history['train'][-1]:.3e}")
             if checkpoint is not None and ctx.is_main:

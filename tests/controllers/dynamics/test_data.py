@@ -1,10 +1,14 @@
 """The learned models' data sets: the papers' recipes, and physics checks of the simulators behind them."""
 import math
 
+import pytest
 import torch
 
 from controllers.dynamics.data import (
     LV_SCENARIO1,
+    chain_angles,
+    chain_cartesian,
+    chain_pendulum_task,
     double_pendulum_energy,
     double_pendulum_test_set,
     hnn_task,
@@ -70,3 +74,23 @@ def test_lotka_volterra_scenario1():
     noisy = lotka_volterra_scenario1(noise_level=0.05, seed=1)
     rel = (noisy["noisy"] - noisy["clean"]) / noisy["clean"].mean(1, keepdim=True)
     assert 0.03 < float(rel.std()) < 0.07
+
+
+def test_chain_pendulum_task_follows_the_papers_recipe():
+    d = chain_pendulum_task(n_train=30, n_test=10, seed=3)
+    p = d["params"]
+    assert all(0.6 <= p[k] <= 1.4 for k in ("m1", "m2", "l1", "l2")) and p["g"] == 9.81
+    assert d["train"].shape == (30, 5, 4) and d["test_xy"].shape == (10, 5, 8)
+    torch.testing.assert_close(d["t"], 0.03 * torch.arange(5, dtype=torch.float64))
+    # every chunk is a piece of the true motion, on the rods
+    ys = odeint(d["field"], d["train"][:, 0], d["t"], method="dopri5", rtol=1e-11, atol=1e-12).transpose(0, 1)
+    torch.testing.assert_close(ys, d["train"], rtol=0, atol=1e-8)
+    xy = d["train_xy"]
+    torch.testing.assert_close(xy[..., 0:2].norm(dim=-1), torch.full((30, 5), p["l1"], dtype=torch.float64))
+    torch.testing.assert_close((xy[..., 2:4] - xy[..., 0:2]).norm(dim=-1), torch.full((30, 5), p["l2"],
+                                                                                     dtype=torch.float64))
+    back = chain_angles(xy)
+    torch.testing.assert_close(chain_cartesian(back, p["l1"], p["l2"]), xy)
+    torch.testing.assert_close(back[..., 2:], d["train"][..., 2:])
+    with pytest.raises(ValueError, match=r"chunk must be an int in \[2, 100\]"):
+        chain_pendulum_task(chunk=1)

@@ -1,4 +1,6 @@
 """``fit``: both modes lower the loss on a tiny data set; checkpoints resume bit for bit; bad data is refused."""
+import math
+
 import pytest
 import torch
 
@@ -80,6 +82,31 @@ def test_checkpoint_resume_continues_bit_for_bit_and_can_extend(tmp_path):
             **{**kwargs, "lr": 2e-3})
 
 
+def test_l1_loss_and_cosine_schedule(tmp_path):
+    """``loss="l1"`` scores the mean absolute error; the cosine rate falls to ~0 at the last step; a checkpoint
+    written with one schedule does not resume under the other."""
+    t, ys, dys = _spring_data()
+    torch.manual_seed(0)
+    model = MLPField(dof=1, hidden=8)
+    with torch.no_grad():
+        expected = float((model(0.0, ys.reshape(-1, 2)) - dys.reshape(-1, 2)).abs().mean())
+    hist = fit(model, t, ys, dys=dys, steps=1, loss="l1", progress=False)
+    assert hist["train"][0] == pytest.approx(expected, rel=1e-12)
+    kwargs = dict(dys=dys, lr=1e-2, batch_size=16, log_every=5, progress=False, loss="l1")
+    torch.manual_seed(0)
+    cosine = HNN(dof=1, hidden=16)
+    hist = fit(cosine, t, ys, steps=20, checkpoint=tmp_path / "a.pt", schedule="cosine", **kwargs)
+    assert hist["train"][-1] < hist["train"][0]
+    last_lr = torch.load(tmp_path / "a.pt", weights_only=True)["optimizer"]["param_groups"][0]["lr"]
+    assert last_lr == pytest.approx(1e-2 * 0.5 * (1 + math.cos(math.pi * 19 / 20)), rel=1e-12)
+    torch.manual_seed(0)
+    constant = HNN(dof=1, hidden=16)
+    fit(constant, t, ys, steps=20, **kwargs)
+    assert not torch.equal(constant.net[0].weight, cosine.net[0].weight)
+    with pytest.raises(ValueError, match=r"other settings: \['schedule'\]"):
+        fit(HNN(dof=1, hidden=16), t, ys, steps=30, checkpoint=tmp_path / "a.pt", resume=True, **kwargs)
+
+
 def test_non_finite_loss_stops_with_a_message():
     t, ys, dys = _spring_data()
     model = MLPField(dof=1, hidden=8)
@@ -95,6 +122,8 @@ def test_non_finite_loss_stops_with_a_message():
     (dict(mode="trajectory", window=1), ValueError, "window must be an int >= 2"),
     (dict(mode="trajectory", window=50), ValueError, r"window \(50\) is longer than the trajectories"),
     (dict(batch_size=0), ValueError, "batch_size must be None"),
+    (dict(loss="huber"), ValueError, "loss must be one of"),
+    (dict(schedule="step"), ValueError, "schedule must be one of"),
     (dict(nan=True), ValueError, "ys must be finite"),
     (dict(width=3), ValueError, "state width 3, the model expects 2 \\* dof = 2"),
     (dict(dys_shape=True), ValueError, "dys must have the shape of ys"),

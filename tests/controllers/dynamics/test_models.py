@@ -3,8 +3,9 @@ through diffsim's integrators, and bad inputs are refused."""
 import pytest
 import torch
 
-from controllers.dynamics import HNN, LNN, UDE, ControlledHNN, MLPField
-from diffsim.ode import odeint
+from controllers.dynamics import CHNN, HNN, LNN, UDE, ControlledHNN, MLPField
+from controllers.dynamics.data import chain_cartesian
+from diffsim.ode import fields, odeint
 
 F64 = torch.float64
 
@@ -68,6 +69,39 @@ def test_lnn_accelerations_satisfy_euler_lagrange_and_conserve_energy(prior):
         assert drift[0.04] / drift[0.02] > 8
 
 
+def _chain(hidden=32, m1=1.3, m2=0.7, l1=1.1, l2=0.8):
+    return CHNN(points=2, dim=2, rods=[(0, 1, l2)], tethers=[(0, (0.0, 0.0), l1)], hidden=hidden)
+
+
+def test_chnn_with_the_true_potential_and_masses_is_the_double_pendulum():
+    """Gravity as V and the true masses: the constrained field equals diffsim's double-pendulum field in angles,
+    carried to Cartesian coordinates by the chain rule."""
+    m1, m2, l1, l2, g = 1.3, 0.7, 1.1, 0.8, 9.81
+    model = _chain(8, m1, m2, l1, l2)
+    with torch.no_grad():
+        model.log_mass.copy_(torch.tensor([m1, m2], dtype=F64).log())
+    model.potential = lambda x: g * (model.masses * x.unflatten(-1, (2, 2))[..., 1]).sum(-1)
+    y = torch.cat([6 * torch.rand(16, 2, dtype=F64) - 3, 8 * torch.rand(16, 2, dtype=F64) - 4], -1)
+    dy = fields.double_pendulum([m1, m2, l1, l2, g]).evaluate(y)
+    z, dz = torch.func.jvp(lambda a: chain_cartesian(a, l1, l2), (y,), (dy,))
+    torch.testing.assert_close(model(0.0, z), dz, rtol=1e-12, atol=1e-11)
+    assert float(model.constraints(z).abs().max()) < 1e-13
+
+
+def test_chnn_with_random_weights_keeps_its_rods_and_conserves_its_energy():
+    torch.manual_seed(1)
+    model = _chain()
+    with torch.no_grad():
+        model.log_mass.copy_(torch.tensor([0.3, -0.2], dtype=F64))
+        z0 = chain_cartesian(torch.randn(5, 4, dtype=F64), 1.1, 0.8)
+        zs = odeint(model, z0, torch.linspace(0, 2, 5, dtype=F64), method="dopri5", rtol=1e-11, atol=1e-12)
+        energy = torch.stack([model.hamiltonian(z) for z in zs])
+        rods = torch.stack([model.constraints(z) for z in zs])
+    assert float((energy - energy[0]).abs().max()) < 1e-8 * float(energy.abs().max())
+    assert float(rods.abs().max()) < 1e-8
+    assert float((zs[-1] - z0).abs().max()) > 0.1  # it moved
+
+
 def test_controlled_hnn_conserves_h_without_input_and_damping_only_removes_energy():
     torch.manual_seed(2)
     free = ControlledHNN(dof=1, control_dim=1, hidden=16, dissipation=False)
@@ -100,8 +134,9 @@ def test_ude_adds_the_network_to_the_known_terms():
                                   lambda: LNN(dof=2, hidden=16, layers=2),
                                   lambda: ControlledHNN(dof=2, control_dim=1, hidden=16).with_control(
                                       torch.ones(3, 1, dtype=F64)),
-                                  lambda: UDE(lambda t, y: -y, dof=2, hidden=16)],
-                         ids=["mlp", "hnn", "lnn", "controlled", "ude"])
+                                  lambda: UDE(lambda t, y: -y, dof=2, hidden=16),
+                                  lambda: CHNN(points=1, dim=2, rods=(), tethers=[(0, (0.0, 0.0), 1.0)], hidden=16)],
+                         ids=["mlp", "hnn", "lnn", "controlled", "ude", "chnn"])
 @pytest.mark.parametrize("method", ["rk4", "verlet", "dopri5"])
 def test_gradients_reach_every_parameter_through_the_solver(make, method):
     torch.manual_seed(3)
@@ -132,9 +167,18 @@ def test_bad_inputs_give_clear_errors():
         UDE(known=3.0)
     with pytest.raises(ValueError, match="kinetic_prior must be >= 0"):
         LNN(kinetic_prior=-1.0)
-    for model in (HNN(dof=1, hidden=8), LNN(dof=1, hidden=8), ControlledHNN(dof=1, hidden=8)):
+    for kwargs, match in ((dict(points=0), "points must be an int >= 1"),
+                          (dict(rods=[(0, 2, 1.0)]), r"rods: point indices must be ints in \[0, 1\], got 2"),
+                          (dict(rods=[(0, 1, -1.0)]), "rods: lengths must be > 0 m"),
+                          (dict(rods=[(1, 1, 1.0)]), "a rod must join two different points"),
+                          (dict(tethers=[(0, (0.0,), 1.0)]), "the anchor must have dim = 2 coordinates"),
+                          (dict(rods=(), tethers=()), r"need between 1 and 3 rods and tethers in all, got 0")):
+        with pytest.raises(ValueError, match=match):
+            CHNN(**kwargs)
+    for model in (HNN(dof=1, hidden=8), LNN(dof=1, hidden=8), ControlledHNN(dof=1, hidden=8),
+                  CHNN(points=1, rods=(), hidden=8)):
         with torch.inference_mode(), pytest.raises(RuntimeError, match=r"under torch.no_grad\(\) instead"):
-            model(0.0, torch.zeros(2, 2, dtype=F64))
+            model(0.0, torch.zeros(2, model.dim, dtype=F64))
 
 
 def test_periodic_coordinates_make_the_model_2pi_periodic():

@@ -1,0 +1,120 @@
+"""``CHNN``: a constrained Hamiltonian network in Cartesian coordinates (Finzi, Wang and Wilson, NeurIPS 2020).
+
+Point masses ``x_i`` in ``R^d`` joined by rigid rods of known lengths, some tethered to fixed anchors. In
+Cartesian coordinates the mass matrix is constant, so the Hamiltonian is
+
+    H(x, p) = sum_i |p_i|^2 / (2 m_i) + V(x)
+
+with learned masses ``m_i = exp(s_i)`` and a learned potential ``V`` (a network). Each rod is a holonomic
+constraint ``g_k(x) = |x_a - x_b|^2 - l_k^2 = 0`` (``x_b`` an anchor for a tether), enforced by Lagrange
+multipliers:
+
+    M xddot = -grad V(x) - G(x)^T lambda,          G = dg/dx,
+    lambda = (G M^-1 G^T)^-1 (G M^-1 (-grad V) + Gdot xdot),   so that  G xddot + Gdot xdot = 0,
+
+where ``Gdot_k xdot = 2 |v_a - v_b|^2``. Because ``M`` is constant, ``[x, xdot]`` is a fixed linear image of
+``[x, p]`` (``p = M xdot``) and this field is the paper's Hamiltonian field projected onto the constraint
+manifold, written in the package's ``[q, qdot]`` convention so that the model trains on observed velocities.
+The energy ``sum_i m_i |xdot_i|^2 / 2 + V(x)`` and the constraints ``g = 0``, ``G xdot = 0`` are invariants of
+the learned flow whatever the weights are. The paper's CLNN is the same model in Lagrangian form.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from controllers.dynamics.base import FieldModel, gradient, network
+
+
+class CHNN(FieldModel):
+    """Constrained Hamiltonian network for ``points`` point masses in ``dim`` dimensions.
+
+    ``y = [x, xdot]`` of shape ``(batch, 2 * points * dim)``, ``x`` point-major (``x_0``, then ``x_1``, ...;
+    m, m/s). ``rods``: ``(a, b, length)`` joins points ``a`` and ``b``; ``tethers``: ``(a, anchor, length)`` joins
+    point ``a`` to the fixed point ``anchor`` (``dim`` numbers). Potential network: ``layers`` x ``hidden`` tanh
+    (the paper's 3 x 256), masses initialised at 1.
+    """
+
+    def __init__(self, points: int = 2, dim: int = 2, rods: Sequence = ((0, 1, 1.0),),
+                 tethers: Sequence = ((0, (0.0, 0.0), 1.0),), hidden: int = 256, layers: int = 3):
+        for name, v in (("points", points), ("dim", dim)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        super().__init__(points * dim)
+        self.points, self.space = points, dim
+        rows, anchors, lengths = [], [], []
+        for a, b, length in rods:
+            self._check_rod("rods", a, length)
+            self._check_rod("rods", b, length)
+            if a == b:
+                raise ValueError(f"rods: a rod must join two different points, got ({a}, {b})")
+            rows.append((a, b))
+            anchors.append([0.0] * dim)
+            lengths.append(float(length))
+        for a, anchor, length in tethers:
+            self._check_rod("tethers", a, length)
+            anchor = [float(c) for c in anchor]
+            if len(anchor) != dim:
+                raise ValueError(f"tethers: the anchor must have dim = {dim} coordinates, got {anchor}")
+            rows.append((a, None))
+            anchors.append(anchor)
+            lengths.append(float(length))
+        if not rows or len(rows) >= points * dim:
+            raise ValueError(f"need between 1 and {points * dim - 1} rods and tethers in all, got {len(rows)}")
+        incidence = torch.zeros(len(rows), points, dtype=torch.float64)  # row k: +1 at a, -1 at b
+        for k, (a, b) in enumerate(rows):
+            incidence[k, a] = 1.0
+            if b is not None:
+                incidence[k, b] = -1.0
+        self.register_buffer("incidence", incidence)
+        self.register_buffer("anchors", torch.tensor(anchors, dtype=torch.float64))
+        self.register_buffer("lengths", torch.tensor(lengths, dtype=torch.float64))
+        self.log_mass = nn.Parameter(torch.zeros(points, dtype=torch.float64))
+        self.potential_net = network(points * dim, 1, hidden, layers, "tanh", out_bias=False)
+
+    def _check_rod(self, name, a, length):
+        if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < self.points:
+            raise ValueError(f"{name}: point indices must be ints in [0, {self.points - 1}], got {a!r}")
+        if not float(length) > 0:
+            raise ValueError(f"{name}: lengths must be > 0 m, got {length!r}")
+
+    @property
+    def masses(self) -> torch.Tensor:
+        """Learned masses, shape ``(points,)``."""
+        return self.log_mass.exp()
+
+    def potential(self, x: torch.Tensor) -> torch.Tensor:
+        """``V(x)``, shape ``(batch,)`` for positions ``(batch, points * dim)``."""
+        return self.potential_net(x).squeeze(-1)
+
+    def hamiltonian(self, y: torch.Tensor) -> torch.Tensor:
+        """Energy ``sum_i m_i |xdot_i|^2 / 2 + V(x)`` (the Hamiltonian at ``p = M xdot``), shape ``(batch,)``."""
+        x, v = self.split(self.check(y))
+        kinetic = 0.5 * (self.masses * v.unflatten(-1, (self.points, self.space)).square().sum(-1)).sum(-1)
+        return kinetic + self.potential(x)
+
+    def constraints(self, y: torch.Tensor) -> torch.Tensor:
+        """``[g(x), G(x) xdot]``: rod length errors (m^2) and their rates (m^2/s), shape ``(batch, 2 * rods)``."""
+        x, v = self.split(self.check(y))
+        rel, relv = self._relative(x, v)
+        return torch.cat([rel.square().sum(-1) - self.lengths.square(), 2 * (rel * relv).sum(-1)], -1)
+
+    def _relative(self, x, v):
+        shape = (self.points, self.space)
+        rel = self.incidence @ x.unflatten(-1, shape) - self.anchors  # (batch, C, dim)
+        return rel, self.incidence @ v.unflatten(-1, shape)
+
+    def forward(self, t, y):
+        x, v = self.split(self.check(y))
+        force = -gradient(self.potential, x).unflatten(-1, (self.points, self.space))  # (batch, n, dim)
+        rel, relv = self._relative(x, v)
+        inv_mass = (-self.log_mass).exp()
+        D = self.incidence
+        A = 4 * (rel @ rel.transpose(-1, -2)) * ((D * inv_mass) @ D.T)  # G M^-1 G^T, (batch, C, C)
+        b = 2 * (rel * (D @ (inv_mass[:, None] * force))).sum(-1) + 2 * relv.square().sum(-1)
+        lam = torch.linalg.solve(A, b.unsqueeze(-1))  # (batch, C, 1)
+        reaction = D.T @ (2 * lam * rel)  # G^T lambda, (batch, n, dim)
+        acc = inv_mass[:, None] * (force - reaction)
+        return torch.cat([v, acc.flatten(-2)], -1)

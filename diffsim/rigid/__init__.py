@@ -2,11 +2,12 @@
 
 Implemented: ``ModelBuilder`` / ``Model`` (per-world parameters), MJCF import,
 hinge, slide and free joints, joint and site motors, soft contacts (sphere,
-capsule and box against planes; spheres and capsules against each other) with
+capsule, box and cylinder against planes; spheres and capsules against each other
+and against cylinders) with
 smooth Coulomb friction and MuJoCo's solref/solimp mapped to penalties, MuJoCo's
 RK4 and Euler (implicit joint damping), ``rollout`` with gradients w.r.t. state,
 controls and physical parameters, soft joint limits, body kinematics. Not yet:
-box-box, box-capsule and cylinder contacts, tendons, equality constraints.
+box-box, box-capsule and cylinder-cylinder contacts, tendon forces, equality constraints.
 """
 from pathlib import Path
 

@@ -184,7 +184,15 @@ def _sol(name, what, values, n):
     return v
 
 
-PAIR_TYPES = {"sphere", "capsule"}  # body geoms that collide with each other
+PAIR_TYPES = {"sphere", "capsule"}  # body geoms that collide with each other, and each with a cylinder
+
+
+def pair_supported(type1: str, type2: str) -> bool:
+    """Whether two body geoms' contact is simulated: spheres and capsules with each other and with a cylinder."""
+    if {type1, type2} <= PAIR_TYPES:
+        return True
+    other = type2 if type1 == "cylinder" else type1 if type2 == "cylinder" else None
+    return other in PAIR_TYPES
 MJ_SOLREF = (0.02, 1.0)  # MuJoCo's default contact solref and solimp
 MJ_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
 
@@ -328,8 +336,8 @@ class ModelBuilder:
         ``contype``/``conaffinity`` filter pairs as MuJoCo's bitmasks and ``margin`` (m) is added to the contact
         distance. ``solref``/``solimp`` (MuJoCo's), when given, set stiffness and damping instead (see
         :meth:`contact_penalties`), with ``condim`` (1 frictionless, 3 sliding friction), ``priority`` and ``solmix``.
-        Body geoms touch every plane their bitmasks allow; between body geoms spheres and capsules collide (see
-        :meth:`contact_pairs`)."""
+        Body geoms touch every plane their bitmasks allow; between body geoms spheres and capsules collide with each
+        other and with cylinders (see :meth:`contact_pairs`)."""
         b = self._body(body) if body >= 0 else None
         owner = b.name if b else "world"
         name = name or f"{owner}_geom"
@@ -469,7 +477,8 @@ class ModelBuilder:
     def contact_pairs(self) -> tuple[list, list]:
         """``(supported, unsupported)`` pairs of body geoms ``(g1, g2)`` (indices in the order of
         ``Model.geoms``) that MuJoCo would collide: bitmasks pass, different weld bodies, not both static, not
-        parent and child. Pairs of spheres and capsules are simulated (``supported``)."""
+        parent and child. Pairs of spheres and capsules, and of either with a cylinder, are simulated
+        (``supported``, see :func:`pair_supported`)."""
         geoms = [(i, g) for i, body in enumerate(self.bodies) for g in body.geoms if g.type != "plane"]
         weld = [self.weld_body(i) for i in range(len(self.bodies))]
         supported, unsupported = [], []
@@ -483,7 +492,7 @@ class ModelBuilder:
                 p2 = self.weld_body(self.mjcf_parent(w2)) if w2 >= 0 else -1
                 if (p1 == w2 and w2 >= 0) or (p2 == w1 and w1 >= 0):
                     continue
-                (supported if {g1.type, g2.type} <= PAIR_TYPES else unsupported).append((a, c))
+                (supported if pair_supported(g1.type, g2.type) else unsupported).append((a, c))
         return supported, unsupported
 
     def contact_penalties(self, invweight: np.ndarray) -> list[tuple[float, float, float]]:

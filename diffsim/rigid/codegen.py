@@ -117,6 +117,31 @@ def closest_points(p1: V3, q1: V3, p2: V3, q2: V3):
 
 
 @wp.func
+def cylinder_surface(s: V3, c: V3, a: V3, h: S, r: S):
+    """The point of a solid cylinder's surface nearest to s and the outward normal there (centre c, unit axis a,
+    half-length h, radius r); from inside, the nearer of the side and the flat face."""
+    t = wp.dot(s - c, a)
+    radial = s - c - t * a
+    rho = wp.sqrt(wp.dot(radial, radial) + S(1e-18))
+    out = radial / rho
+    sgn = wp.sign(t)
+    q = c + t * a + r * out
+    n = out
+    if wp.abs(t) > h:
+        if rho > r:
+            q = c + sgn * h * a + r * out
+            d = s - q
+            n = d / wp.sqrt(wp.dot(d, d) + S(1e-18))
+        else:
+            q = c + sgn * h * a + radial
+            n = sgn * a
+    elif rho <= r and h - wp.abs(t) < r - rho:
+        q = c + sgn * h * a + radial
+        n = sgn * a
+    return q, n
+
+
+@wp.func
 def joint_limit(q: S, qd: S, lo: S, hi: S, k: S, c: S):
     """Soft limit: a smooth one-sided spring-damper (stiffness k, damping c) pushing q back into [lo, hi]."""
     below = softplus(lo - q, S({depth_smoothing}))
@@ -498,6 +523,7 @@ def _derive(model, o) -> list[str]:
 CONTACT_DEPTH_SMOOTHING = 2e-5  # m: penetration enters as a softplus at this scale
 CONTACT_FORCE_SMOOTHING = 1e-2  # N: the normal force is a softplus (never pulls) at this scale
 FRICTION_SMOOTHING = 1e-2  # m/s: Coulomb friction -mu fn vt / sqrt(|vt|^2 + eps^2)
+CYLINDER_RIM_POINTS = 8  # fixed points on each rim of a cylinder against a plane, besides each rim's deepest point
 
 
 def _const3(v) -> str:
@@ -526,7 +552,11 @@ def _contact_points(model, gi):
     if gtype == "box":
         return [p + R @ (np.array(size[:3]) * np.array(c)) for c in
                 [(sx, sy, sz) for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]], 0.0
-    raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box and planes are)")
+    if gtype == "cylinder":  # CYLINDER_RIM_POINTS on each rim (see _contacts for the rims' deepest points)
+        angles = 2 * np.pi * np.arange(CYLINDER_RIM_POINTS) / CYLINDER_RIM_POINTS
+        return [p + R @ np.array([size[0] * np.cos(t), size[0] * np.sin(t), z * size[1]])
+                for z in (-1, 1) for t in angles], 0.0
+    raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box, cylinder and planes are)")
 
 
 def _contacts(model, o, ext: dict) -> list[str]:
@@ -544,16 +574,33 @@ def _contacts(model, o, ext: dict) -> list[str]:
             if margin is None:
                 continue  # contype/conaffinity exclude the pair
             offset, reach, nrm = float(offset), float(radius + margin), _const3(normal)
-            for lp in points:
-                out += [f"    pc{n} = x{b} + R{b} @ {_const3(lp)} - S({reach!r}) * {nrm}",
+            where = [f"x{b} + R{b} @ {_const3(lp)} - S({reach!r}) * {nrm}" for lp in points]
+            if gtype == "cylinder":  # each rim's point deepest along -normal (the rim's lowest, when tilted)
+                axis = quat_to_mat(quat) @ np.array([0.0, 0.0, 1.0])
+                out += [f"    ax{b}_{gi} = R{b} @ {_const3(axis)}",
+                        f"    low{b}_{gi}_{pi} = wp.dot({nrm}, ax{b}_{gi}) * ax{b}_{gi} - {nrm}",
+                        f"    low{b}_{gi}_{pi} = S({float(size[0])!r}) * low{b}_{gi}_{pi} / "
+                        f"wp.sqrt(wp.dot(low{b}_{gi}_{pi}, low{b}_{gi}_{pi}) + S(1e-12))"]
+                where += [f"x{b} + R{b} @ {_const3(np.array(pos) + z * float(size[1]) * axis)} + low{b}_{gi}_{pi} "
+                          f"- S({reach!r}) * {nrm}" for z in (-1, 1)]
+            for point in where:
+                out += [f"    pc{n} = {point}",
                         f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {nrm}, "
                         f"S({offset!r}), {mu}, {k}, {c})"]
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))
                 n += 1
-    for pi, (g1, g2) in enumerate(model.geom_pairs):  # spheres and capsules: closest points of their segments
+    for pi, (g1, g2) in enumerate(model.geom_pairs):  # closest points of segments (axes), or against a cylinder
+        if model.geoms[g1][1] == "cylinder":
+            g1, g2 = g2, g1
         (b1, s1), (b2, s2) = (model.geoms[g1][i] for i in (0, 2)), (model.geoms[g2][i] for i in (0, 2))
         e = o["pair_contact"] + 3 * pi
         margin = float(model.pair_margin[pi]) if model.pair_margin else 0.0
+        if model.geoms[g2][1] == "cylinder":
+            out += _cylinder_pair(model, n, g1, g2, float(s1[0]) + margin, f"P[w, {e}], P[w, {e + 1}], P[w, {e + 2}]")
+            ext[b1].append((1, f"F{n}c", f"pc{n}", None))
+            ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
+            n += 1
+            continue
         (a0, a1), (c0, c1) = _segment(model.geoms[g1]), _segment(model.geoms[g2])
         out += [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}",
                 f"    w0_{n} = x{b2} + R{b2} @ {_const3(c0)}", f"    w1_{n} = x{b2} + R{b2} @ {_const3(c1)}",
@@ -572,6 +619,25 @@ def _contacts(model, o, ext: dict) -> list[str]:
     return out
 
 
+
+
+def _cylinder_pair(model, n: int, g1: int, g2: int, reach: float, params: str) -> list[str]:
+    """A sphere or capsule (g1) against a cylinder (g2): the point of g1's segment nearest the cylinder's axis,
+    pressed against the tangent plane at the cylinder's surface point nearest to it (:func:`cylinder_surface`).
+    Exact for a sphere; for a capsule, exact when that segment point is also the one nearest the cylinder."""
+    b1, b2 = model.geoms[g1][0], model.geoms[g2][0]
+    _, _, size, pos, quat = model.geoms[g2]
+    axis = quat_to_mat(quat) @ np.array([0.0, 0.0, 1.0])
+    half = axis * float(size[1])
+    a0, a1 = _segment(model.geoms[g1])
+    return [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}",
+            f"    cc{n} = x{b2} + R{b2} @ {_const3(pos)}", f"    ax{n} = R{b2} @ {_const3(axis)}",
+            f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, x{b2} + R{b2} @ {_const3(np.array(pos) + half)}, "
+            f"x{b2} + R{b2} @ {_const3(np.array(pos) - half)})",
+            f"    q{n}, nn{n} = cylinder_surface(s1_{n}, cc{n}, ax{n}, S({float(size[1])!r}), S({float(size[0])!r}))",
+            f"    pc{n} = s1_{n} - S({reach!r}) * nn{n}",
+            f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) - (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
+            f"    F{n}c = contact_force(pc{n}, vrel{n}, nn{n}, wp.dot(nn{n}, q{n}), {params})"]
 
 
 def model_qadr_of_dof(model, dof: int) -> int:

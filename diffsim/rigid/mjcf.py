@@ -326,8 +326,9 @@ class _Parser:
             (g1, el1), (g2, el2) = geoms[unsupported[0][0]], geoms[unsupported[0][1]]
             self.fail(el1, f"{len(unsupported)} pairs of body geoms may touch under contype/conaffinity, e.g. "
                            f"{g1.type} {g1.name!r} and {g2.type} {g2.name!r} (line {getattr(el2, 'line', 0)}); "
-                           "between body geoms only spheres and capsules collide here: exclude the others with "
-                           "contype/conaffinity, or load with unsupported_contacts='ignore' to list them as ignored")
+                           "between body geoms only spheres and capsules (with each other or a cylinder) collide "
+                           "here: exclude the others with contype/conaffinity, or load with "
+                           "unsupported_contacts='ignore' to list them as ignored")
 
     def worldbody(self, wb):
         for el in wb:

@@ -114,7 +114,7 @@ class Model:
     planes: tuple = ()  # (normal tuple, offset): the half-space n.x >= offset is free
     geom_plane_margin: tuple = ()  # per body geom, per plane: the pair's contact margin (m), None where the pair
     # does not collide (contype/conaffinity); () = every pair at margin 0
-    geom_pairs: tuple = ()  # (g1, g2) body-geom pairs that collide (spheres and capsules)
+    geom_pairs: tuple = ()  # (g1, g2) body-geom pairs that collide (spheres and capsules, each also with cylinders)
     pair_margin: tuple = ()  # per pair: its contact margin (m), the sum of the two geoms'
     body_frame: tuple = ()  # per body: True for a massless frame carrying one of a body's several joints
     fluid: tuple = ()  # (density kg/m^3, viscosity Pa s) of MuJoCo's inertia-box fluid model; () for none

@@ -183,3 +183,77 @@ def test_gradients_through_capsule_contacts_match_finite_differences():
         return qs[:, -1], vs[:, -1]
 
     assert torch.autograd.gradcheck(final, (q0, v0), eps=1e-7, atol=1e-6, rtol=1e-5)
+
+
+CYLINDER = """<mujoco><option timestep="0.002" gravity="{gravity}"/>
+<default><geom solref="0.05 1" solimp="0.95 0.95 0.001"/></default>
+<worldbody><body name="base" pos="0 0 0.5"><geom type="cylinder" size="0.1 0.08"/></body>
+<body name="top" pos="{start}"><freejoint/>{geom}</body></worldbody></mujoco>"""
+SPHERE = '<geom type="sphere" size="0.07" mass="2"/>'
+CAPSULE = '<geom type="capsule" fromto="0 -0.3 0 0 0.3 0" size="0.07" mass="2"/>'
+
+
+@pytest.mark.parametrize("geom,gravity,start,axis", [(SPHERE, "0 0 -9.81", "0 0 0.66", 2),  # on the flat face
+                                                     (SPHERE, "-9.81 0 0", "0.2 0 0.5", 0),  # against the side
+                                                     (CAPSULE, "-9.81 0 0", "0.2 0 0.5", 0)])  # crossing the side
+def test_sphere_and_capsule_rest_on_a_cylinder_as_deep_as_in_mujoco(geom, gravity, start, axis):
+    """Sphere and capsule against a static cylinder (the point of the segment nearest the axis against the
+    cylinder's nearest surface point) rest at MuJoCo's penetration to 1 %."""
+    mujoco = pytest.importorskip("mujoco")
+    xml = CYLINDER.format(geom=geom, gravity=gravity, start=start)
+    mj = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(mj)
+    for _ in range(3000):
+        mujoco.mj_step(mj, data)
+    model = load_mjcf(xml, dtype=F64)
+    assert model.geom_pairs == ((0, 1),)
+    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, 6, dtype=F64),
+                     torch.zeros(1, 3000, 0, dtype=F64))
+    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
+    touch = 0.66 - 0.01 if axis == 2 else 0.17  # where the surfaces meet
+    ours, theirs = touch - float(qs[0, -1, axis]), touch - data.qpos[axis]
+    assert 1e-3 < theirs and abs(ours - theirs) < 0.01 * theirs, (ours, theirs)
+
+
+CYLINDER_ON_PLANE = """<mujoco><option timestep="0.0005"/>
+<default><geom solref="0.05 1" solimp="0.95 0.95 0.001"/></default>
+<worldbody><geom type="plane" size="0 0 1"/>
+<body pos="0 0 {height}" euler="{euler}"><freejoint/><geom type="cylinder" size="0.1 0.05" mass="2"/></body>
+</worldbody></mujoco>"""
+
+
+@pytest.mark.parametrize("euler,height,rest", [("0 0 0", 0.2, 0.05), ("90 0 0", 0.0994, 0.1)])
+def test_cylinder_rests_on_a_plane_near_mujocos_depth(euler, height, rest):
+    """A cylinder on a plane touches it at fixed points on both rims and at each rim's deepest point: upright it
+    rests on 9 points, on its side on 4 (MuJoCo on fewer), so it sinks less than in MuJoCo, by 0.3 mm here (the
+    goal is 5 mm). On its side it is started at rest (it may roll either way)."""
+    mujoco = pytest.importorskip("mujoco")
+    xml = CYLINDER_ON_PLANE.format(euler=euler, height=height)
+    mj = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(mj)
+    for _ in range(4000):
+        mujoco.mj_step(mj, data)
+    model = load_mjcf(xml, dtype=F64)
+    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, 6, dtype=F64),
+                     torch.zeros(1, 4000, 0, dtype=F64))
+    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
+    ours, theirs = rest - float(qs[0, -1, 2]), rest - data.qpos[2]
+    assert 0 < ours < theirs < ours + 3.5e-4, (ours, theirs)
+    assert float(qs[0, -1, :2].abs().max()) < 1e-4  # no drift sideways
+
+
+def test_gradients_through_cylinder_contacts_match_finite_differences():
+    xml = CYLINDER.format(geom=CAPSULE, gravity="-9.81 0 0", start="0.2 0 0.5")
+    model = load_mjcf(xml, dtype=F64)
+    q0 = torch.tensor([[0.169, 0.02, 0.51, 0.99, 0.05, 0.1, 0.0]], dtype=F64)
+    q0[:, 3:] = q0[:, 3:] / q0[:, 3:].norm()
+    q0.requires_grad_(True)
+    v0 = torch.tensor([[-0.1, -0.2, 0.3, 0.5, -0.2, 0.3]], dtype=F64, requires_grad=True)
+    ctrl = torch.zeros(1, 20, 0, dtype=F64)
+
+    def final(q, v):
+        qs, vs = rollout(model, q, v, ctrl)
+        return qs[:, -1], vs[:, -1]
+
+    # the stiff contact makes central differences' error ~eps^2 |f'''|: 7e-2 at eps 1e-7, 7e-4 at 1e-8 (entries to 276)
+    assert torch.autograd.gradcheck(final, (q0, v0), eps=1e-8, atol=1e-5, rtol=1e-5)

@@ -208,7 +208,7 @@ def _gymnasium_asset(name):
 
 @pytest.mark.parametrize("name", ["inverted_pendulum.xml", "inverted_double_pendulum.xml", "reacher.xml",
                                   "swimmer.xml", "walker2d.xml", "walker2d_v5.xml", "point.xml", "ant.xml",
-                                  "half_cheetah.xml", "hopper.xml", "humanoid.xml"])
+                                  "half_cheetah.xml", "hopper.xml", "humanoid.xml", "pusher.xml", "pusher_v5.xml"])
 def test_gymnasium_assets_compile_as_mujoco(name):
     """Gymnasium's MJCF files that load: the compiled tree, masses, inertias, joints and actuators are MuJoCo's
     (a body with several joints is compared through its last joint frame, see ``Model.body_frame``); what has
@@ -251,12 +251,21 @@ def test_gymnasium_assets_compile_as_mujoco(name):
         assert model.planes == () and any("world geom 'rail'" in item for item in model.ignored)
 
 
+BOX_PAIRS = """<mujoco><worldbody>
+<body name="a" pos="0 0 1"><freejoint/><geom name="ball" type="sphere" size="0.1"/></body>
+<body name="b" pos="0 0 2"><freejoint/><geom name="crate" type="box" size="0.1 0.1 0.1"/>
+<geom name="drum" type="cylinder" size="0.1 0.1" pos="0.5 0 0"/></body>
+<body name="c" pos="0 0 3"><freejoint/><geom name="can" type="cylinder" size="0.1 0.1"/></body>
+</worldbody></mujoco>"""
+
+
 def test_body_pairs_that_would_collide_in_mujoco_are_refused_by_name():
-    with pytest.raises(ValueError, match="pairs of body geoms may touch.*capsule 'r_wrist_roll_link_geom' and "
-                                         "cylinder 'object_geom'"):
-        parse_mjcf(_gymnasium_asset("pusher.xml"))
-    model = load_mjcf(_gymnasium_asset("pusher.xml"), unsupported_contacts="ignore")
+    """Sphere-box, cylinder-cylinder and box-cylinder pairs are not simulated: refused, or listed when asked."""
+    with pytest.raises(ValueError, match=r"3 pairs of body geoms may touch.*sphere 'ball' and box 'crate' \(line 3\)"):
+        parse_mjcf(BOX_PAIRS)
+    model = load_mjcf(BOX_PAIRS, unsupported_contacts="ignore")
     assert sum("not simulated" in item for item in model.ignored) == 3
+    assert model.geom_pairs == ((0, 2), (0, 3))  # the ball with the drum and with the can
 
 
 def test_hopper_self_contacts_are_mujocos_pairs():

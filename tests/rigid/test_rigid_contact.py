@@ -142,6 +142,21 @@ def test_solref_solimp_rest_as_deep_as_in_mujoco(shape, size, mass, solref, soli
     assert abs(ours - theirs) < 0.01 * abs(theirs) + 2e-6, (ours, theirs)
 
 
+def _settle_in_both(xml: str, steps: int):
+    """``steps`` of MuJoCo and of diffsim (float64) from qpos0 at rest; both must have come to rest (|qvel| < 1e-6).
+    Returns MuJoCo's data, diffsim's model and its positions ``(1, steps + 1, nq)``."""
+    mujoco = pytest.importorskip("mujoco")
+    mj = mujoco.MjModel.from_xml_string(xml)
+    data = mujoco.MjData(mj)
+    for _ in range(steps):
+        mujoco.mj_step(mj, data)
+    model = load_mjcf(xml, dtype=F64)
+    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, mj.nv, dtype=F64),
+                     torch.zeros(1, steps, 0, dtype=F64))
+    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
+    return data, model, qs
+
+
 ON_CAPSULE = """<mujoco><option timestep="0.002"/><default><geom solref="0.05 1" solimp="0.95 0.95 0.001"/></default>
 <worldbody><body name="base" pos="0 0 0.5"><geom type="capsule" fromto="-0.5 0 0 0.5 0 0" size="0.05"/></body>
 <body name="top" pos="0 0 0.62"><freejoint/>{geom}</body></worldbody></mujoco>"""
@@ -154,17 +169,8 @@ def test_sphere_and_capsule_rest_on_a_capsule_as_deep_as_in_mujoco(geom):
     solref/solimp and the sum of the two bodies' invweight0: a free sphere, and a free capsule crossing a static
     one, rest at MuJoCo's penetration (1.226 mm) to 1 %. (A body on slide joints whose contact tangent has no
     dof rests shallower in MuJoCo, whose pyramidal friction cone then differs from the invweight0 estimate.)"""
-    mujoco = pytest.importorskip("mujoco")
-    xml = ON_CAPSULE.format(geom=geom)
-    mj = mujoco.MjModel.from_xml_string(xml)
-    data = mujoco.MjData(mj)
-    for _ in range(3000):
-        mujoco.mj_step(mj, data)
-    model = load_mjcf(xml, dtype=F64)
+    data, model, qs = _settle_in_both(ON_CAPSULE.format(geom=geom), 3000)
     assert model.geom_pairs == ((0, 1),)
-    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, 6, dtype=F64),
-                     torch.zeros(1, 3000, 0, dtype=F64))
-    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
     ours, theirs = 0.62 - float(qs[0, -1, 2]), 0.62 - data.qpos[2]
     assert 1e-3 < theirs and abs(ours - theirs) < 0.01 * theirs, (ours, theirs)
 
@@ -199,17 +205,8 @@ CAPSULE = '<geom type="capsule" fromto="0 -0.3 0 0 0.3 0" size="0.07" mass="2"/>
 def test_sphere_and_capsule_rest_on_a_cylinder_as_deep_as_in_mujoco(geom, gravity, start, axis):
     """Sphere and capsule against a static cylinder (the point of the segment nearest the axis against the
     cylinder's nearest surface point) rest at MuJoCo's penetration to 1 %."""
-    mujoco = pytest.importorskip("mujoco")
-    xml = CYLINDER.format(geom=geom, gravity=gravity, start=start)
-    mj = mujoco.MjModel.from_xml_string(xml)
-    data = mujoco.MjData(mj)
-    for _ in range(3000):
-        mujoco.mj_step(mj, data)
-    model = load_mjcf(xml, dtype=F64)
+    data, model, qs = _settle_in_both(CYLINDER.format(geom=geom, gravity=gravity, start=start), 3000)
     assert model.geom_pairs == ((0, 1),)
-    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, 6, dtype=F64),
-                     torch.zeros(1, 3000, 0, dtype=F64))
-    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
     touch = 0.66 - 0.01 if axis == 2 else 0.17  # where the surfaces meet
     ours, theirs = touch - float(qs[0, -1, axis]), touch - data.qpos[axis]
     assert 1e-3 < theirs and abs(ours - theirs) < 0.01 * theirs, (ours, theirs)
@@ -227,16 +224,7 @@ def test_cylinder_rests_on_a_plane_near_mujocos_depth(euler, height, rest):
     """A cylinder on a plane touches it at fixed points on both rims and at each rim's deepest point: upright it
     rests on 9 points, on its side on 4 (MuJoCo on fewer), so it sinks less than in MuJoCo, by 0.3 mm here (the
     goal is 5 mm). On its side it is started at rest (it may roll either way)."""
-    mujoco = pytest.importorskip("mujoco")
-    xml = CYLINDER_ON_PLANE.format(euler=euler, height=height)
-    mj = mujoco.MjModel.from_xml_string(xml)
-    data = mujoco.MjData(mj)
-    for _ in range(4000):
-        mujoco.mj_step(mj, data)
-    model = load_mjcf(xml, dtype=F64)
-    qs, vs = rollout(model, torch.tensor(mj.qpos0, dtype=F64)[None], torch.zeros(1, 6, dtype=F64),
-                     torch.zeros(1, 4000, 0, dtype=F64))
-    assert float(vs[0, -1].abs().max()) < 1e-6 and np.abs(data.qvel).max() < 1e-6
+    data, _, qs = _settle_in_both(CYLINDER_ON_PLANE.format(euler=euler, height=height), 4000)
     ours, theirs = rest - float(qs[0, -1, 2]), rest - data.qpos[2]
     assert 0 < ours < theirs < ours + 3.5e-4, (ours, theirs)
     assert float(qs[0, -1, :2].abs().max()) < 1e-4  # no drift sideways

@@ -15,6 +15,7 @@ frames of multi-joint MJCF bodies included.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -83,6 +84,18 @@ def site_xpos(model: Model, kin: BodyKinematics, name: str) -> torch.Tensor:
     return kin.xpos[:, body] + kin.xmat[:, body] @ local
 
 
+@functools.lru_cache(maxsize=64)
+def _same_tree(body_parent: tuple) -> torch.Tensor:
+    """``(nb, nb)`` bool: whether two bodies hang from the same root body."""
+    roots = []
+    for b in range(len(body_parent)):
+        r = b
+        while body_parent[r] >= 0:
+            r = body_parent[r]
+        roots.append(r)
+    return torch.tensor([[ra == rb for rb in roots] for ra in roots])
+
+
 def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
     """MuJoCo's ``cfrc_ext`` layout for this engine's contacts: per world and body ``(W, nbody, 6)``, the torque
     (N m) and force (N) the body's contacts exert on it, world axes, the torque taken about the centre of mass of
@@ -90,14 +103,7 @@ def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
     ``body_kinematics(..., contacts=True)``."""
     if kin.contact_force is None:
         raise ValueError("kin must come from body_kinematics(..., contacts=True)")
-    roots = []
-    for b in range(model.nbody):
-        r = b
-        while model.body_parent[r] >= 0:
-            r = model.body_parent[r]
-        roots.append(r)
-    same_tree = torch.tensor([[roots[a] == roots[b] for b in range(model.nbody)] for a in range(model.nbody)],
-                             dtype=kin.xipos.dtype, device=kin.xipos.device)  # (nb, nb)
+    same_tree = _same_tree(model.body_parent).to(kin.xipos.dtype).to(kin.xipos.device)  # (nb, nb)
     mass = model.body_mass.to(kin.xipos.dtype).expand(kin.xipos.shape[0], -1)  # (W, nb)
     tree_mass = mass @ same_tree.T  # (W, nb): the mass of body b's tree
     tree_com = torch.einsum("ab,wb,wbk->wak", same_tree, mass, kin.xipos) / tree_mass.unsqueeze(-1)

@@ -193,7 +193,7 @@ def chain_pendulum_task(n_train: int = 800, n_test: int = 200, chunk: int = 5, s
     Each start is integrated over ``CHAIN_HORIZON`` samples at ``CHAIN_DT`` (3 s) and cut into ``chunk``-sample pieces;
     one piece per trajectory is kept at random. Returns float64 ``t`` ``(chunk,)``, ``train`` / ``test`` angle
     states ``(n, chunk, 4)`` ``[theta1, theta2, omega1, omega2]``, their Cartesian twins ``train_xy`` /
-    ``test_xy`` ``(n, chunk, 8)``, and ``params`` (:func:`chain_pendulum_params`).
+    ``test_xy`` ``(n, chunk, 8)``, ``params`` (:func:`chain_pendulum_params`) and the true ``field``.
     """
     for name, v in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:

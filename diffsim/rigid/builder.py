@@ -193,6 +193,8 @@ def pair_supported(type1: str, type2: str) -> bool:
         return True
     other = type2 if type1 == "cylinder" else type1 if type2 == "cylinder" else None
     return other in PAIR_TYPES
+
+
 MJ_SOLREF = (0.02, 1.0)  # MuJoCo's default contact solref and solimp
 MJ_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
 

@@ -569,6 +569,9 @@ def _contacts(model, o, ext: dict) -> list[str]:
         base = o["geom_contact"] + 3 * gi
         mu, k, c = f"P[w, {base}]", f"P[w, {base + 1}]", f"P[w, {base + 2}]"
         points, radius = _contact_points(model, gi)
+        if gtype == "cylinder":
+            axis = quat_to_mat(quat) @ np.array([0.0, 0.0, 1.0])
+            out.append(f"    ax{b}_{gi} = R{b} @ {_const3(axis)}")
         for pi, (normal, offset) in enumerate(model.planes):
             margin = model.geom_plane_margin[gi][pi] if model.geom_plane_margin else 0.0
             if margin is None:
@@ -576,9 +579,7 @@ def _contacts(model, o, ext: dict) -> list[str]:
             offset, reach, nrm = float(offset), float(radius + margin), _const3(normal)
             where = [f"x{b} + R{b} @ {_const3(lp)} - S({reach!r}) * {nrm}" for lp in points]
             if gtype == "cylinder":  # each rim's point deepest along -normal (the rim's lowest, when tilted)
-                axis = quat_to_mat(quat) @ np.array([0.0, 0.0, 1.0])
-                out += [f"    ax{b}_{gi} = R{b} @ {_const3(axis)}",
-                        f"    low{b}_{gi}_{pi} = wp.dot({nrm}, ax{b}_{gi}) * ax{b}_{gi} - {nrm}",
+                out += [f"    low{b}_{gi}_{pi} = wp.dot({nrm}, ax{b}_{gi}) * ax{b}_{gi} - {nrm}",
                         f"    low{b}_{gi}_{pi} = S({float(size[0])!r}) * low{b}_{gi}_{pi} / "
                         f"wp.sqrt(wp.dot(low{b}_{gi}_{pi}, low{b}_{gi}_{pi}) + S(1e-12))"]
                 where += [f"x{b} + R{b} @ {_const3(np.array(pos) + z * float(size[1]) * axis)} + low{b}_{gi}_{pi} "
@@ -594,24 +595,24 @@ def _contacts(model, o, ext: dict) -> list[str]:
             g1, g2 = g2, g1
         (b1, s1), (b2, s2) = (model.geoms[g1][i] for i in (0, 2)), (model.geoms[g2][i] for i in (0, 2))
         e = o["pair_contact"] + 3 * pi
-        margin = float(model.pair_margin[pi]) if model.pair_margin else 0.0
+        reach = float(s1[0]) + (float(model.pair_margin[pi]) if model.pair_margin else 0.0)
+        a0, a1 = _segment(model.geoms[g1])
+        out += [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}"]
+        # body 1 pressed against the plane tangent to body 2's surface, its normal pointing to body 1
         if model.geoms[g2][1] == "cylinder":
-            out += _cylinder_pair(model, n, g1, g2, float(s1[0]) + margin, f"P[w, {e}], P[w, {e + 1}], P[w, {e + 2}]")
-            ext[b1].append((1, f"F{n}c", f"pc{n}", None))
-            ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
-            n += 1
-            continue
-        (a0, a1), (c0, c1) = _segment(model.geoms[g1]), _segment(model.geoms[g2])
-        out += [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}",
-                f"    w0_{n} = x{b2} + R{b2} @ {_const3(c0)}", f"    w1_{n} = x{b2} + R{b2} @ {_const3(c1)}",
-                f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, w0_{n}, w1_{n})",
-                f"    d{n} = s2_{n} - s1_{n}",
-                f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
-                f"    pc{n} = s1_{n} + S({float(s1[0]) + margin!r}) * nn{n}",
-                f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
+            lines, normal, offset = _cylinder_surface_lines(model, n, g2)
+            out += lines + [f"    pc{n} = s1_{n} - S({reach!r}) * nn{n}"]
+        else:
+            c0, c1 = _segment(model.geoms[g2])
+            out += [f"    w0_{n} = x{b2} + R{b2} @ {_const3(c0)}", f"    w1_{n} = x{b2} + R{b2} @ {_const3(c1)}",
+                    f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, w0_{n}, w1_{n})",
+                    f"    d{n} = s2_{n} - s1_{n}",
+                    f"    nn{n} = d{n} / wp.sqrt(wp.dot(d{n}, d{n}) + S(1e-18))",
+                    f"    pc{n} = s1_{n} + S({reach!r}) * nn{n}"]
+            normal, offset = f"-nn{n}", f"wp.dot(-nn{n}, s2_{n}) + S({float(s2[0])!r})"
+        out += [f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) "
                 f"- (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
-                # body 1 pressed against the plane through body 2's surface, normal pointing to body 1
-                f"    F{n}c = contact_force(pc{n}, vrel{n}, -nn{n}, wp.dot(-nn{n}, s2_{n}) + S({float(s2[0])!r}), "
+                f"    F{n}c = contact_force(pc{n}, vrel{n}, {normal}, {offset}, "
                 f"P[w, {e}], P[w, {e + 1}], P[w, {e + 2}])"]
         ext[b1].append((1, f"F{n}c", f"pc{n}", None))
         ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
@@ -619,25 +620,19 @@ def _contacts(model, o, ext: dict) -> list[str]:
     return out
 
 
-
-
-def _cylinder_pair(model, n: int, g1: int, g2: int, reach: float, params: str) -> list[str]:
-    """A sphere or capsule (g1) against a cylinder (g2): the point of g1's segment nearest the cylinder's axis,
-    pressed against the tangent plane at the cylinder's surface point nearest to it (:func:`cylinder_surface`).
-    Exact for a sphere; for a capsule, exact when that segment point is also the one nearest the cylinder."""
-    b1, b2 = model.geoms[g1][0], model.geoms[g2][0]
-    _, _, size, pos, quat = model.geoms[g2]
+def _cylinder_surface_lines(model, n: int, g2: int) -> tuple[list[str], str, str]:
+    """For body 1's segment ``u0_n``-``u1_n`` against the cylinder g2: its point nearest the cylinder's axis
+    (``s1_n``), the cylinder's surface point nearest to that (``q_n``, :func:`cylinder_surface`) and the outward
+    normal there (``nn_n``); returns the lines, the normal and the tangent plane's offset. Exact for a sphere; for
+    a capsule, exact when that segment point is also the one nearest the cylinder."""
+    b2, _, size, pos, quat = model.geoms[g2]
     axis = quat_to_mat(quat) @ np.array([0.0, 0.0, 1.0])
     half = axis * float(size[1])
-    a0, a1 = _segment(model.geoms[g1])
-    return [f"    u0_{n} = x{b1} + R{b1} @ {_const3(a0)}", f"    u1_{n} = x{b1} + R{b1} @ {_const3(a1)}",
-            f"    cc{n} = x{b2} + R{b2} @ {_const3(pos)}", f"    ax{n} = R{b2} @ {_const3(axis)}",
-            f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, x{b2} + R{b2} @ {_const3(np.array(pos) + half)}, "
-            f"x{b2} + R{b2} @ {_const3(np.array(pos) - half)})",
-            f"    q{n}, nn{n} = cylinder_surface(s1_{n}, cc{n}, ax{n}, S({float(size[1])!r}), S({float(size[0])!r}))",
-            f"    pc{n} = s1_{n} - S({reach!r}) * nn{n}",
-            f"    vrel{n} = (v{b1} + wp.cross(om{b1}, pc{n} - c{b1})) - (v{b2} + wp.cross(om{b2}, pc{n} - c{b2}))",
-            f"    F{n}c = contact_force(pc{n}, vrel{n}, nn{n}, wp.dot(nn{n}, q{n}), {params})"]
+    return ([f"    cc{n} = x{b2} + R{b2} @ {_const3(pos)}", f"    ax{n} = R{b2} @ {_const3(axis)}",
+             f"    s1_{n}, s2_{n} = closest_points(u0_{n}, u1_{n}, x{b2} + R{b2} @ {_const3(np.array(pos) + half)}, "
+             f"x{b2} + R{b2} @ {_const3(np.array(pos) - half)})",
+             f"    q{n}, nn{n} = cylinder_surface(s1_{n}, cc{n}, ax{n}, S({float(size[1])!r}), S({float(size[0])!r}))"],
+            f"nn{n}", f"wp.dot(nn{n}, q{n})")
 
 
 def model_qadr_of_dof(model, dof: int) -> int:

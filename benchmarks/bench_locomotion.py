@@ -10,7 +10,10 @@ the two are comparable whatever step each takes. MuJoCo runs one ``MjData`` per 
 all cores) and computes no gradients; diffsim's forward+backward is the gradient of the summed final state
 w.r.t. initial state and controls (float32). Compilation is excluded (one untimed warm-up call).
 
-Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]``
+``--device cuda`` runs diffsim on the GPU (MuJoCo stays on the CPU's cores, as ``mujoco.rollout`` runs).
+
+Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
+[--device cuda]``
 """
 from __future__ import annotations
 
@@ -44,6 +47,12 @@ def _inputs(mj, n, steps, rng):
     return q0, v0, ctrl
 
 
+def _device_name(device: str) -> str:
+    if str(device).startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"{device} ({platform.processor() or platform.machine()})"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["half_cheetah", "ant"], choices=sorted(SUBSTEPS))
@@ -52,9 +61,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per file step (default: the env's)")
+    parser.add_argument("--device", default="cpu", help="diffsim's device (cpu, cuda, cuda:1, ...)")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
-          f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}")
+          f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}; diffsim on "
+          f"{_device_name(args.device)}")
     print("| model | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s | diffsim fwd f64 "
           "| diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -73,18 +84,19 @@ def main(argv=None):
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
             res = {}
             for dtype in (torch.float64, torch.float32):
-                model = load_mjcf(path, num_worlds=n, dtype=dtype)
-                q, v, u = (torch.tensor(x, dtype=dtype) for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+                model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device)
+                q, v, u = (torch.tensor(x, dtype=dtype, device=args.device)
+                           for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
                 res[dtype] = best_time(lambda: rollout(model, q, v, u, timestep=mj.opt.timestep / sub),
-                                       args.repeats)
-            q, v, u = (torch.tensor(x, dtype=torch.float32, requires_grad=True)
+                                       args.repeats, args.device)
+            q, v, u = (torch.tensor(x, dtype=torch.float32, device=args.device, requires_grad=True)
                        for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
 
             def fwd_bwd():
                 qs, vs = rollout(model, q, v, u, timestep=mj.opt.timestep / sub)
                 (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
-            t_grad = best_time(fwd_bwd, args.repeats)
+            t_grad = best_time(fwd_bwd, args.repeats, args.device)
             steps = n * args.steps
             integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
             print(f"| {name} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "

@@ -23,11 +23,30 @@ class _Block(nn.Module):
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim), nn.Dropout(dropout))
 
-    def forward(self, h, mask, need_weights: bool):
+    def newest_weights(self, a):
+        """The newest token's attention weights over all tokens (B, T), averaged over heads: the last row of what
+        ``nn.MultiheadAttention`` returns with ``need_weights=True`` (before attention dropout), computed from its
+        own projections for that one row, so the block itself runs the fused attention (3x faster)."""
+        B, T, D = a.shape
+        H = self.attn.num_heads
+        w, b = self.attn.in_proj_weight, self.attn.in_proj_bias
+        q = nn.functional.linear(a[:, -1], w[:D], b[:D]).view(B, H, 1, D // H)
+        k = nn.functional.linear(a, w[D:2 * D], b[D:2 * D]).view(B, T, H, D // H).transpose(1, 2)
+        scores = (q @ k.transpose(-1, -2)).squeeze(2) / (D // H) ** 0.5  # the newest token may see every token
+        return scores.softmax(-1).mean(1)
+
+    def forward(self, h, mask, newest_weights: bool, newest_only: bool = False):
+        """``h (B, T, dim)`` through the block; also the newest token's weights ``(B, T)`` if asked, else None.
+        ``newest_only``: only the newest token's output, ``(B, 1, dim)`` (what the last block's head reads; its
+        query sees every token, so no mask, and the cost is linear in T instead of quadratic)."""
         a = self.norm1(h)
-        out, weights = self.attn(a, a, a, attn_mask=mask, need_weights=need_weights, average_attn_weights=True)
-        h = h + out
-        return h + self.mlp(self.norm2(h)), weights
+        if newest_only:
+            out, _ = self.attn(a[:, -1:], a, a, need_weights=False)
+            h = h[:, -1:] + out
+        else:
+            out, _ = self.attn(a, a, a, attn_mask=mask, need_weights=False)
+            h = h + out
+        return h + self.mlp(self.norm2(h)), (self.newest_weights(a) if newest_weights else None)
 
 
 class CausalTransformer(Predictor):
@@ -49,10 +68,11 @@ class CausalTransformer(Predictor):
         for k in range(horizon):
             h = self.tokens(window) + position
             for i, block in enumerate(self.blocks):
-                h, w = block(h, mask, need_weights=i == len(self.blocks) - 1)
+                last_block = i == len(self.blocks) - 1
+                h, w = block(h, mask, newest_weights=last_block, newest_only=last_block)
             last = last + self.head(self.norm(h[:, -1]))
             out.append(last)
-            weights.append(w[:, -1])
+            weights.append(w)
             if k + 1 < horizon:
                 step = last if u is None else torch.cat([last, u[:, T + k]], -1)
                 window = torch.cat([window[:, 1:], step[:, None]], 1)

@@ -88,11 +88,38 @@ def test_predictions_use_the_inputs_of_the_horizon(name):
 
 
 def test_transformer_attention_is_causal():
+    """A token's output does not move when later tokens change, and does when earlier ones do."""
     torch.manual_seed(0)
     block = _Block(16, 2, 0.0)
     mask = torch.triu(torch.ones(6, 6, dtype=torch.bool), diagonal=1)
-    _, w = block(torch.randn(3, 6, 16), mask, need_weights=True)
-    assert bool((w[:, mask] == 0).all()) and bool((w[:, ~mask] > 0).all())
+    h = torch.randn(3, 6, 16)
+    later, earlier = h.clone(), h.clone()
+    later[:, 4:] += torch.randn(2, 16)  # not a constant shift: LayerNorm would take that out
+    earlier[:, 1] += torch.randn(16)
+    out = block(h, mask, newest_weights=False)[0]
+    torch.testing.assert_close(block(later, mask, newest_weights=False)[0][:, :4], out[:, :4], rtol=0, atol=1e-6)
+    assert (block(earlier, mask, newest_weights=False)[0][:, 1:] - out[:, 1:]).abs().amin(-1).gt(1e-4).all()
+
+
+def test_transformer_newest_only_is_the_full_blocks_last_row():
+    torch.manual_seed(0)
+    block = _Block(16, 4, 0.0)
+    h = torch.randn(3, 7, 16)
+    mask = torch.triu(torch.ones(7, 7, dtype=torch.bool), diagonal=1)
+    full, w_full = block(h, mask, newest_weights=True)
+    newest, w_newest = block(h, mask, newest_weights=True, newest_only=True)
+    assert newest.shape == (3, 1, 16)
+    torch.testing.assert_close(newest[:, 0], full[:, -1])
+    torch.testing.assert_close(w_newest, w_full)
+
+
+def test_transformer_newest_weights_are_multihead_attentions_own():
+    torch.manual_seed(0)
+    block = _Block(16, 4, 0.0)
+    a = torch.randn(3, 7, 16)
+    mask = torch.triu(torch.ones(7, 7, dtype=torch.bool), diagonal=1)
+    _, ref = block.attn(a, a, a, attn_mask=mask, need_weights=True, average_attn_weights=True)
+    torch.testing.assert_close(block.newest_weights(a), ref[:, -1])
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))

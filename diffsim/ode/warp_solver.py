@@ -328,16 +328,22 @@ class _Kernels:
                 acc += r * r
             ratio = wp.sqrt(acc * wp.float64(inv_dim))
             finite = wp.isfinite(ratio)
-            factor = wp.float64(DFACTOR)  # the proportional part of the controller (grid.py)
+            # The controller's constants are bound here, outside every branch: Warp 1.19 binds a module-level
+            # constant to the variable of its first use, and a first use inside a branch leaves that variable
+            # unset on the other path, so a later use outside it reads an uninitialised value (undefined
+            # behaviour that clang -O2 happens to fold to the constant; at -O0 it broke the step size).
+            ifactor = wp.float64(IFACTOR)
+            dfactor = wp.float64(DFACTOR)
+            factor = dfactor  # the proportional part of the controller (grid.py)
             if finite:
                 if ratio > wp.float64(0.0):
                     factor = wp.float64(SAFETY) * wp.pow(ratio, wp.float64(-PI_ALPHA))
                 else:
-                    factor = wp.float64(IFACTOR)
+                    factor = ifactor
             t_new = t
             if finite and ratio <= wp.float64(1.0):
                 factor = factor * wp.pow(err_prev[i], wp.float64(PI_BETA))
-                factor = wp.min(wp.float64(IFACTOR), wp.max(wp.float64(DFACTOR), factor))
+                factor = wp.min(ifactor, wp.max(dfactor, factor))
                 if rejected[i] != 0:
                     factor = wp.min(wp.float64(1.0), factor)
                 err_prev[i] = wp.max(ratio, wp.float64(ERR_FLOOR))
@@ -368,7 +374,7 @@ class _Kernels:
             else:
                 n_rej[i] = n_rej[i] + 1
                 rejected[i] = 1
-                factor = wp.min(wp.float64(1.0), wp.max(wp.float64(DFACTOR), factor))
+                factor = wp.min(wp.float64(1.0), wp.max(dfactor, factor))
             h_new = wp.min(h * factor, t_end - t_new)
             hcur[i] = h_new
             if t_new + h_new <= t_new:

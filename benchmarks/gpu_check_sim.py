@@ -78,6 +78,7 @@ def rigid_parity(report, device, quick):
         labels = ("qpos", "qvel", "grad_qpos0", "grad_qvel0", "grad_ctrl", "grad_body_mass")
         report[f"rigid_{name}"] = {f"max_rel_diff_{k}": float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
                                    for k, a, b in zip(labels, got, ref) if a.numel()}
+        print(f"rigid_{name}", report[f"rigid_{name}"], flush=True)  # each model as it finishes
 
 
 def rigid_timing(report, device, quick):
@@ -135,6 +136,7 @@ def env_parity(report, device, quick):
         report[f"env_{env_id}"] = dict(
             max_abs_diff=max(float(np.abs(a.astype(np.float64) - b).max()) for a, b in floats),
             flag_mismatches=int(sum(int((a != b).sum()) for a, b in flags)))
+        print(f"env_{env_id}", report[f"env_{env_id}"], flush=True)
     grads = {}
     for dev in ("cpu", device):
         dyn = CartPoleDynamics(device=dev)

@@ -16,16 +16,13 @@ import time
 
 import torch
 
+from benchmarks.timing import best_time
 from diffsim.ode import fields, odeint
 from diffsim.trebuchet import LB, simulate
 
 JULIA = [(0, 30, 400, 98.60072421662713), (-5, 30, 400, 80.56450229660992), (0, 45, 200, 82.79904064062524),
          (1, 45, 200, 86.85243634331043), (-10, 38.87147537724561, 200, 49.99665431592441)]
 FORWARDDIFF = (4.047851617574818, -0.9290087918693511, 0.0579786190513199)
-
-
-def _sync():
-    torch.cuda.synchronize()
 
 
 def ode_parity(report):
@@ -66,18 +63,6 @@ def trebuchet_parity(report):
         report[f"trebuchet_10k_cuda_vs_cpu_max_abs_diff_{dtype}"] = float((cpu - gpu).abs().nan_to_num().max())
 
 
-def _time(fn, repeats=3):
-    fn()
-    _sync()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def ode_timing(report):
     import torchdiffeq
 
@@ -105,7 +90,7 @@ def ode_timing(report):
                 if backward:
                     ys[-1].sum().backward()
 
-            r = {impl: (_time(lambda: run(impl, False)), _time(lambda: run(impl, True)))
+            r = {impl: (best_time(lambda: run(impl, False), 3, "cuda"), best_time(lambda: run(impl, True), 3, "cuda"))
                  for impl in ("diffsim-warp", "torchdiffeq")}
             rows.append(dict(method=method, n=n, warp_fwd=r["diffsim-warp"][0], warp_fwdbwd=r["diffsim-warp"][1],
                              torchdiffeq_fwd=r["torchdiffeq"][0], torchdiffeq_fwdbwd=r["torchdiffeq"][1]))
@@ -119,7 +104,7 @@ def trebuchet_timing(report):
         gen = torch.Generator().manual_seed(0)
         args = [x.cuda() for x in (torch.randn(n, generator=gen) * 5, torch.rand(n, generator=gen) * 1.3 + 0.1,
                                    (torch.rand(n, generator=gen) * 400 + 50) * LB)]
-        s = _time(lambda: simulate(*args))
+        s = best_time(lambda: simulate(*args), 3, "cuda")
         rows.append(dict(n=n, seconds=s, us_per_shot=s / n * 1e6))
         print(rows[-1], flush=True)
     report["trebuchet_timing_gpu"] = rows

@@ -14,32 +14,15 @@ test suite with ``--quick``).
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 from benchmarks.gpu_check import run_parts
+from benchmarks.timing import best_time
 
 RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
 ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
-
-
-def _sync(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _time(fn, device, repeats=3):
-    fn()
-    _sync(device)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def _rigid_inputs(model, steps, seed=0, dtype=torch.float64):
@@ -89,7 +72,7 @@ def rigid_timing(report, device, quick):
         for worlds in (64,) if quick else (1024, 4096, 16384, 65536):
             model = load_mjcf(builtin_model(name), num_worlds=worlds, device=device, dtype=torch.float32)
             q0, v0, u = (x.to(device) for x in _rigid_inputs(model, steps, dtype=torch.float32))
-            fwd = _time(lambda: rollout(model, q0, v0, u), device)
+            fwd = best_time(lambda: rollout(model, q0, v0, u), 3, device)
             qg, vg, ug = (x.clone().requires_grad_(True) for x in (q0, v0, u))
             model.body_mass.requires_grad_(True)
 
@@ -97,7 +80,7 @@ def rigid_timing(report, device, quick):
                 qs, vs = rollout(model, qg, vg, ug)
                 (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
-            both = _time(fwd_bwd, device)
+            both = best_time(fwd_bwd, 3, device)
             rows.append(dict(model=name, worlds=worlds, fwd_steps_per_s=worlds * steps / fwd,
                              fwd_bwd_steps_per_s=worlds * steps / both, gradient_cost_in_forwards=both / fwd))
             print(rows[-1], flush=True)
@@ -165,7 +148,7 @@ def env_timing(report, device, quick):
             rng = np.random.default_rng(0)
             acts = [rng.integers(0, 2, n) if hasattr(space, "n") else
                     rng.uniform(-2, 2, (n, 1)).astype(np.float32) for _ in range(20)]
-            plain = _time(lambda: [venv.step(a) for a in acts], device) / len(acts)
+            plain = best_time(lambda: [venv.step(a) for a in acts], 3, device) / len(acts)
             dyn = cls(device=device)
             state = dyn.reset(n, torch.Generator().manual_seed(0))
             action = torch.zeros(n, 1, dtype=torch.float64, device=device, requires_grad=True)
@@ -174,7 +157,7 @@ def env_timing(report, device, quick):
                 for _ in range(20):
                     dyn.step(state, action)[2].sum().backward()
 
-            diff = _time(diff_step, device) / 20
+            diff = best_time(diff_step, 3, device) / 20
             rows.append(dict(env=env_id, n=n, plain_steps_per_s=n / plain, diff_steps_per_s=n / diff,
                              diff_over_plain=diff / plain))
             print(rows[-1], flush=True)

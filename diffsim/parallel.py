@@ -104,16 +104,17 @@ def _plan(launches, lo: int, hi: int, device, adjoint: bool) -> list:
     plan, recorded = [], {}
     for kernel, inputs in (reversed(launches) if adjoint else launches):
         args = [*inputs, lo]
-        cmd, old = recorded.get(kernel, (None, None))
-        if cmd is None or any((isinstance(a, wp.array) or isinstance(b, wp.array)) and a is not b
-                              for a, b in zip(old, args)):
+        cmd, old, arrays, scalars = recorded.get(kernel, (None, None, None, None))
+        if cmd is None or any(args[i] is not old[i] for i in arrays):
             kw = dict(adj_inputs=[_adjoint(a) for a in args], adjoint=True) if adjoint else {}
             cmd = wp.launch(kernel, hi - lo, inputs=args, device=device, record_tape=False, record_cmd=True, **kw)
+            arrays = [i for i, b in enumerate(args) if isinstance(b, wp.array)]  # a kernel's argument types are fixed
+            scalars = [i for i, b in enumerate(args) if not isinstance(b, wp.array)]
             # (re)set every scalar when this command starts, so the plan can run more than once
-            updates = [(i, b) for i, b in enumerate(args) if not isinstance(b, wp.array)]
+            updates = [(i, args[i]) for i in scalars]
         else:
-            updates = [(i, b) for i, (a, b) in enumerate(zip(old, args)) if a is not b]
-        recorded[kernel] = (cmd, args)
+            updates = [(i, args[i]) for i in scalars if args[i] is not old[i]]
+        recorded[kernel] = (cmd, args, arrays, scalars)
         plan.append((cmd, updates))
     return plan
 

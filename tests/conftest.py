@@ -19,17 +19,14 @@ def _seed():
     torch.manual_seed(0)
 
 
-# Test files that share Warp modules (the learned models' fields and solvers; the rigid-body envs' models; the
-# ball-and-box and contact scenes of the rollout, contact and threading tests) run on one
+# Test files that share Warp modules (the learned models' fields and solvers; the rigid-body envs' models) run on one
 # pytest-xdist worker, so each module compiles once; every other file is a group of its own (`--dist loadgroup`
 # then works as loadfile).
 SHARED_WORKER = {"learned-dynamics": ("tests/controllers/dynamics/", "tests/test_demo_hnn.py",
                                       "tests/test_demo_learned_models.py", "tests/test_demo_neural_ode_lv.py",
                                       "tests/test_demo_chain_pendulum.py"),
                  "rigid-envs": ("tests/envs/test_env_rigid.py", "tests/envs/test_env_mujoco_v5.py",
-                                "tests/controllers/test_alpha_order.py"),
-                 "rigid-rollouts": ("tests/rigid/test_rigid_rollout.py", "tests/rigid/test_rigid_contact.py",
-                                    "tests/test_parallel.py")}
+                                "tests/controllers/test_alpha_order.py")}
 
 
 def _group(path: str) -> str:

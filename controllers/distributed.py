@@ -158,5 +158,4 @@ def wrap(ctx: Context, module: torch.nn.Module) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [ctx.local_rank] if ctx.device.startswith("cuda") else None
-    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False,
-                                   find_unused_parameters=True)
+    return DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)

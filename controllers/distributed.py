@@ -151,8 +151,8 @@ def failure(ctx: Context, ok: bool) -> str | None:
 
 def wrap(ctx: Context, module: torch.nn.Module) -> torch.nn.Module:
     """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` when there are several ranks (its
-    gradients averaged over them in ``backward``), else itself. Buffers are kept equal by the trainers (updated
-    from every rank's data), not broadcast."""
+    gradients averaged over them in ``backward``), else itself. Buffers are copied from rank 0 once, when
+    wrapped; after that the trainers keep them equal (updated from every rank's data), not broadcast on each call."""
     if not ctx.distributed:
         return module
     from torch.nn.parallel import DistributedDataParallel

@@ -10,7 +10,7 @@ energy ``E = qdot . dL/dqdot - L`` is conserved along the learned flow.
 from __future__ import annotations
 
 import torch
-from torch.func import grad, jacfwd, vmap
+from torch.func import grad, jvp, vmap
 
 from controllers.dynamics.base import FieldModel, network, require_autograd
 
@@ -41,14 +41,27 @@ class LNN(FieldModel):
     def _single(self, q, qdot):
         return self.lagrangian(q[None], qdot[None])[0]
 
+    def _derivatives(self, q, qdot):
+        """For one state: ``dL/dq``, the columns of ``d2L/dqdot2`` and ``(d2L/dqdot dq) qdot``, from one
+        forward-over-reverse pass per direction (``dof`` unit directions in qdot, then ``qdot`` in q)."""
+        dof = q.shape[0]
+        eye = torch.eye(dof, dtype=q.dtype, device=q.device)
+        dq = torch.cat([torch.zeros_like(eye), qdot[None]])  # (dof + 1, dof) tangents in q
+        dv = torch.cat([eye, torch.zeros_like(qdot)[None]])  # ... and in qdot
+        grads = grad(self._single, argnums=(0, 1))
+
+        def directional(tq, tv):
+            (g_q, _), (_, t_v) = jvp(grads, (q, qdot), (tq, tv))
+            return g_q, t_v
+
+        g_q, t_v = vmap(directional)(dq, dv)
+        return g_q[0], t_v[:dof].T, t_v[dof]  # H_vv symmetric: columns = rows
+
     def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
         require_autograd()
-        dL_dq = vmap(grad(self._single, argnums=0))(q, qdot)
-        dL_dv = grad(self._single, argnums=1)
-        H_vv = vmap(jacfwd(dL_dv, argnums=1))(q, qdot)  # (batch, dof, dof): d2L / dqdot2
-        H_vq = vmap(jacfwd(dL_dv, argnums=0))(q, qdot)  # [i, j] = d2L / dqdot_i dq_j
-        rhs = dL_dq - (H_vq @ qdot.unsqueeze(-1)).squeeze(-1)
+        dL_dq, H_vv, H_vq_qdot = vmap(self._derivatives)(q, qdot)  # H_vv: (batch, dof, dof), d2L / dqdot2
+        rhs = dL_dq - H_vq_qdot
         return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1)
 
     def forward(self, t, y):

@@ -127,6 +127,9 @@ class Model:
     sites: tuple = ()  # named frames: (name, body, position (m) and quaternion (w x y z) in the body frame)
     integrator: str = "rk4"  # the integrator the model asks for (MJCF <option integrator>: MuJoCo's default is
     # Euler); rollout's ``integrator`` argument decides what runs
+    structure: str = "auto"  # how the dynamics run: "generated" (straight-line code per model: fastest to run,
+    # compile time grows with the model), "loops" (one compiled module for every model, diffsim.rigid.loops) or
+    # "auto" (loops for large models)
     device: str = "cpu"
 
     @property
@@ -196,5 +199,5 @@ class Model:
 
 TOPOLOGY_FIELDS = tuple(f.name for f in dataclasses.fields(Model)
                         if f.name not in PARAM_NAMES + ("num_worlds", "timestep", "device", "ignored", "integrator",
-                                                        "tendons", "sites"))
+                                                        "tendons", "sites", "structure"))
 """The fields fixed at build time that the generated dynamics code depends on (see ``codegen.topology``)."""

@@ -36,8 +36,8 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.ode.tableaus import RK4
-from diffsim.parallel import record_worlds
-from diffsim.rigid import codegen
+from diffsim.parallel import BEFORE_ADJOINT, record_worlds
+from diffsim.rigid import codegen, loops
 from diffsim.rigid.model import PARAM_NAMES, Model
 
 INTEGRATORS = ("rk4", "euler")
@@ -85,7 +85,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     topo = codegen.topology(model)
     P = flat_params(model).to(dtype)
     grad = torch.is_grad_enabled() and any(x.requires_grad for x in (qpos, qvel, ctrl, P))
-    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", topo, "dynamics", grad)
+    scalar = "float64" if dtype == torch.float64 else "float32"
     S = runtime.warp_scalar(dtype)
     lo = [r[0] if r else -float("inf") for r in model.actuator_ctrlrange]
     hi = [r[1] if r else float("inf") for r in model.actuator_ctrlrange]
@@ -96,15 +96,22 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         u = u.transpose(0, 1).contiguous()  # (T, W, nu)
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
-    key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
+    if loops.use_loops(model):
+        dyn, program = loops.module(scalar), loops.program(model, topo)
+        name = dyn.__name__
+    else:
+        dyn, program = codegen.load_for_call(model, scalar, topo, "dynamics", grad), None
+        name = dyn.__name__
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h, name)
 
     def make():
         kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler
         scalars = [S(h), *(S(x) for x in RK4.b)]
-        return _Workspace(dyn.derive, kernel, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
-                          scalars, dtype, qpos.device)
+        return _Workspace(dyn, kernel, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
+                          scalars, dtype, qpos.device, program)
 
-    nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel())
+    nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel()
+                                    + (8 * W * program.nx if program is not None else 0))
     Q, QD = _Rollout.apply(_Workspace.get(key, make, nbytes), qpos, qvel, u, P)
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)
 
@@ -175,20 +182,40 @@ class _Workspace:
             cls._cache[key] = pool
             return ws
 
-    def __init__(self, derive, kernel, sizes, scalars, dtype, torch_device):
+    def __init__(self, dyn, kernel, sizes, scalars, dtype, torch_device, program=None):
+        """``dyn``: the generated module of the model, or the loops module with the model's ``program``
+        (:class:`diffsim.rigid.loops.Program`), whose steps also take its arrays and a scratch array."""
         W, T, nq, nv, nu, ncol, npar, nder = sizes
         self.lock = threading.Lock()
         self.holds = None  # weak reference to the token of the call whose trajectory the buffers hold
         shapes = dict(Q=(T + 1, W, nq), QD=(T + 1, W, nv), U=(T, W, ncol), P=(W, npar), D=(W, nder))
-        self.bufs = {k: torch.empty(v, dtype=dtype, device=torch_device) for k, v in shapes.items()}
+        if program is not None:
+            shapes["X"] = (4, W, program.nx)
+        self.bufs = {k: torch.zeros(v, dtype=dtype, device=torch_device) for k, v in shapes.items()}
         self.nbytes = 2 * sum(t.numel() * t.element_size() for t in self.bufs.values())  # with their gradients
         self.Q, self.QD = self.bufs["Q"], self.bufs["QD"]
         self.device = runtime.resolve_device(str(torch_device))
-        self.W, self.derive_kernel = W, derive
-        self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], 1, nu, k, *scalars])
-                                   for k in range(T)]
+        self.W, self.derive_kernel = W, dyn.derive
+        if program is None:
+            self.derive_extra = []
+            self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], 1, nu, k, *scalars])
+                                       for k in range(T)]
+        else:
+            Tarr, Carr = program.arrays(dtype, self.device)
+            self.derive_extra = [Tarr, program.quat_offset, program.axis_offset]
+
+            def steps(A):
+                out = []
+                for k in range(T):
+                    out.append((kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], Tarr, Carr, A["X"], 1, nu, k,
+                                         *scalars]))
+                    if A["X"].grad is not None:  # the step re-uses X: clear its gradient before each adjoint
+                        out.append((dyn.zero_scratch, [A["X"].grad, program.nx], BEFORE_ADJOINT))
+                return out
+            self.launches = steps
         A = {k: wp.from_torch(t) for k, t in self.bufs.items()}
-        self.derive = wp.launch(derive, W, inputs=[A["P"], A["D"]], device=self.device, record_cmd=True)
+        self.derive = wp.launch(self.derive_kernel, W, inputs=[A["P"], A["D"], *self.derive_extra],
+                                device=self.device, record_cmd=True)
         self.steps = record_worlds(self.launches(A), W, self.device)
         self.grads = None  # gradient buffers and the recorded adjoints, made on the first backward
 
@@ -211,9 +238,10 @@ class _Workspace:
         self.grads = {k: torch.zeros_like(t) for k, t in self.bufs.items()}
         A = {k: wp.from_torch(t, requires_grad=True, grad=wp.from_torch(self.grads[k])) for k, t in self.bufs.items()}
         self.adjoint_steps = record_worlds(self.launches(A), self.W, self.device, adjoint=True)
-        self.adjoint_derive = wp.launch(self.derive_kernel, self.W, inputs=[A["P"], A["D"]],
-                                        adj_inputs=[A["P"].grad, A["D"].grad], adjoint=True, device=self.device,
-                                        record_cmd=True)
+        extra = self.derive_extra
+        self.adjoint_derive = wp.launch(self.derive_kernel, self.W, inputs=[A["P"], A["D"], *extra],
+                                        adj_inputs=[A["P"].grad, A["D"].grad, *(None for _ in extra)], adjoint=True,
+                                        device=self.device, record_cmd=True)
 
     def backward(self, inputs, token, gQ, gQD):
         """Gradients w.r.t. ``(qpos, qvel, u, P)`` given those of the trajectories."""

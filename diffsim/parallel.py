@@ -30,7 +30,6 @@ from typing import Sequence
 import warp as wp
 
 MIN_WORLDS_PER_THREAD = 128
-BEFORE_ADJOINT = "before_adjoint"  # see _plan
 
 _threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -98,22 +97,16 @@ def _plan(launches, lo: int, hi: int, device, adjoint: bool) -> list:
 
     A launch is recorded once per kernel (``record_cmd``) and replayed; when the next launch of
     that kernel has the same arrays, only its changed scalar arguments are repacked. (Packing every
-    argument of every launch was most of the cost of a short rollout.) A launch given as
-    ``(kernel, inputs, BEFORE_ADJOINT)`` runs only in an adjoint sequence, forward, just before the adjoint of
-    the launch it follows (e.g. clearing a scratch array's gradient). Returns
+    argument of every launch was most of the cost of a short rollout.) Returns
     ``[(command, [(arg index, value), ...]), ...]``; the commands are created here, on the
     calling thread (recording from several threads at once crashed Warp 1.19).
     """
     plan, recorded = [], {}
-    for kernel, inputs, *flag in (reversed(launches) if adjoint else launches):
-        forward_only = bool(flag) and flag[0] == BEFORE_ADJOINT
-        if forward_only and not adjoint:
-            continue
-        as_adjoint = adjoint and not forward_only
+    for kernel, inputs in (reversed(launches) if adjoint else launches):
         args = [*inputs, lo]
         cmd, old, arrays, scalars = recorded.get(kernel, (None, None, None, None))
         if cmd is None or any(args[i] is not old[i] for i in arrays):
-            kw = dict(adj_inputs=[_adjoint(a) for a in args], adjoint=True) if as_adjoint else {}
+            kw = dict(adj_inputs=[_adjoint(a) for a in args], adjoint=True) if adjoint else {}
             cmd = wp.launch(kernel, hi - lo, inputs=args, device=device, record_tape=False, record_cmd=True, **kw)
             arrays = [i for i, b in enumerate(args) if isinstance(b, wp.array)]  # a kernel's argument types are fixed
             scalars = [i for i, b in enumerate(args) if not isinstance(b, wp.array)]
@@ -155,5 +148,5 @@ def launch_worlds(launches: Sequence[tuple[wp.Kernel, Sequence]], num_worlds: in
     record_worlds(launches, num_worlds, device)()
     tape = active_tape()
     if tape is not None:
-        with_grad = {id(a): a for _, inputs, *_ in launches for a in inputs if _adjoint(a) is not None}
+        with_grad = {id(a): a for _, inputs in launches for a in inputs if _adjoint(a) is not None}
         tape.record_func(lambda: record_worlds(launches, num_worlds, device, adjoint=True)(), list(with_grad.values()))

@@ -23,7 +23,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.bridge import warp_apply
-from diffsim.rigid import codegen
+from diffsim.rigid import codegen, loops
 from diffsim.rigid.model import PARAM_NAMES, Model
 from diffsim.rigid.rollout import _check, flat_params
 
@@ -55,18 +55,32 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     model.check_params()
     grad = torch.is_grad_enabled() and (qpos.requires_grad or qvel.requires_grad or any(
         getattr(model, name).requires_grad for name in PARAM_NAMES))
-    dyn = codegen.load_for_call(model, "float64" if dtype == torch.float64 else "float32", None,
-                                "kinematics_contacts" if contacts else "kinematics", grad)
     device = runtime.resolve_device(str(qpos.device))
     nder = codegen.num_derived(model)
+    scalar = "float64" if dtype == torch.float64 else "float32"
+    if loops.use_loops(model):
+        mod, program = loops.module(scalar), loops.program(model)
+        Tarr, Carr = program.arrays(dtype, device)
 
-    def fn(q, qd, P):
-        D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
-        X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
-        L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
-        wp.launch(dyn.derive, W, inputs=[P, D], device=device)
-        wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X, L], device=device)
-        return X, L
+        def fn(q, qd, P):
+            D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
+            scratch = wp.zeros((1, W, program.nx), dtype=P.dtype, device=device, requires_grad=True)
+            X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
+            L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
+            wp.launch(mod.derive, W, inputs=[P, D, Tarr, program.quat_offset, program.axis_offset], device=device)
+            wp.launch(mod.kinematics, W, inputs=[q, qd, P, D, Tarr, Carr, scratch, int(contacts), X, L],
+                      device=device)
+            return X, L
+    else:
+        dyn = codegen.load_for_call(model, scalar, None, "kinematics_contacts" if contacts else "kinematics", grad)
+
+        def fn(q, qd, P):
+            D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
+            X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
+            L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
+            wp.launch(dyn.derive, W, inputs=[P, D], device=device)
+            wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X, L], device=device)
+            return X, L
 
     P = flat_params(model).to(dtype).expand(W, -1)
     X, L = warp_apply(fn, qpos, qvel, P)

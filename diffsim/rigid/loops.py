@@ -17,8 +17,9 @@ values go through arrays (a loop's body is replayed per iteration, its array sto
 intermediate lives in ``X`` (4 RK4 stages, worlds, ``T[NX]`` values): per stage its state and rates, per body
 its kinematics and composite-rigid-body sums, per dof its motion subspace, and the mass matrix, forces and
 ``L^T D L`` factorisation as a straight list of two-operand operations (each writes a new value, none is
-overwritten). ``X`` holds one step: the gradient of step ``k`` re-runs step ``k``'s forward, clears
-``X``'s gradient and runs the step's adjoint (:func:`adjoint_launches`).
+overwritten). ``X`` holds one step and is shared by all: a step's adjoint kernel first replays the functions
+the step calls, which recomputes ``X`` for that step, and the adjoint of each store clears the gradient
+element it reads (Warp 1.19), so ``X``'s gradient is back to zero for the step before.
 
 Supported: hinge, slide and free joints, welded bodies, damping, armature, joint springs and soft limits,
 joint motors, contacts of spheres, capsules and boxes with planes and of sphere/capsule pairs. Models that
@@ -494,6 +495,54 @@ def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dt
 
 
 @wp.kernel
+def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dtype=S), D: wp.array2d(dtype=S),
+               T: wp.array(dtype=int), C: wp.array(dtype=S), X: wp.array3d(dtype=S), contacts: int,
+               OUT: wp.array3d(dtype=S), L: wp.array2d(dtype=S)):
+    """Per body: pose, COM, velocities and (contacts != 0) its contacts' force and torque about the world origin
+    (codegen.BODY_KINEMATICS values); per dof its joint-limit force (codegen's kinematics kernel)."""
+    w = wp.tid()
+    for i in range(T[NQ]):
+        X[0, w, T[X_Q] + i] = Q[w, i]
+    for i in range(T[NV]):
+        X[0, w, T[X_V] + i] = QD[w, i]
+    zero = V3(S(0.0), S(0.0), S(0.0))
+    for b in range(T[NB]):
+        body_kinematics(b, X, 0, w, T, C, P, D, w)
+        ob = T[X_BODY] + BODY_STRIDE * b
+        st3(X, 0, w, ob + B_TF, zero)
+        st3(X, 0, w, ob + B_TN, zero)
+    if contacts != 0:
+        for i in range(T[NCP]):
+            plane_contact(i, X, 0, w, T, C, P, w)
+        for i in range(T[NPAIR]):
+            pair_contact(i, X, 0, w, T, C, P, w)
+    org = ld3(X, 0, w, T[X_BODY] + B_C)
+    for b in range(T[NB]):
+        ob = T[X_BODY] + BODY_STRIDE * b
+        R = ld33(X, 0, w, ob + B_R)
+        tf = ld3(X, 0, w, ob + B_TF)
+        f = -tf
+        tq = -(ld3(X, 0, w, ob + B_TN) + wp.cross(org, tf))
+        for k in range(3):
+            OUT[w, b, k] = X[0, w, ob + B_X + k]
+            OUT[w, b, 12 + k] = X[0, w, ob + B_C + k]
+            OUT[w, b, 15 + k] = X[0, w, ob + B_OM + k]
+            OUT[w, b, 18 + k] = X[0, w, ob + B_V + k]
+            OUT[w, b, 21 + k] = f[k]
+            OUT[w, b, 24 + k] = tq[k]
+            for j in range(3):
+                OUT[w, b, 3 + 3 * k + j] = R[k, j]
+    for j in range(T[NV]):
+        lf = S(0.0)
+        if (T[T[T_DOFFLAG] + j] & FLAG_LIMITED) != 0:
+            q = X[0, w, T[X_Q] + T[T[T_DOFQADR] + j]]
+            lr = T[P_DOF_RANGE] + 2 * j
+            ll = T[P_DOF_LIMIT] + 2 * j
+            lf = joint_limit(q, X[0, w, T[X_V] + j], P[w, lr], P[w, lr + 1], P[w, ll], P[w, ll + 1])
+        L[w, j] = lf
+
+
+@wp.kernel
 def derive(P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), T: wp.array(dtype=int), oquat: int, oaxis: int):
     """Per world: each body's rotation in its parent frame and unit joint axis (codegen._derive)."""
     w = wp.tid()
@@ -507,15 +556,6 @@ def derive(P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), T: wp.array(dtype=int
                 D[w, base + 3 * i + j] = Rl[i, j]
         for i in range(3):
             D[w, base + 9 + i] = a[i]
-
-
-@wp.kernel
-def zero_scratch(G: wp.array3d(dtype=S), n: int, w0: int):
-    """Clear worlds' rows of X's gradient (before each step's adjoint: the step re-uses X)."""
-    w = wp.tid() + w0
-    for s in range(4):
-        for i in range(n):
-            G[s, w, i] = S(0.0)
 '''
 
 
@@ -731,7 +771,7 @@ def use_loops(model) -> bool:
     return missing is None and generated_size(model) > AUTO_LOOPS_ABOVE
 
 
-AUTO_LOOPS_ABOVE = 120
+AUTO_LOOPS_ABOVE = 300
 
 
 def generated_size(model) -> int:

@@ -36,7 +36,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.ode.tableaus import RK4
-from diffsim.parallel import BEFORE_ADJOINT, record_worlds
+from diffsim.parallel import record_worlds
 from diffsim.rigid import codegen, loops
 from diffsim.rigid.model import PARAM_NAMES, Model
 
@@ -204,15 +204,10 @@ class _Workspace:
             Tarr, Carr = program.arrays(dtype, self.device)
             self.derive_extra = [Tarr, program.quat_offset, program.axis_offset]
 
-            def steps(A):
-                out = []
-                for k in range(T):
-                    out.append((kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], Tarr, Carr, A["X"], 1, nu, k,
-                                         *scalars]))
-                    if A["X"].grad is not None:  # the step re-uses X: clear its gradient before each adjoint
-                        out.append((dyn.zero_scratch, [A["X"].grad, program.nx], BEFORE_ADJOINT))
-                return out
-            self.launches = steps
+            # every step re-uses the scratch X: its forward rewrites it, and the adjoint of the step recomputes it
+            # (Warp replays the functions a kernel calls) and clears its gradient (the adjoint of each store)
+            self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], Tarr, Carr, A["X"], 1, nu,
+                                                 k, *scalars]) for k in range(T)]
         A = {k: wp.from_torch(t) for k, t in self.bufs.items()}
         self.derive = wp.launch(self.derive_kernel, W, inputs=[A["P"], A["D"], *self.derive_extra],
                                 device=self.device, record_cmd=True)

@@ -13,11 +13,12 @@ w.r.t. initial state and controls (float32). Compilation is excluded (one untime
 ``--device cuda`` runs diffsim on the GPU (MuJoCo stays on the CPU's cores, as ``mujoco.rollout`` runs).
 
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
-[--device cuda]``
+[--device cuda] [--structure generated loops]``
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from benchmarks.timing import best_time
-from diffsim.rigid import load_mjcf, rollout
+from diffsim.rigid import load_mjcf, loops, rollout
 from envs.ant import AntDynamics
 from envs.half_cheetah import HalfCheetahDynamics
 from envs.hopper import HopperDynamics
@@ -62,13 +63,15 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per file step (default: the env's)")
     parser.add_argument("--device", default="cpu", help="diffsim's device (cpu, cuda, cuda:1, ...)")
+    parser.add_argument("--structure", nargs="+", default=["auto"], choices=("auto", "generated", "loops"),
+                        help="Model.structure(s) to run: each gets its rows")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
           f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}; diffsim on "
           f"{_device_name(args.device)}")
-    print("| model | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s | diffsim fwd f64 "
-          "| diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | structure | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s "
+          "| diffsim fwd f64 | diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in args.models:
         path = gymnasium_asset(name)
@@ -82,27 +85,34 @@ def main(argv=None):
                 datas[0].qpos[:], datas[0].qvel[:] = q0[i], v0[i]
                 mujoco.mj_getState(mj, datas[0], state0[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
-            res = {}
-            for dtype in (torch.float64, torch.float32):
-                model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device)
-                q, v, u = (torch.tensor(x, dtype=dtype, device=args.device)
-                           for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
-                res[dtype] = best_time(lambda: rollout(model, q, v, u, timestep=mj.opt.timestep / sub),
-                                       args.repeats, args.device)
-            q, v, u = (torch.tensor(x, dtype=torch.float32, device=args.device, requires_grad=True)
-                       for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+            for structure in args.structure:
+                _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure)
 
-            def fwd_bwd():
-                qs, vs = rollout(model, q, v, u, timestep=mj.opt.timestep / sub)
-                (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
-            t_grad = best_time(fwd_bwd, args.repeats, args.device)
-            steps = n * args.steps
-            integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
-            print(f"| {name} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "
-                  f"| {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | {steps / res[torch.float32]:,.0f} "
-                  f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x |",
-                  flush=True)
+def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure):
+    res = {}
+    for dtype in (torch.float64, torch.float32):
+        model = dataclasses.replace(load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device),
+                                    structure=structure)
+        structure = "loops" if loops.use_loops(model) else "generated"
+        q, v, u = (torch.tensor(x, dtype=dtype, device=args.device)
+                   for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+        res[dtype] = best_time(lambda: rollout(model, q, v, u, timestep=mj.opt.timestep / sub),
+                               args.repeats, args.device)
+    q, v, u = (torch.tensor(x, dtype=torch.float32, device=args.device, requires_grad=True)
+               for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
+
+    def fwd_bwd():
+        qs, vs = rollout(model, q, v, u, timestep=mj.opt.timestep / sub)
+        (qs[:, -1].sum() + vs[:, -1].sum()).backward()
+
+    t_grad = best_time(fwd_bwd, args.repeats, args.device)
+    steps = n * args.steps
+    integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
+    print(f"| {name} | {structure} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "
+          f"| {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | {steps / res[torch.float32]:,.0f} "
+          f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x |",
+          flush=True)
 
 
 if __name__ == "__main__":

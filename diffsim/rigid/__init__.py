@@ -6,7 +6,9 @@ capsule, box and cylinder against planes; spheres and capsules against each othe
 and against cylinders) with
 smooth Coulomb friction and MuJoCo's solref/solimp mapped to penalties, MuJoCo's
 RK4 and Euler (implicit joint damping), ``rollout`` with gradients w.r.t. state,
-controls and physical parameters, soft joint limits, body kinematics. Not yet:
+controls and physical parameters, soft joint limits, body kinematics. The dynamics run as straight-line code
+generated per model or, for large models, as loops over the model's arrays (``Model.structure``,
+:mod:`diffsim.rigid.loops`). Not yet:
 box-box, box-capsule and cylinder-cylinder contacts, tendon forces, equality constraints.
 """
 from pathlib import Path

@@ -28,7 +28,8 @@ conventions):
 The generated code grows with the number of (dof, ancestor dof) pairs and contacts. First use, cold caches
 (``benchmarks/bench_compile.py``, 2-core Xeon, 2026-11-29): a 16-link chain's module (87 kB) compiles, forward
 and adjoint, in 65 s where the per-body Jacobian form it replaced (``O(nv^2 nbody)`` terms and a dense
-Cholesky) was still compiling after 14 minutes; Ant in 70 s. The adjoints are most of it.
+Cholesky) was still compiling after 14 minutes; Ant in 70 s. The adjoints are most of it. Large models therefore
+run by default as loops over arrays instead (:mod:`diffsim.rigid.loops`, the same formulas; ``Model.structure``).
 """
 from __future__ import annotations
 

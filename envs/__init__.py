@@ -13,7 +13,8 @@
 * ``diffsim/Trebuchet-v0`` -- aim a trebuchet at a target in the wind (contextual, one step);
 * ``diffsim/InvertedPendulum-v0``, ``diffsim/InvertedDoublePendulum-v0``, ``diffsim/Reacher-v0``,
   ``diffsim/Swimmer-v0``, ``diffsim/Hopper-v0``, ``diffsim/HalfCheetah-v0``, ``diffsim/Walker2d-v0``,
-  ``diffsim/Ant-v0`` -- Gymnasium's MuJoCo v5 tasks of those names (their own model files) on diffsim.
+  ``diffsim/Ant-v0``, ``diffsim/Humanoid-v0`` -- Gymnasium's MuJoCo v5 tasks of those names (their own model
+  files) on diffsim.
 
 Each has a native vector env (``gymnasium.make_vec(id, num_envs=N)``) and a
 differentiable functional interface (``envs.<name>.<Name>Dynamics`` / ``TrebuchetFunctional``).
@@ -59,7 +60,7 @@ for _name, _module, _steps, _threshold in (
         ("InvertedDoublePendulum", "inverted_double_pendulum", 1000, 9100.0), ("Swimmer", "swimmer", 1000, 360.0),
         ("Reacher", "reacher", 50, -3.75),
         ("Hopper", "hopper", 1000, 3800.0), ("HalfCheetah", "half_cheetah", 1000, 4800.0),
-        ("Walker2d", "walker2d", 1000, None), ("Ant", "ant", 1000, 6000.0)):
+        ("Walker2d", "walker2d", 1000, None), ("Ant", "ant", 1000, 6000.0), ("Humanoid", "humanoid", 1000, None)):
     gymnasium.register(
         id=f"diffsim/{_name}-v0",
         entry_point=f"envs.{_module}:{_name}Env",
@@ -85,6 +86,7 @@ FUNCTIONAL = {
     "diffsim/HalfCheetah-v0": "envs.half_cheetah:HalfCheetahDynamics",
     "diffsim/Walker2d-v0": "envs.walker2d:Walker2dDynamics",
     "diffsim/Ant-v0": "envs.ant:AntDynamics",
+    "diffsim/Humanoid-v0": "envs.humanoid:HumanoidDynamics",
 }
 
 

@@ -19,7 +19,9 @@ in float64. From it:
 An env's start distribution is written once, as :meth:`ClassicDynamics.initial_bounds`: every
 state component uniform between its bounds (equal bounds: a fixed value), drawn in order; components
 with a positive :meth:`ClassicDynamics.initial_normal_std` are ``low + std * N(0, 1)`` instead
-(Gymnasium's MuJoCo envs draw velocities so), by NumPy's ziggurat (:mod:`envs.pcg64`).
+(Gymnasium's MuJoCo envs draw velocities so), by NumPy's ziggurat (:mod:`envs.pcg64`). Bounds shorter than the
+state leave its last components (a context the task carries, such as the last actuator forces) at zero, drawing
+nothing for them.
 """
 from __future__ import annotations
 
@@ -71,13 +73,14 @@ class ClassicDynamics:
     def reset(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Initial states ``(batch, S)`` drawn from the env's start distribution with ``generator``."""
         low, high = (torch.as_tensor(b, dtype=torch.float64) for b in self.initial_bounds())
-        u = torch.rand(batch, self.state_dim, generator=generator, dtype=torch.float64)
+        u = torch.rand(batch, len(low), generator=generator, dtype=torch.float64)
         x = low + (high - low) * u
         std = self.initial_normal_std()
         if std is not None:
             std = torch.as_tensor(std, dtype=torch.float64)
-            z = torch.randn(batch, self.state_dim, generator=generator, dtype=torch.float64)
+            z = torch.randn(batch, len(low), generator=generator, dtype=torch.float64)
             x = torch.where(std > 0, low + std * z, x)
+        x = torch.cat([x, x.new_zeros(batch, self.state_dim - len(low))], dim=1)  # carried context: zero
         return x.to(self.device)
 
     def step(self, state: torch.Tensor, action: torch.Tensor, params: torch.Tensor | None = None):
@@ -124,13 +127,15 @@ class ClassicDynamics:
         what the Gymnasium env's ``reset`` draws (``size=K``: K consecutive states, the same numbers)."""
         low, high = self.initial_bounds(options)
         std = self.initial_normal_std()
+        n = len(low)
         if std is None:
-            x = rng.uniform(low, high, size=(self.state_dim,) if size is None else (size, self.state_dim))
+            x = rng.uniform(low, high, size=(1 if size is None else size, n))
         else:  # component by component, in order: the same numbers as the vector env's device draws
             x = np.array([[low[j] + std[j] * pcg64.standard_normal_host(rng.bit_generator) if std[j] > 0
-                           else rng.uniform(low[j], high[j]) for j in range(self.state_dim)]
+                           else rng.uniform(low[j], high[j]) for j in range(n)]
                           for _ in range(1 if size is None else size)])
-            x = x[0] if size is None else x
+        x = np.concatenate([x, np.zeros((x.shape[0], self.state_dim - n))], axis=1)  # carried context: zero
+        x = x[0] if size is None else x
         return x.astype(np.float32).astype(np.float64) if self.start_in_float32 else x
 
     def env_action(self, action) -> np.ndarray:

@@ -171,14 +171,17 @@ def draw_rows(rng: wp.array2d(dtype=wp.uint64), low: wp.array(dtype=wp.float64),
               std: wp.array(dtype=wp.float64), zk: wp.array(dtype=wp.uint64), zw: wp.array(dtype=wp.float64),
               zf: wp.array(dtype=wp.float64), mask: wp.array(dtype=wp.bool), out: wp.array2d(dtype=wp.float64)):
     """Row ``i`` of ``out`` <- stream ``i``'s draws where ``mask[i]`` (other rows untouched), component by component:
-    ``low + std * standard_normal()`` where ``std > 0``, else ``Generator.uniform(low, high)``."""
+    ``low + std * standard_normal()`` where ``std > 0``, else ``Generator.uniform(low, high)``; components past
+    ``low``'s length are zero."""
     i = wp.tid()
     if mask[i]:
-        for j in range(out.shape[1]):
+        for j in range(low.shape[0]):
             if std[j] > wp.float64(0.0):
                 out[i, j] = low[j] + std[j] * standard_normal(rng, i, zk, zw, zf)
             else:
                 out[i, j] = low[j] + (high[j] - low[j]) * next_double(rng, i)
+        for j in range(low.shape[0], out.shape[1]):  # a carried context past the bounds: zero, nothing drawn
+            out[i, j] = wp.float64(0.0)
 
 
 def seeded_states(seeds) -> np.ndarray:

@@ -92,7 +92,7 @@ class RigidDynamics(ClassicDynamics):
         by default :func:`envs.pcg64.draw_rows` of :meth:`initial_bounds` and :meth:`initial_normal_std`."""
         low, high = self.initial_bounds()
         std = self.initial_normal_std()
-        std = np.zeros(self.state_dim) if std is None else std
+        std = np.zeros(len(low)) if std is None else std
         return pcg64.draw_rows, [wp.array(np.asarray(b, dtype=dt), dtype=wt, device=device) for b, dt, wt in (
             (low, np.float64, wp.float64), (high, np.float64, wp.float64), (std, np.float64, wp.float64),
             (pcg64.ZIG_K, np.uint64, wp.uint64), (pcg64.ZIG_W, np.float64, wp.float64),

@@ -117,12 +117,41 @@ def contact_wrench(model: Model, kin: BodyKinematics) -> torch.Tensor:
     ``body_kinematics(..., contacts=True)``."""
     if kin.contact_force is None:
         raise ValueError("kin must come from body_kinematics(..., contacts=True)")
+    torque = kin.contact_torque - torch.linalg.cross(_tree_com(model, kin), kin.contact_force, dim=-1)
+    return torch.cat([torque, kin.contact_force], dim=-1)
+
+
+def _tree_com(model: Model, kin: BodyKinematics) -> torch.Tensor:
+    """Per world and body ``(W, nbody, 3)``: the centre of mass of the body's whole tree (MuJoCo's
+    ``subtree_com`` of its root body)."""
     same_tree = _same_tree(model.body_parent).to(kin.xipos.dtype).to(kin.xipos.device)  # (nb, nb)
     mass = model.body_mass.to(kin.xipos.dtype).expand(kin.xipos.shape[0], -1)  # (W, nb)
     tree_mass = mass @ same_tree.T  # (W, nb): the mass of body b's tree
-    tree_com = torch.einsum("ab,wb,wbk->wak", same_tree, mass, kin.xipos) / tree_mass.unsqueeze(-1)
-    torque = kin.contact_torque - torch.linalg.cross(tree_com, kin.contact_force, dim=-1)
-    return torch.cat([torque, kin.contact_force], dim=-1)
+    return torch.einsum("ab,wb,wbk->wak", same_tree, mass, kin.xipos) / tree_mass.unsqueeze(-1)
+
+
+def com_inertia(model: Model, kin: BodyKinematics) -> torch.Tensor:
+    """MuJoCo's ``cinert``: per world and body ``(W, nbody, 10)``, the body's inertia about the centre of mass of
+    its tree (kg m^2; xx, yy, zz, xy, xz, yz, world axes), its mass times its COM's offset from that point
+    (kg m) and its mass (kg). ``kin`` from :func:`body_kinematics`."""
+    W, nb = kin.xipos.shape[:2]
+    dif = kin.xipos - _tree_com(model, kin)
+    mass = model.body_mass.to(dif.dtype).expand(W, nb)
+    inertia = kin.xmat @ model.body_inertia.to(dif.dtype).expand(W, nb, 3, 3) @ kin.xmat.transpose(-1, -2)
+    eye = torch.eye(3, dtype=dif.dtype, device=dif.device)
+    inertia = inertia + mass[..., None, None] * ((dif * dif).sum(-1)[..., None, None] * eye
+                                                  - dif.unsqueeze(-1) * dif.unsqueeze(-2))
+    upper = torch.stack([inertia[..., 0, 0], inertia[..., 1, 1], inertia[..., 2, 2], inertia[..., 0, 1],
+                         inertia[..., 0, 2], inertia[..., 1, 2]], dim=-1)
+    return torch.cat([upper, mass.unsqueeze(-1) * dif, mass.unsqueeze(-1)], dim=-1)
+
+
+def com_velocity(model: Model, kin: BodyKinematics) -> torch.Tensor:
+    """MuJoCo's ``cvel``: per world and body ``(W, nbody, 6)``, the body's angular velocity (rad/s) and the
+    velocity (m/s) of its point at the centre of mass of its tree, world axes. ``kin`` from
+    :func:`body_kinematics` (with ``qvel``)."""
+    at = kin.linvel + torch.linalg.cross(kin.angvel, _tree_com(model, kin) - kin.xipos, dim=-1)
+    return torch.cat([kin.angvel, at], dim=-1)
 
 
 def jacobians(model: Model, qpos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

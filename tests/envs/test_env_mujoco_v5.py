@@ -62,6 +62,7 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
                                                     ("diffsim/Hopper-v0", 1000, 3800.0),
                                                     ("diffsim/HalfCheetah-v0", 1000, 4800.0),
                                                     ("diffsim/Ant-v0", 1000, 6000.0),
+                                                    ("diffsim/Humanoid-v0", 1000, None),
                                                     ("diffsim/Walker2d-v0", 1000, None)])
 def test_registered_and_checked(env_id, steps, threshold):
     """Gymnasium's spec values and ``check_env`` (rendering included; the other rigid-body envs are checked in
@@ -161,6 +162,54 @@ def test_ant_definitions_match_gymnasium_v5():
     contact = dyn.observe(rest)[0, 27:].numpy()
     assert np.abs(obs[27:]).max() == 1.0 and np.abs(contact).max() == 1.0  # the feet's loads exceed the clip
     np.testing.assert_allclose(contact, obs[27:], atol=1e-5)  # 2e-7 apart when run on this machine
+
+
+def test_humanoid_definitions_match_gymnasium_v5():
+    """Humanoid-v5 on MuJoCo's own transitions (random actions until it falls): the same seed gives the same start
+    and observation; after each step the observation's state, com-based inertia and velocity (against MuJoCo's
+    ``cinert`` and ``cvel`` at that state: Gymnasium's are computed inside the last RK4 step, so they lag it) and
+    actuator-force parts, the reward without its contact cost (the forward term from the states' centres of
+    mass, as for Ant) and the termination equal Gymnasium's. The contact part comes from each engine's own
+    contact model: both are zero before the first touchdown."""
+    import mujoco
+
+    from envs.humanoid import HumanoidDynamics, HumanoidEnv
+
+    ref, dyn, ours = gym.make("Humanoid-v5").unwrapped, HumanoidDynamics(), HumanoidEnv()
+    assert ours.observation_space.shape == ref.observation_space.shape == (348,)
+    for seed in range(2):
+        o, _ = ours.reset(seed=seed)
+        r, _ = ref.reset(seed=seed)
+        np.testing.assert_allclose(ours.state, np.concatenate([ref.data.qpos, ref.data.qvel, np.zeros(17)]),
+                                   rtol=0, atol=1e-15)
+        assert ours.np_random.bit_generator.state == ref.np_random.bit_generator.state
+        np.testing.assert_allclose(o, r, rtol=1e-6, atol=1e-6)  # ours is float32
+        assert np.abs(r[-78:]).max() == 0.0  # no contact at the start
+    fresh = mujoco.MjData(ref.model)
+    rng = np.random.default_rng(0)
+    term = False
+    for step in range(60):
+        before = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel, ref.data.qfrc_actuator[6:]]))[None]
+        a = rng.uniform(-0.4, 0.4, 17)
+        obs, reward, term, _, info = ref.step(a)
+        after = torch.tensor(np.concatenate([ref.data.qpos, ref.data.qvel, ref.data.qfrc_actuator[6:]]))[None]
+        np.testing.assert_allclose(dyn.actuator_force(torch.tensor(a)[None])[0].numpy(), ref.data.qfrc_actuator[6:],
+                                   rtol=1e-15)
+        mine = dyn.observe(after)[0].numpy()
+        fresh.qpos[:], fresh.qvel[:] = ref.data.qpos, ref.data.qvel
+        mujoco.mj_forward(ref.model, fresh)
+        np.testing.assert_allclose(mine[:45], obs[:45], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(mine[45:175], fresh.cinert[1:].ravel(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(mine[175:253], fresh.cvel[1:].ravel(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(mine[253:270], obs[253:270], rtol=0, atol=1e-12)
+        ours_reward = float(dyn.reward(before, torch.tensor(a)[None], after)[0] + dyn.contact_cost(after)[0])
+        x_velocity = float(dyn.mass_center(after)[0, 0] - dyn.mass_center(before)[0, 0]) / dyn.dt
+        expected = reward - info["reward_contact"] - 1.25 * (info["x_velocity"] - x_velocity)
+        assert abs(ours_reward - expected) < 1e-9
+        assert bool(dyn.terminated(after)[0]) == term
+        if term:
+            break
+    assert term and step > 10  # it fell
 
 
 def _idp_reward(tip, qvel):  # InvertedDoublePendulum-v5's reward from a tip position, as in Gymnasium's source

@@ -12,6 +12,7 @@ from envs.cartpole_swingup import CartPoleSwingUpDynamics, CartPoleSwingUpEnv, C
 from envs.double_pendulum import DoublePendulumDynamics, DoublePendulumEnv, DoublePendulumVectorEnv
 from envs.half_cheetah import HalfCheetahDynamics, HalfCheetahEnv, HalfCheetahVectorEnv
 from envs.hopper import HopperDynamics, HopperEnv, HopperVectorEnv
+from envs.humanoid import HumanoidEnv, HumanoidVectorEnv
 from envs.inverted_double_pendulum import (
     InvertedDoublePendulumDynamics,
     InvertedDoublePendulumEnv,
@@ -27,7 +28,7 @@ from envs.walker2d import Walker2dDynamics, Walker2dEnv, Walker2dVectorEnv
 OWN_IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Quadrotor-v0", "diffsim/Throw-v0"]
 MUJOCO_IDS = ["diffsim/InvertedPendulum-v0", "diffsim/InvertedDoublePendulum-v0", "diffsim/Reacher-v0",
               "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/HalfCheetah-v0", "diffsim/Walker2d-v0",
-              "diffsim/Ant-v0"]  # check_env'd in test_env_mujoco_v5.py
+              "diffsim/Ant-v0", "diffsim/Humanoid-v0"]  # check_env'd in test_env_mujoco_v5.py
 IDS = OWN_IDS + MUJOCO_IDS
 
 
@@ -49,9 +50,9 @@ def test_registered_vector_entry_point(env_id):
     (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
     (InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8), (ReacherVectorEnv, ReacherEnv, 6),
     (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6),
-    (AntVectorEnv, AntEnv, 6)],
+    (AntVectorEnv, AntEnv, 6), (HumanoidVectorEnv, HumanoidEnv, 6)],
     ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer",
-         "inverted_double_pendulum", "reacher", "hopper", "walker2d", "half_cheetah", "ant"])
+         "inverted_double_pendulum", "reacher", "hopper", "walker2d", "half_cheetah", "ant", "humanoid"])
 def test_vector_env_equals_single_envs_through_autoresets(vec_cls, single_cls, steps):
     """States drawn on the device (reset and autoresets) and stepped in one batch equal single envs seeded
     like each world, bit for bit in float64; truncation after ``max_episode_steps`` as TimeLimit does."""
@@ -148,6 +149,37 @@ def test_locomotion_step_gradcheck_through_contacts(dyn_cls):
     action = (0.5 * torch.rand(2, dyn.nu, generator=torch.Generator().manual_seed(1),
                                dtype=torch.float64)).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda s, a: dyn.step(s, a)[2], (state, action), eps=1e-8, atol=1e-5, rtol=1e-4)
+
+
+def test_humanoid_step_gradients_through_contacts_match_central_differences():
+    """Humanoid (loops structure: nothing to compile) lying on the floor, many contacts active: directional
+    derivatives of one env step's reward and next state along random state and action directions equal central
+    differences. The contacts are stiff, so differences converge only as eps^2 (relative error 4e-4 at eps = 1e-6,
+    ~1e-7 at 1e-8): eps = 1e-8, tolerance 1e-5."""
+    from envs.humanoid import HumanoidDynamics
+
+    dyn = HumanoidDynamics()
+    with torch.no_grad():  # fall and lie on the floor
+        state = dyn.reset(2, torch.Generator().manual_seed(0))
+        for _ in range(60):
+            state, _ = dyn.transition(state, torch.zeros(2, dyn.nu, dtype=torch.float64))
+        assert float(dyn.contact_forces(state).abs().sum(dim=(1, 2)).min()) > 100.0
+    g = torch.Generator().manual_seed(3)
+    action = 0.2 * torch.rand(2, dyn.nu, generator=g, dtype=torch.float64)
+    for part in (lambda out: out[2], lambda out: out[0][:, :dyn.nq + dyn.nv]):  # reward, next (qpos, qvel)
+        s, a = state.clone().requires_grad_(True), action.clone().requires_grad_(True)
+        out = part(dyn.step(s, a))
+        weights = torch.randn(out.shape, generator=g, dtype=torch.float64)
+        gs, ga = torch.autograd.grad((out * weights).sum(), [s, a])
+        for _ in range(2):
+            ds, da = torch.randn(state.shape, generator=g, dtype=torch.float64), torch.randn(action.shape, generator=g,
+                                                                                              dtype=torch.float64)
+            eps = 1e-8
+            with torch.no_grad():
+                plus, minus = (part(dyn.step(state + e * ds, action + e * da)) for e in (eps, -eps))
+            fd = float(((plus - minus) * weights).sum()) / (2 * eps)
+            analytic = float((gs * ds).sum() + (ga * da).sum())
+            assert abs(analytic - fd) <= 1e-5 * abs(fd), (analytic, fd)
 
 
 @pytest.mark.parametrize("dyn_cls", [CartPoleSwingUpDynamics, DoublePendulumDynamics, QuadrotorDynamics,

@@ -355,6 +355,55 @@ def dof_force(j: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=
     return Lm, pm
 
 
+# Replays. The adjoint of a loop replays each iteration's calls before reversing it; these calls only store into X,
+# which the step kernel's own replay has already recomputed (and their adjoints recompute what they need), so
+# their replay does nothing -- or returns what the enclosing loop needs. This also keeps the replayed atomic adds
+# from adding twice.
+@wp.func_replay(add3)
+def replay_add3(X: wp.array3d(dtype=S), s: int, w: int, o: int, v: V3):
+    pass
+
+
+@wp.func_replay(add33)
+def replay_add33(X: wp.array3d(dtype=S), s: int, w: int, o: int, m: M33):
+    pass
+
+
+@wp.func_replay(body_kinematics)
+def replay_body_kinematics(b: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                           C: wp.array(dtype=S), P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), pi: int):
+    return P[pi, T[P_BODY_MASS] + b]
+
+
+@wp.func_replay(body_own)
+def replay_body_own(b: int, m: S, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                    P: wp.array2d(dtype=S), pi: int):
+    pass
+
+
+@wp.func_replay(plane_contact)
+def replay_plane_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                         C: wp.array(dtype=S), P: wp.array2d(dtype=S), pi: int):
+    pass
+
+
+@wp.func_replay(pair_contact)
+def replay_pair_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                        C: wp.array(dtype=S), P: wp.array2d(dtype=S), pi: int):
+    pass
+
+
+@wp.func_replay(dof_subspace)
+def replay_dof_subspace(j: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int)):
+    pass
+
+
+@wp.func_replay(mass_entry)
+def replay_mass_entry(i: int, j: int, slot: int, Lm: V3, pm: V3, X: wp.array3d(dtype=S), s: int, w: int,
+                      T: wp.array(dtype=int), P: wp.array2d(dtype=S), pi: int, hd: S):
+    pass
+
+
 @wp.func
 def qacc(X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.array(dtype=S),
          P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), U: wp.array3d(dtype=S), k: int, nu: int, pi: int, hd: S):

@@ -19,13 +19,16 @@ the baseline's own; the goal: SAC's final mean in <= 1/10 of SAC's wall-clock). 
 [DIR ...]`` merges earlier runs' results instead of training (a task and method measured in several
 runs is taken from the last directory given).
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
-(needs the ``rl`` extra: ``pip install -e .[rl]``).
+(needs the ``rl`` extra: ``pip install -e .[rl]``). Locomotion: ``--tasks diffsim/HalfCheetah-v0 --methods shac
+sac ppo --wall-clock 1200 --sb3-on-twin``: every method trains for the same 20 minutes, SAC and PPO on
+Gymnasium's MuJoCo env, and every policy is evaluated on both engines (``summarize_twin``).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import csv
+import dataclasses
 import os
 import platform
 import time
@@ -42,6 +45,10 @@ from envs import make_functional
 
 SB3_BUDGETS = {"sac": 30_000, "ppo": 200_000}  # env steps (first-order methods: their recipe's iterations)
 SB3_TASK_BUDGETS = {"diffsim/Throw-v0": {"sac": 10_000, "ppo": 40_000}}  # one-step episodes of 1 500 substeps
+MUJOCO_TWIN = {"diffsim/HalfCheetah-v0": "HalfCheetah-v5", "diffsim/Hopper-v0": "Hopper-v5",
+               "diffsim/Walker2d-v0": "Walker2d-v5", "diffsim/Ant-v0": "Ant-v5", "diffsim/Humanoid-v0": "Humanoid-v5"}
+"""diffsim tasks with Gymnasium's MuJoCo env of the same definitions: every policy is evaluated there too
+(``twin_return``), and ``--sb3-on-twin`` trains SAC and PPO there."""
 
 
 class TrainClock:
@@ -62,38 +69,59 @@ class TrainClock:
             self.paused_for += time.perf_counter() - t
 
 
-def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock, n_points):
+def run_sb3(algo, env_id, seed, budget, eval_episodes, log, clock, n_points, train_env=None, wall_clock=None):
+    """SB3 ``algo`` for ``budget`` env steps on ``train_env`` (default ``env_id``), or, with ``wall_clock`` (s), for
+    that much training time (evaluated every ``wall_clock / n_points`` s instead of every ``budget / n_points``
+    steps)."""
     import gymnasium as gym
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
     cls = {"sac": SAC, "ppo": PPO}[algo]
-    model = cls("MlpPolicy", gym.make(env_id), seed=seed, verbose=0, device="cpu")
-    points = np.linspace(budget / n_points, budget, n_points).astype(int)
+    model = cls("MlpPolicy", gym.make(train_env or env_id), seed=seed, verbose=0, device="cpu")
+    points = set(np.linspace(budget / n_points, budget, n_points).astype(int))
+    times = list(np.linspace(wall_clock / n_points, wall_clock, n_points)) if wall_clock else []
+
+    def act(o):
+        return model.predict(o, deterministic=True)[0]
 
     class Eval(BaseCallback):
         def _on_step(self):
-            if self.num_timesteps in points:
+            due = (times and clock() >= times[0]) or (not times and self.num_timesteps in points)
+            if due:
+                while times and clock() >= times[0]:
+                    times.pop(0)
                 with clock.paused():
-                    ret = episode_returns(env_id, lambda o: model.predict(o, deterministic=True)[0], eval_episodes)
-                log(algo, seed, self.num_timesteps, clock(), float(ret.mean()))
-            return True
+                    ret, twin = _returns(env_id, act, eval_episodes)
+                log(algo, seed, self.num_timesteps, clock(), ret, twin)
+            return not (wall_clock and not times)
 
-    model.learn(total_timesteps=budget, callback=Eval())
+    model.learn(total_timesteps=budget if not wall_clock else 10 ** 9, callback=Eval())
 
 
-def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points):
-    """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own)."""
+def _returns(env_id, act, episodes):
+    """Mean return on ``env_id`` and on its MuJoCo twin (NaN where it has none)."""
+    ret = float(episode_returns(env_id, act, episodes).mean())
+    twin = MUJOCO_TWIN.get(env_id)
+    return ret, float(episode_returns(twin, act, episodes).mean()) if twin else float("nan")
+
+
+def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points, wall_clock=None, log_every=None):
+    """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own);
+    with ``wall_clock`` (s), for that much training time instead of the recipe's iterations."""
     cfg = recipe(env_id, algo=algo, seed=seed)
+    if wall_clock:
+        cfg = dataclasses.replace(cfg, iterations=10 ** 6, eval_episodes=min(cfg.eval_episodes, 4))
     trainer = Trainer(cfg, make_functional(env_id))
 
     def on_log(row, actor):  # evaluated on the Gymnasium env like the SB3 baselines, wall-clock included
         with clock.paused():
-            ret = episode_returns(env_id, policy_act(actor), eval_episodes)
-        log(algo, seed, row["env_steps"], clock(), float(ret.mean()))
+            ret, twin = _returns(env_id, policy_act(actor), eval_episodes)
+        log(algo, seed, row["env_steps"], clock(), ret, twin)
 
-    trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False,
-                  log_every=max(1, cfg.iterations // n_points), on_log=on_log)
+    every = log_every or max(1, recipe(env_id).iterations // n_points)
+    trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False, log_every=every, on_log=on_log,
+                  stop=(lambda: clock() >= wall_clock) if wall_clock else None)
 
 
 MPC_TASKS = {  # the tasks MPC runs on (Warp-function envs: cheap steps), with its settings per method
@@ -186,7 +214,8 @@ def summarize(results) -> str:
 def _read(path: Path):
     with open(path) as f:
         return [dict(r, seed=int(r["seed"]), env_steps=int(r["env_steps"]), wall_s=float(r["wall_s"]),
-                     eval_return=float(r["eval_return"])) for r in csv.DictReader(f)]
+                     eval_return=float(r["eval_return"]), twin_return=float(r.get("twin_return") or "nan"))
+                for r in csv.DictReader(f)]
 
 
 def main(argv=None):
@@ -204,6 +233,12 @@ def main(argv=None):
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--points", type=int, default=10, help="evaluations per training run, evenly spaced")
     parser.add_argument("--sanity", action="store_true", help="also SAC on Gymnasium's Pendulum-v1")
+    parser.add_argument("--wall-clock", type=float, default=None, metavar="S",
+                        help="train every method for S seconds of training time instead of its step budget")
+    parser.add_argument("--sb3-on-twin", action="store_true",
+                        help="SAC and PPO train on the task's Gymnasium MuJoCo twin (MUJOCO_TWIN), not on diffsim's")
+    parser.add_argument("--log-every", type=int, default=None,
+                        help="first-order methods: iterations between evaluations (default: the recipe's / --points)")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -214,6 +249,8 @@ def main(argv=None):
                              for later in runs[i + 1:])]
         _plot(merged, args.out / "curves.png")
         print(summarize(merged))
+        if any(np.isfinite(r["twin_return"]) for r in merged):
+            print(summarize_twin(merged))
         return merged
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(args.threads)
@@ -230,23 +267,53 @@ def main(argv=None):
             for seed in (args.seeds if method not in ("mpc", "ilqr") else [0]):
                 clock = TrainClock()
 
-                def log(algo, s, steps, wall, ret, task=task):
+                def log(algo, s, steps, wall, ret, twin=float("nan"), task=task):
                     results.append(dict(task=task, method=algo, seed=s, env_steps=int(steps), wall_s=wall,
-                                        eval_return=ret))
+                                        eval_return=ret, twin_return=twin))
 
                 if method in SB3_BUDGETS:
                     budget = int(SB3_TASK_BUDGETS.get(task, SB3_BUDGETS)[method] * args.budget_scale)
-                    run_sb3(method, task, seed, budget, args.eval_episodes, log, clock, args.points)
+                    twin = MUJOCO_TWIN.get(task) if args.sb3_on_twin else None
+                    run_sb3(method, task, seed, budget, args.eval_episodes, log, clock, args.points, twin,
+                            args.wall_clock)
                 elif method in ("mpc", "ilqr"):
                     run_mpc(method, task, args.eval_episodes, log, clock)
                 else:
-                    run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out, args.points)
+                    run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out, args.points,
+                                    args.wall_clock, args.log_every)
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
-                      f"{last['eval_return']:.1f} |", flush=True)
+                      f"{last['eval_return']:.1f} | {last['twin_return']:.1f} |", flush=True)
                 _write(results, args.out)  # after every run: an interrupted comparison keeps what it measured
     print(summarize(results))
+    if any(np.isfinite(r["twin_return"]) for r in results):
+        print(summarize_twin(results))
     return results
+
+
+def summarize_twin(results) -> str:
+    """Markdown table per task and method with a MuJoCo twin: the last evaluation's mean return (over seeds) on
+    diffsim's env and on Gymnasium's MuJoCo env, the transfer gap, and whether the method's MuJoCo return beats
+    both SAC's and PPO's (the locomotion goal, at equal wall-clock)."""
+    lines = ["| task | method | seeds | env steps | wall-clock | return on diffsim | return in MuJoCo | "
+             "transfer gap (diffsim - MuJoCo) | beats SAC and PPO in MuJoCo |", "|---|---|---|---|---|---|---|---|---|"]
+    for task in dict.fromkeys(r["task"] for r in results if np.isfinite(r.get("twin_return", float("nan")))):
+        finals = {}
+        for method in dict.fromkeys(r["method"] for r in results if r["task"] == task):
+            rows = [r for r in results if r["task"] == task and r["method"] == method]
+            last = {}
+            for r in rows:  # each seed's last evaluation
+                last[r["seed"]] = r
+            finals[method] = list(last.values())
+        mj = {m: float(np.mean([r["twin_return"] for r in rs])) for m, rs in finals.items()}
+        for method, rs in finals.items():
+            ours = float(np.mean([r["eval_return"] for r in rs]))
+            beats = ("—" if method in ("sac", "ppo") or not {"sac", "ppo"} <= set(mj)
+                     else ("yes" if mj[method] > max(mj["sac"], mj["ppo"]) else "no"))
+            lines.append(f"| {task} | {method} | {len(rs)} | {np.mean([r['env_steps'] for r in rs]):,.0f} | "
+                         f"{np.mean([r['wall_s'] for r in rs]):.0f} s | {ours:.1f} | {mj[method]:.1f} | "
+                         f"{ours - mj[method]:.1f} | {beats} |")
+    return "\n".join(lines)
 
 
 def _write(results, out):
@@ -270,6 +337,12 @@ def _plot(results, path):
             pts = [r for r in results if r["task"] == task and r["method"] == method and np.isfinite(r["eval_return"])]
             row[0].scatter([p["env_steps"] for p in pts], [p["eval_return"] for p in pts], label=method, s=12)
             row[1].scatter([p["wall_s"] for p in pts], [p["eval_return"] for p in pts], label=method, s=12)
+            twin = [p for p in pts if np.isfinite(p.get("twin_return", float("nan")))]
+            if twin:  # the same policies in Gymnasium's MuJoCo env
+                row[0].scatter([p["env_steps"] for p in twin], [p["twin_return"] for p in twin], marker="x", s=14,
+                               label=f"{method} in MuJoCo")
+                row[1].scatter([p["wall_s"] for p in twin], [p["twin_return"] for p in twin], marker="x", s=14,
+                               label=f"{method} in MuJoCo")
         row[0].set_xscale("log")
         row[0].set_xlabel("environment steps")
         row[1].set_xlabel("wall-clock (s)")

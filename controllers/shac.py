@@ -460,9 +460,10 @@ class Trainer:
             tmp.replace(path)  # atomic: a run killed while saving keeps the previous checkpoint
 
     # --- the loop -----------------------------------------------------------------------------
-    def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None):
+    def train(self, out: Path, progress: bool = True, log_every: int = 10, on_log=None, stop=None):
         """Run to ``cfg.iterations``; logs, evaluates and checkpoints every ``log_every`` iterations.
-        ``on_log(row, actor)`` is called after each log point. Returns the log rows.
+        ``on_log(row, actor)`` is called after each log point. ``stop()``, checked after every iteration, ends
+        the run early (that iteration is logged; e.g. a wall-clock budget). Returns the log rows.
         Under ``torchrun`` rank 0 alone evaluates, logs and writes files (``distributed.json`` records every
         rank's worlds, device and threads)."""
         import json
@@ -488,10 +489,12 @@ class Trainer:
                 raise FloatingPointError(f"{exc}; last good checkpoint: {ckpt}") from None
             bar.update(1)
             done = self.iteration
-            if done % log_every == 0 or done == cfg.iterations:
-                if not main:
-                    self.save(ckpt)  # its worlds' states go into rank 0's checkpoint
-                    continue
+            stopping = stop is not None and stop()
+            if stop is not None and self.ctx.world_size > 1:  # every rank stops together: rank 0's answer
+                stopping = bool(distributed.gather_objects(self.ctx, stopping)[0])
+            if (done % log_every == 0 or done == cfg.iterations or stopping) and not main:
+                self.save(ckpt)  # its worlds' states go into rank 0's checkpoint
+            elif done % log_every == 0 or done == cfg.iterations or stopping:
                 eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, cfg.episode_steps)
                 self.rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
                                       window_return=window_return, eval_return=eval_return,
@@ -501,6 +504,8 @@ class Trainer:
                 write_log(self.rows, out / "log.csv")
                 if on_log is not None:
                     on_log(self.rows[-1], self.actor)
+            if stopping:
+                break
         bar.close()
         return self.rows
 

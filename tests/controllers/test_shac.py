@@ -130,6 +130,16 @@ def test_killed_run_resumes_bit_for_bit(tmp_path, pendulum, algo):
     assert torch.equal(a["log_alpha"], b["log_alpha"])
 
 
+def test_stop_ends_the_run_early_and_logs_that_iteration(tmp_path, pendulum):
+    """``stop()`` (a wall-clock budget, say) is checked after every iteration: the run ends there, logged and
+    checkpointed off the ``log_every`` grid."""
+    cfg = dataclasses.replace(CFG, iterations=20, num_envs=8, window=8, critic_iterations=1, eval_episodes=2)
+    trainer = Trainer(cfg, pendulum)
+    rows = trainer.train(tmp_path, progress=False, log_every=4, stop=lambda: trainer.iteration >= 7)
+    assert [r["iteration"] for r in rows] == [4, 7] and trainer.iteration == 7
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["iteration"] == 7
+
+
 def test_resume_extends_a_finished_run_and_refuses_another_configuration(tmp_path, pendulum):
     cfg = dataclasses.replace(CFG, iterations=4, num_envs=8, window=8)
     train(cfg, pendulum, tmp_path, progress=False, log_every=2)

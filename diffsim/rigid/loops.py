@@ -32,6 +32,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.rigid import codegen
+from diffsim.rigid.model import STRUCTURES
 
 # --- header of T: sizes, then the offsets of T's sections and of X's regions, then the parameter offsets
 _HEADER = ("NB", "NQ", "NV", "NU", "NX", "NCP", "NPAIR", "NOPS",
@@ -798,9 +799,6 @@ def program(model, topo: tuple | None = None) -> Program:
     if topo not in _PROGRAMS:
         _PROGRAMS[topo] = Program(model)
     return _PROGRAMS[topo]
-
-
-STRUCTURES = ("auto", "generated", "loops")
 
 
 def use_loops(model) -> bool:

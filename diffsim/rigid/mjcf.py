@@ -24,6 +24,7 @@ else raises ``ValueError`` naming the file, line and element, so a model is neve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import xml.etree.ElementTree as ET
@@ -32,7 +33,7 @@ from xml.parsers import expat
 import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
-from diffsim.rigid.model import Model, mat_to_quat
+from diffsim.rigid.model import STRUCTURES, Model, mat_to_quat
 
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
 _IGNORED_TOP = {"size", "visual", "statistic", "asset", "custom"}  # top-level elements with no physics here
@@ -509,12 +510,16 @@ def parse_mjcf(path_or_xml: str, unsupported_contacts: str = "raise") -> ModelBu
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,
-              timestep: float | None = None, unsupported_contacts: str = "raise") -> Model:
+              timestep: float | None = None, unsupported_contacts: str = "raise", structure: str = "auto") -> Model:
     """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's (see
-    :func:`parse_mjcf` for ``unsupported_contacts``)."""
+    :func:`parse_mjcf` for ``unsupported_contacts``); ``structure`` is how its dynamics run (``Model.structure``:
+    "auto", "generated" or "loops")."""
+    if structure not in STRUCTURES:
+        raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
     builder = parse_mjcf(path_or_xml, unsupported_contacts)
     if timestep is not None:
         if not timestep > 0:
             raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
         builder.timestep = float(timestep)
-    return builder.finalize(num_worlds=num_worlds, device=device, dtype=dtype)
+    return dataclasses.replace(builder.finalize(num_worlds=num_worlds, device=device, dtype=dtype),
+                               structure=structure)

@@ -45,6 +45,7 @@ import torch
 
 JOINT_TYPES = ("hinge", "slide", "free")  # ``Model.joint_type`` indexes this tuple
 JOINT_DOFS = {"hinge": (1, 1), "slide": (1, 1), "free": (7, 6)}  # (nq, nv)
+STRUCTURES = ("auto", "generated", "loops")  # ``Model.structure``: how the dynamics run (diffsim.rigid.loops)
 
 
 def quat_to_mat(q) -> np.ndarray:

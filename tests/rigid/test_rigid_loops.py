@@ -172,4 +172,6 @@ def test_structure_choice_and_unsupported_models():
     with pytest.raises(ValueError, match="model.structure must be one of"):
         loops.use_loops(dataclasses.replace(quad, structure="unrolled"))
     chain = load_mjcf(_chain(16))
-    assert loops.use_loops(chain) and not loops.use_loops(dataclasses.replace(chain, structure="generated"))
+    assert loops.use_loops(chain) and not loops.use_loops(load_mjcf(_chain(16), structure="generated"))
+    with pytest.raises(ValueError, match="structure must be one of"):
+        load_mjcf(_chain(2), structure="fast")

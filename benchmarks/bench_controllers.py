@@ -108,10 +108,10 @@ def _returns(env_id, act, episodes):
 
 def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points, wall_clock=None, log_every=None):
     """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own);
-    with ``wall_clock`` (s), for that much training time instead of the recipe's iterations."""
+    with ``wall_clock`` (s), stopped after that much training time if the recipe's iterations take longer."""
     cfg = recipe(env_id, algo=algo, seed=seed)
-    if wall_clock:
-        cfg = dataclasses.replace(cfg, iterations=10 ** 6, eval_episodes=min(cfg.eval_episodes, 4))
+    if wall_clock:  # the recipe's iterations still set the learning-rate decay; the run stops at the budget
+        cfg = dataclasses.replace(cfg, eval_episodes=min(cfg.eval_episodes, 4))
     trainer = Trainer(cfg, make_functional(env_id))
 
     def on_log(row, actor):  # evaluated on the Gymnasium env like the SB3 baselines, wall-clock included

@@ -1,0 +1,32 @@
+"""Helpers of the benchmark scripts whose numbers go into BENCHMARKS.md: the gradient-growth probe and the
+locomotion comparison's MuJoCo summary."""
+import math
+
+from benchmarks.bench_controllers import summarize_twin
+from benchmarks.bench_gradient_growth import growth
+
+
+def test_gradient_growth_on_the_pendulum_is_finite_and_grows_with_the_window():
+    rows = growth("diffsim/Pendulum-v0", [1, 8], worlds=4)
+    assert [r[0] for r in rows] == [1, 8]
+    assert all(math.isfinite(x) for r in rows for x in r)
+    assert rows[1][2] > rows[0][2] > 0.0  # a longer window's return depends more on its actions
+
+
+def _row(method, seed, steps, ours, mujoco):
+    return dict(task="diffsim/HalfCheetah-v0", method=method, seed=seed, env_steps=steps, wall_s=steps / 100.0,
+                eval_return=ours, twin_return=mujoco)
+
+
+def test_summarize_twin_takes_each_seeds_last_evaluation_and_compares_in_mujoco():
+    rows = [_row("shac", 0, 100, 50.0, 10.0), _row("shac", 0, 200, 900.0, 800.0), _row("shac", 1, 200, 700.0, 600.0),
+            _row("sac", 0, 100, 300.0, 650.0), _row("ppo", 0, 100, 400.0, 750.0)]
+    table = summarize_twin(rows).splitlines()
+    shac = next(line for line in table if "| shac |" in line)
+    cells = [c.strip() for c in shac.split("|")]
+    # two seeds, their last evaluations: (900 + 700) / 2 on diffsim, (800 + 600) / 2 in MuJoCo, gap 100
+    assert cells[3] == "2" and cells[6] == "800.0" and cells[7] == "700.0" and cells[8] == "100.0"
+    assert cells[9] == "no"  # 700 in MuJoCo does not beat PPO's 750
+    rows.append(_row("shac", 1, 300, 900.0, 1000.0))  # seed 1's later evaluation: (800 + 1000) / 2 = 900 > 750
+    shac = next(line for line in summarize_twin(rows).splitlines() if "| shac |" in line)
+    assert shac.rstrip(" |").endswith("yes")

@@ -58,8 +58,9 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     device = runtime.resolve_device(str(qpos.device))
     nder = codegen.num_derived(model)
     scalar = "float64" if dtype == torch.float64 else "float32"
-    if loops.use_loops(model):
-        mod, program = loops.module(scalar), loops.program(model)
+    topo = codegen.topology(model)
+    if loops.use_loops(model, topo):
+        mod, program = loops.module(scalar), loops.program(model, topo)
         Tarr, Carr = program.arrays(dtype, device)
 
         def fn(q, qd, P):
@@ -72,7 +73,7 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
                       device=device)
             return X, L
     else:
-        dyn = codegen.load_for_call(model, scalar, None, "kinematics_contacts" if contacts else "kinematics", grad)
+        dyn = codegen.load_for_call(model, scalar, topo, "kinematics_contacts" if contacts else "kinematics", grad)
 
         def fn(q, qd, P):
             D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)

@@ -801,23 +801,28 @@ def program(model, topo: tuple | None = None) -> Program:
     return _PROGRAMS[topo]
 
 
-def use_loops(model) -> bool:
+def use_loops(model, topo: tuple | None = None) -> bool:
     """Whether ``model`` runs as loops: ``model.structure`` "loops" (an error if unsupported), "generated", or
     "auto" -- loops for models whose generated code would be large (see :func:`generated_size`), when
-    supported."""
+    supported. ``topo``: ``codegen.topology(model)`` if the caller has it (the answer is cached per topology)."""
     structure = model.structure
     if structure not in STRUCTURES:
         raise ValueError(f"model.structure must be one of {STRUCTURES}, got {structure!r}")
     if structure == "generated":
         return False
-    missing = supports(model)
+    topo = codegen.topology(model) if topo is None else topo
+    if topo not in _CHOICE:
+        missing = supports(model)
+        _CHOICE[topo] = (missing, missing is None and generated_size(model) > AUTO_LOOPS_ABOVE)
+    missing, large = _CHOICE[topo]
     if structure == "loops":
         if missing:
             raise ValueError(f"model.structure='loops' does not support {missing}; use 'generated' or 'auto'")
         return True
-    return missing is None and generated_size(model) > AUTO_LOOPS_ABOVE
+    return large
 
 
+_CHOICE: dict = {}  # topology -> (what the loops lack or None, whether the generated code would be large)
 AUTO_LOOPS_ABOVE = 300
 
 

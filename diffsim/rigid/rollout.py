@@ -96,7 +96,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         u = u.transpose(0, 1).contiguous()  # (T, W, nu)
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
-    if loops.use_loops(model):
+    if loops.use_loops(model, topo):
         dyn, program = loops.module(scalar), loops.program(model, topo)
         name = dyn.__name__
     else:

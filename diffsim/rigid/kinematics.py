@@ -61,7 +61,7 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     topo = codegen.topology(model)
     if loops.use_loops(model, topo):
         mod, program = loops.module(scalar), loops.program(model, topo)
-        Tarr, Carr = program.arrays(dtype, device)
+        Tarr, Carr, _ = program.arrays(dtype, device)
 
         def fn(q, qd, P):
             D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)

@@ -37,7 +37,7 @@ from diffsim.rigid.model import STRUCTURES
 # --- header of T: sizes, then the offsets of T's sections and of X's regions, then the parameter offsets
 _HEADER = ("NB", "NQ", "NV", "NU", "NX", "NCP", "NPAIR", "NOPS",
            "T_PARENT", "T_JTYPE", "T_QADR", "T_DADR", "T_DOFBODY", "T_DOFKIND", "T_DOFCOMP", "T_DOFQADR",
-           "T_DOFFLAG", "T_ACTDOF", "T_MSTART", "T_MANC", "T_MSLOT", "T_FSLOT", "T_QASLOT", "T_OPS", "T_CP",
+           "T_DOFFLAG", "T_ACTDOF", "T_MSTART", "T_MANC", "T_MSLOT", "T_FSLOT", "T_QASLOT", "T_CP",
            "T_PAIR",
            "X_Q", "X_V", "X_KQ", "X_KV", "X_BODY", "X_DOF", "X_VAL",
            "C_REF",
@@ -55,7 +55,6 @@ DOF_STRIDE = 6  # per dof: angular and linear motion subspace about the point or
 CP_STRIDE = 3  # per geom-plane contact point in T: body, geom, offset into C (local point 3, reach, normal 3,
 # plane offset)
 PAIR_STRIDE = 4  # per geom pair in T: body 1, body 2, pair index, offset into C (u0, u1, w0, w1, reach, radius 2)
-OP_STRIDE = 5  # per operation: kind (0: out = a - b c, 1: out = a / b), out, a, b, c (value slots)
 FLAG_LIMITED, FLAG_SPRUNG = 1, 2
 
 _SOURCE = '''"""diffsim.rigid.loops: the rigid-body dynamics of any model, as loops over its arrays."""
@@ -407,7 +406,8 @@ def replay_mass_entry(i: int, j: int, slot: int, Lm: V3, pm: V3, X: wp.array3d(d
 
 @wp.func
 def qacc(X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.array(dtype=S),
-         P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), U: wp.array3d(dtype=S), k: int, nu: int, pi: int, hd: S):
+         O: wp.array(dtype=wp.vec4i), P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), U: wp.array3d(dtype=S),
+         k: int, nu: int, pi: int, hd: S):
     """Stage s's accelerations into X[s, w, X_KV:]: M^-1 (f - c) as codegen's qacc, with hd the step of
     implicit joint damping (0 for an explicit evaluation)."""
     for b in range(T[NB]):
@@ -438,12 +438,12 @@ def qacc(X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.a
         if d >= 0:
             wp.atomic_add(X, s, w, T[X_VAL] + T[T[T_FSLOT] + d], P[pi, T[P_ACTUATOR_GEAR] + 6 * a] * U[k, w, a])
     ov = T[X_VAL]
-    for i in range(T[NOPS]):
-        e = T[T_OPS] + OP_STRIDE * i
-        if T[e] == 0:
-            X[s, w, ov + T[e + 1]] = X[s, w, ov + T[e + 2]] - X[s, w, ov + T[e + 3]] * X[s, w, ov + T[e + 4]]
+    for i in range(T[NOPS]):  # (out, a, b, c): out = a - b c; (-out - 1, a, b, 0): out = a / b
+        f = O[i]
+        if f[0] >= 0:
+            X[s, w, ov + f[0]] = X[s, w, ov + f[1]] - X[s, w, ov + f[2]] * X[s, w, ov + f[3]]
         else:
-            X[s, w, ov + T[e + 1]] = X[s, w, ov + T[e + 2]] / X[s, w, ov + T[e + 3]]
+            X[s, w, ov - f[0] - 1] = X[s, w, ov + f[1]] / X[s, w, ov + f[2]]
     for j in range(T[NV]):
         X[s, w, T[X_KV] + j] = X[s, w, ov + T[T[T_QASLOT] + j]]
 
@@ -489,23 +489,23 @@ def stage_state(X: wp.array3d(dtype=S), s: int, r: int, w: int, T: wp.array(dtyp
 
 @wp.kernel
 def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
-             D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), X: wp.array3d(dtype=S),
-             pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+             D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), O: wp.array(dtype=wp.vec4i),
+             X: wp.array3d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
     # classic RK4 on (qpos, qvel), quaternions as 4-vectors (matches MuJoCo's mjINT_RK4 and codegen's step_rk4)
     w = wp.tid() + w0
     pi = w * pw
     stage_state(X, 0, -1, w, T, Q, QD, k, S(0.0))
     qpos_rate(X, 0, w, T)
-    qacc(X, 0, w, T, C, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
     stage_state(X, 1, 0, w, T, Q, QD, k, S(0.5) * h)
     qpos_rate(X, 1, w, T)
-    qacc(X, 1, w, T, C, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 1, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
     stage_state(X, 2, 1, w, T, Q, QD, k, S(0.5) * h)
     qpos_rate(X, 2, w, T)
-    qacc(X, 2, w, T, C, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 2, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
     stage_state(X, 3, 2, w, T, Q, QD, k, h)
     qpos_rate(X, 3, w, T)
-    qacc(X, 3, w, T, C, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 3, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
     for i in range(T[NQ]):
         o = T[X_KQ] + i
         Q[k + 1, w, i] = Q[k, w, i] + h * (b0 * X[0, w, o] + b1 * X[1, w, o] + b2 * X[2, w, o] + b3 * X[3, w, o])
@@ -517,14 +517,14 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
 
 @wp.kernel
 def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
-               D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), X: wp.array3d(dtype=S),
-               pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+               D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), O: wp.array(dtype=wp.vec4i),
+               X: wp.array3d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
     # MuJoCo's Euler: qd' = qd + h (M + h diag(damping))^-1 f(q, qd); q' = q + h qd' (exponential map for
     # quaternions)
     w = wp.tid() + w0
     pi = w * pw
     stage_state(X, 0, -1, w, T, Q, QD, k, S(0.0))
-    qacc(X, 0, w, T, C, P, D, U, k, nu, pi, h)
+    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, h)
     for i in range(T[NV]):
         QD[k + 1, w, i] = QD[k, w, i] + h * X[0, w, T[X_KV] + i]
     for b in range(T[NB]):
@@ -622,8 +622,8 @@ def source(scalar: str) -> str:
     consts = dict(H)
     consts.update(B_X=B_X, B_R=B_R, B_C=B_C, B_I=B_I, B_OM=B_OM, B_V=B_V, B_AL=B_AL, B_ACC=B_ACC, B_AX=B_AX,
                   B_RJ=B_RJ, B_TM=B_TM, B_TH=B_TH, B_TJ=B_TJ, B_TF=B_TF, B_TN=B_TN, BODY_STRIDE=BODY_STRIDE,
-                  DOF_STRIDE=DOF_STRIDE, CP_STRIDE=CP_STRIDE, PAIR_STRIDE=PAIR_STRIDE, OP_STRIDE=OP_STRIDE,
-                  FLAG_LIMITED=FLAG_LIMITED, FLAG_SPRUNG=FLAG_SPRUNG, JOINT_HINGE=codegen.HINGE,
+                  DOF_STRIDE=DOF_STRIDE, CP_STRIDE=CP_STRIDE, PAIR_STRIDE=PAIR_STRIDE, FLAG_LIMITED=FLAG_LIMITED,
+                  FLAG_SPRUNG=FLAG_SPRUNG, JOINT_HINGE=codegen.HINGE,
                   JOINT_SLIDE=codegen.SLIDE, JOINT_FREE=codegen.FREE, DOF_FREE_LIN=codegen.FREE_LIN,
                   DERIVED_PER_BODY=codegen.DERIVED_PER_BODY)
     header = "\n".join(f"{k} = wp.constant({v})" for k, v in consts.items())
@@ -657,7 +657,8 @@ def supports(model) -> str | None:
 
 
 class Program:
-    """A model's ``T`` (int32) and ``C`` (float64) arrays and its scratch size ``nx`` per stage and world."""
+    """A model's ``T`` (int32) and ``C`` (float64) arrays, its ``L^T D L`` operations ``O`` (one int32 4-vector
+    each) and its scratch size ``nx`` per stage and world."""
 
     def __init__(self, model):
         missing = supports(model)
@@ -750,7 +751,7 @@ class Program:
                     ("T_DOFKIND", kinds), ("T_DOFCOMP", comps), ("T_DOFQADR", dof_qadr), ("T_DOFFLAG", flags),
                     ("T_ACTDOF", list(model.actuator_dof) or [0]), ("T_MSTART", mstart), ("T_MANC", manc),
                     ("T_MSLOT", mslot), ("T_FSLOT", fslot), ("T_QASLOT", [qa[i] for i in range(nv)]),
-                    ("T_OPS", [x for op in ops for x in op] or [0]), ("T_CP", [x for c in cps for x in c] or [0]),
+                    ("T_CP", [x for c in cps for x in c] or [0]),
                     ("T_PAIR", [x for p in pairs for x in p] or [0])]
         head = {"NB": nb, "NQ": nq, "NV": nv, "NU": nu, "NCP": len(cps), "NPAIR": len(pairs), "NOPS": len(ops),
                 "C_REF": 0}
@@ -772,6 +773,8 @@ class Program:
             t[H[name]] = v
         self.T = np.asarray(t, dtype=np.int32)
         self.C = np.asarray(C, dtype=np.float64)
+        self.O = np.asarray([(out, a, b, c) if kind == 0 else (-out - 1, a, b, 0) for kind, out, a, b, c in ops]
+                            or [(0, 0, 0, 0)], dtype=np.int32)
         self.nx = xo
         self.nops = len(ops)
         self.layout = layout
@@ -780,13 +783,15 @@ class Program:
         self._arrays = {}
 
     def arrays(self, dtype, device) -> tuple:
-        """``T`` and ``C`` as Warp arrays on ``device`` (``C`` in the torch ``dtype``'s precision), made once."""
+        """``T``, ``C`` and the operations ``O`` as Warp arrays on ``device`` (``C`` in the torch ``dtype``'s
+        precision), made once."""
         key = (str(dtype), str(device))
         if key not in self._arrays:
             scalar = runtime.warp_scalar(dtype)
             self._arrays[key] = (wp.array(self.T, dtype=int, device=device),
                                  wp.array(self.C.astype(np.float64 if scalar is wp.float64 else np.float32),
-                                          dtype=scalar, device=device))
+                                          dtype=scalar, device=device),
+                                 wp.array(self.O, dtype=wp.vec4i, device=device))
         return self._arrays[key]
 
 

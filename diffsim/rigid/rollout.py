@@ -201,13 +201,13 @@ class _Workspace:
             self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], 1, nu, k, *scalars])
                                        for k in range(T)]
         else:
-            Tarr, Carr = program.arrays(dtype, self.device)
+            Tarr, Carr, Oarr = program.arrays(dtype, self.device)
             self.derive_extra = [Tarr, program.quat_offset, program.axis_offset]
 
             # every step re-uses the scratch X: its forward rewrites it, and the adjoint of the step recomputes it
             # (Warp replays the functions a kernel calls) and clears its gradient (the adjoint of each store)
-            self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], Tarr, Carr, A["X"], 1, nu,
-                                                 k, *scalars]) for k in range(T)]
+            self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], Tarr, Carr, Oarr, A["X"],
+                                                 1, nu, k, *scalars]) for k in range(T)]
         A = {k: wp.from_torch(t) for k, t in self.bufs.items()}
         self.derive = wp.launch(self.derive_kernel, W, inputs=[A["P"], A["D"], *self.derive_extra],
                                 device=self.device, record_cmd=True)

@@ -6,11 +6,11 @@ on a 2-core Xeon: Ant 71 s with gradients, Humanoid over 15 minutes). Here the s
 formulas, in the same order -- loop over the bodies, dofs, contacts and factorisation steps of a model
 described by arrays, so one module per scalar type serves every model and compiles once.
 
-Data (per model, built on the host by :func:`build`): an int array ``T`` (a header of sizes and section
-offsets, then per-body, per-dof, per-contact and per-operation sections) and a float array ``C`` (contact
-points, planes and pair segments in body frames, joint reference positions). Per world, the parameters ``P``
-and their derived constants ``D`` are those of the generated code (same layout), so a model runs either way
-on the same buffers.
+Data (per model, built on the host by :class:`Program`, once per topology): an int array ``T`` (a header of sizes
+and section offsets, then per-body, per-dof and per-contact sections), a float array ``C`` (contact points, planes
+and pair segments in body frames, joint reference positions) and the factorisation's operations ``O``. Per
+world, the parameters ``P`` and their derived constants ``D`` are those of the generated code (same layout), so a
+model runs either way on the same buffers.
 
 Scratch: Warp's adjoint of a loop whose iterations hand values to one another is only correct when those
 values go through arrays (a loop's body is replayed per iteration, its array stores are not). So every

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from mujoco_reference import mujoco_rk4
 
 from diffsim.rigid import builtin_model, load_mjcf
 from diffsim.rigid.rollout import rollout
@@ -14,16 +15,7 @@ F64 = torch.float64
 
 
 def _mujoco_rollout(path, q0, v0, ctrl):
-    mj = mujoco.MjModel.from_xml_path(path)
-    mj.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
-    d = mujoco.MjData(mj)
-    d.qpos[:], d.qvel[:] = q0, v0
-    qs = [d.qpos.copy()]
-    for u in ctrl:
-        d.ctrl[:] = u
-        mujoco.mj_step(mj, d)
-        qs.append(d.qpos.copy())
-    return np.array(qs), d.qvel.copy()
+    return mujoco_rk4(mujoco.MjModel.from_xml_path(path), q0, v0, ctrl)
 
 
 @pytest.mark.parametrize("name", ["pendulum", "double_pendulum", "cartpole", "acrobot"])

@@ -6,6 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from mujoco_reference import mujoco_rk4
 
 from diffsim.rigid import builtin_model, load_mjcf, loops
 from diffsim.rigid.kinematics import body_kinematics
@@ -25,18 +26,6 @@ def _chain(n: int) -> str:
     return f"<mujoco><option timestep='0.005'/><worldbody>{body}{'</body>' * n}</worldbody></mujoco>"
 
 
-def _mujoco_rk4(mj, q0, v0, ctrl):
-    mj.opt.integrator = mujoco.mjtIntegrator.mjINT_RK4
-    d = mujoco.MjData(mj)
-    d.qpos[:], d.qvel[:] = q0, v0
-    qs = [d.qpos.copy()]
-    for u in ctrl:
-        d.ctrl[:] = u
-        mujoco.mj_step(mj, d)
-        qs.append(d.qpos.copy())
-    return np.array(qs), d.qvel.copy()
-
-
 @pytest.mark.parametrize("name", ["double_pendulum", "cartpole", "chain16"])
 def test_loops_match_mujoco_rk4(name):
     """Two seconds of RK4 under random controls agree with MuJoCo to 1e-9, as the generated code does; the
@@ -49,7 +38,7 @@ def test_loops_match_mujoco_rk4(name):
     q0, v0 = rng.uniform(-1, 1, model.nq), rng.uniform(-1, 1, model.nv)
     T = int(round((1.0 if name == "chain16" else 2.0) / model.timestep))
     ctrl = rng.uniform(-1, 1, (T, model.nu)) * np.sin(np.linspace(0, 6, T))[:, None]
-    ref_q, ref_v = _mujoco_rk4(mujoco.MjModel.from_xml_string(xml), q0, v0, ctrl)
+    ref_q, ref_v = mujoco_rk4(mujoco.MjModel.from_xml_string(xml), q0, v0, ctrl)
     qs, vs = rollout(model, torch.tensor(q0)[None], torch.tensor(v0)[None], torch.tensor(ctrl)[None])
     assert np.abs(qs[0].numpy() - ref_q).max() < 1e-9
     assert np.abs(vs[0, -1].numpy() - ref_v).max() < 1e-8

@@ -36,6 +36,7 @@ import torch
 from gymnasium import spaces
 
 from diffsim.rigid.kinematics import body_kinematics, com_inertia, com_velocity, contact_wrench
+from envs.rendering import side_view
 from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
 
 FORWARD_REWARD_WEIGHT = 1.25
@@ -121,13 +122,7 @@ class HumanoidDynamics(GymnasiumMujocoDynamics):
         return ~self.healthy(state)
 
     def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        x, z = float(state[0]), float(state[2])
-        px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
-        img[max(0, pz - 6):max(0, pz + 6), max(0, px - 2):px + 3] = (0, 0, 0)
-        img[size - 10:size - 9] = (120, 120, 120)
-        return img
+        return side_view(float(state[0]), float(state[2]), half_height=6)
 
 
 class HumanoidEnv(RigidEnv):

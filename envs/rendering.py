@@ -4,6 +4,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def side_view(x: float, z: float, half_height: int = 4):
+    """A 128-pixel side view of a body at ``(x, z)`` (m): a black marker ``2 half_height`` pixels tall, 20 pixels per
+    metre across (wrapping) and 40 up from a grey ground line."""
+    import numpy as np
+
+    size = 128
+    img = np.full((size, size, 3), 255, dtype=np.uint8)
+    px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
+    img[max(0, pz - half_height):max(0, pz + half_height), max(0, px - 2):px + 3] = (0, 0, 0)
+    img[size - 10:size - 9] = (120, 120, 120)
+    return img
+
+
 def write_gif(frames, path: Path, fps: int = 30) -> Path:
     from PIL import Image
 

@@ -21,6 +21,7 @@ from diffsim.rigid import builtin_model, load_mjcf, rollout
 from diffsim.rigid.model import PARAM_NAMES
 from envs import pcg64
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
+from envs.rendering import side_view
 
 
 class RigidDynamics(ClassicDynamics):
@@ -174,13 +175,7 @@ class PlanarLocomotionDynamics(GymnasiumMujocoDynamics):
         return ~self.healthy(state)
 
     def render_frame(self, state):
-        size = 128
-        img = np.full((size, size, 3), 255, dtype=np.uint8)
-        x, z = float(state[0]), float(state[1])
-        px, pz = int(size / 2 + 20 * x) % size, int(size - 10 - 40 * z)
-        img[max(0, pz - 4):max(0, pz + 4), max(0, px - 2):px + 3] = (0, 0, 0)
-        img[size - 10:size - 9] = (120, 120, 120)
-        return img
+        return side_view(float(state[0]), float(state[1]))
 
 
 class RigidEnv(ClassicEnv):

@@ -59,29 +59,28 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     nder = codegen.num_derived(model)
     scalar = "float64" if dtype == torch.float64 else "float32"
     topo = codegen.topology(model)
-    if loops.use_loops(model, topo):
+    if loops.use_loops(model, topo):  # the one module of every model, with the model's arrays and a scratch row
         mod, program = loops.module(scalar), loops.program(model, topo)
         Tarr, Carr, _ = program.arrays(dtype, device)
+        derive_extra = [Tarr, program.quat_offset, program.axis_offset]
 
-        def fn(q, qd, P):
-            D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
+        def extra(P):
             scratch = wp.zeros((1, W, program.nx), dtype=P.dtype, device=device, requires_grad=True)
-            X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
-            L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
-            wp.launch(mod.derive, W, inputs=[P, D, Tarr, program.quat_offset, program.axis_offset], device=device)
-            wp.launch(mod.kinematics, W, inputs=[q, qd, P, D, Tarr, Carr, scratch, int(contacts), X, L],
-                      device=device)
-            return X, L
+            return [Tarr, Carr, scratch, int(contacts)]
     else:
-        dyn = codegen.load_for_call(model, scalar, topo, "kinematics_contacts" if contacts else "kinematics", grad)
+        mod = codegen.load_for_call(model, scalar, topo, "kinematics_contacts" if contacts else "kinematics", grad)
+        derive_extra = []
 
-        def fn(q, qd, P):
-            D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
-            X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
-            L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
-            wp.launch(dyn.derive, W, inputs=[P, D], device=device)
-            wp.launch(dyn.kinematics, W, inputs=[q, qd, P, D, X, L], device=device)
-            return X, L
+        def extra(P):
+            return []
+
+    def fn(q, qd, P):
+        D = wp.zeros((W, nder), dtype=P.dtype, device=device, requires_grad=True)
+        X = wp.zeros((W, nb, codegen.BODY_KINEMATICS), dtype=P.dtype, device=device, requires_grad=True)
+        L = wp.zeros((W, model.nv), dtype=P.dtype, device=device, requires_grad=True)
+        wp.launch(mod.derive, W, inputs=[P, D, *derive_extra], device=device)
+        wp.launch(mod.kinematics, W, inputs=[q, qd, P, D, *extra(P), X, L], device=device)
+        return X, L
 
     P = flat_params(model).to(dtype).expand(W, -1)
     X, L = warp_apply(fn, qpos, qvel, P)

@@ -98,11 +98,9 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
     if loops.use_loops(model, topo):
         dyn, program = loops.module(scalar), loops.program(model, topo)
-        name = dyn.__name__
     else:
         dyn, program = codegen.load_for_call(model, scalar, topo, "dynamics", grad), None
-        name = dyn.__name__
-    key = (topo, dtype, str(qpos.device), W, T, integrator, h, name)
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
 
     def make():
         kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler
@@ -111,7 +109,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
                           scalars, dtype, qpos.device, program)
 
     nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel()
-                                    + (8 * W * program.nx if program is not None else 0))
+                                    + (4 * W * program.nx if program is not None else 0))  # X: 4 stages
     Q, QD = _Rollout.apply(_Workspace.get(key, make, nbytes), qpos, qvel, u, P)
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)
 

@@ -492,9 +492,10 @@ class Trainer:
             stopping = stop is not None and stop()
             if stop is not None and self.ctx.world_size > 1:  # every rank stops together: rank 0's answer
                 stopping = bool(distributed.gather_objects(self.ctx, stopping)[0])
-            if (done % log_every == 0 or done == cfg.iterations or stopping) and not main:
+            log_now = done % log_every == 0 or done == cfg.iterations or stopping
+            if log_now and not main:
                 self.save(ckpt)  # its worlds' states go into rank 0's checkpoint
-            elif done % log_every == 0 or done == cfg.iterations or stopping:
+            elif log_now:
                 eval_return = evaluate(self.dyn, self.actor, cfg.eval_episodes, cfg.episode_steps)
                 self.rows.append(dict(iteration=done, env_steps=done * cfg.window * cfg.num_envs,
                                       window_return=window_return, eval_return=eval_return,

@@ -40,10 +40,7 @@ else:
     xml = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", name + ".xml")
 t_import = time.time() - t0
 t = time.time()
-model = load_mjcf(xml, num_worlds=64, dtype=torch.float32)
-if os.environ.get("BENCH_STRUCTURE"):
-    import dataclasses
-    model = dataclasses.replace(model, structure=os.environ["BENCH_STRUCTURE"])
+model = load_mjcf(xml, num_worlds=64, dtype=torch.float32, structure=os.environ.get("BENCH_STRUCTURE", "auto"))
 from diffsim.rigid import loops
 structure = "loops" if loops.use_loops(model) else "generated"
 t_load = time.time() - t

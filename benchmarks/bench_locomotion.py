@@ -18,7 +18,6 @@ Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--wo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import platform
 
@@ -92,8 +91,7 @@ def main(argv=None):
 def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure):
     res = {}
     for dtype in (torch.float64, torch.float32):
-        model = dataclasses.replace(load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device),
-                                    structure=structure)
+        model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device, structure=structure)
         structure = "loops" if loops.use_loops(model) else "generated"
         q, v, u = (torch.tensor(x, dtype=dtype, device=args.device)
                    for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))

@@ -63,6 +63,16 @@ class FieldModel(nn.Module):
         a = self._angle
         return torch.cat([q[..., ~a], torch.cos(q[..., a]), torch.sin(q[..., a])], -1)
 
+    def encode_q_jacobian(self, q: torch.Tensor) -> torch.Tensor:
+        """``d encode_q(q) / dq``, shape ``(batch, q_features, dof)`` for ``q`` of shape ``(batch, dof)``."""
+        a = self._angle
+        eye = torch.eye(self.dof, dtype=q.dtype, device=q.device).expand(q.shape[0], -1, -1)
+        if not any(self.periodic):
+            return eye
+        angles = eye[:, a]  # rows of the periodic coordinates
+        return torch.cat([eye[:, ~a], -torch.sin(q[:, a]).unsqueeze(-1) * angles,
+                          torch.cos(q[:, a]).unsqueeze(-1) * angles], 1)
+
     def check(self, y: torch.Tensor, name: str = "y") -> torch.Tensor:
         """Shape and dtype check (no device sync): ``y`` must be a floating ``(batch, 2 * dof)`` tensor."""
         if not isinstance(y, torch.Tensor):

@@ -4,8 +4,13 @@ A network gives a scalar ``L(q, qdot)``; accelerations solve the Euler-Lagrange 
 
     d/dt dL/dqdot = dL/dq   =>   qddot = (d2L/dqdot2)^+ [dL/dq - (d2L/dqdot dq) qdot],
 
-with Hessians by automatic differentiation (``torch.func``) and a pseudo-inverse, as the paper. The
+with Hessians by automatic differentiation and a pseudo-inverse, as the paper. The
 energy ``E = qdot . dL/dqdot - L`` is conserved along the learned flow.
+
+For the default network (``Linear`` layers with softplus or tanh between them) the derivatives are propagated
+through the layers explicitly -- the input gradient by a reverse sweep and the ``dof + 1`` Hessian-vector
+products by its forward-mode tangent, all as batched matrix products -- which is several times faster on a CPU
+than ``torch.func``'s per-sample ``vmap(jvp(grad))`` (kept for other activations, and equal to it to rounding).
 """
 from __future__ import annotations
 
@@ -22,20 +27,25 @@ class LNN(FieldModel):
     ``kinetic_prior = c > 0`` adds ``c |qdot|^2 / 2`` to the network's ``L``: at initialisation the network's own
     ``d2L/dqdot2`` is tiny and indefinite (eigenvalues ~1e-3 for the double pendulum's inputs), so the
     accelerations through its pseudo-inverse are ill-conditioned and training stalls; the prior makes it
-    ``~ c I`` from the start. ``0`` (default) is the paper's LNN.
+    ``~ c I`` from the start. ``0`` (default) is the paper's LNN. ``velocity_scale = s`` feeds ``qdot / s`` to the
+    network (a fixed input normalisation, ``s`` in the units of ``qdot``); 1 (default) feeds ``qdot`` as it is.
     """
 
     def __init__(self, dof: int = 1, hidden: int = 128, layers: int = 3, activation: str = "softplus",
-                 periodic=None, kinetic_prior: float = 0.0):
+                 periodic=None, kinetic_prior: float = 0.0, velocity_scale: float = 1.0):
         super().__init__(dof, periodic)
+        if not velocity_scale > 0:
+            raise ValueError(f"velocity_scale must be > 0, got {velocity_scale!r}")
+        self.velocity_scale = float(velocity_scale)
         if not kinetic_prior >= 0:
             raise ValueError(f"kinetic_prior must be >= 0, got {kinetic_prior!r}")
         self.kinetic_prior = float(kinetic_prior)
         self.net = network(self.q_features + dof, 1, hidden, layers, activation, out_bias=False)  # L + c: same motion
+        self._activation_derivatives = _ACTIVATION_DERIVATIVES.get(activation)  # None: torch.func's path
 
     def lagrangian(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``L(q, qdot)``, shape ``(batch,)`` for ``q``, ``qdot`` of shape ``(batch, dof)``."""
-        L = self.net(torch.cat([self.encode_q(q), qdot], -1)).squeeze(-1)
+        L = self.net(torch.cat([self.encode_q(q), qdot / self.velocity_scale], -1)).squeeze(-1)
         return L + 0.5 * self.kinetic_prior * qdot.square().sum(-1) if self.kinetic_prior else L
 
     def _single(self, q, qdot):
@@ -57,10 +67,46 @@ class LNN(FieldModel):
         g_q, t_v = vmap(directional)(dq, dv)
         return g_q[0], t_v[:dof].T, t_v[dof]  # H_vv symmetric: columns = rows
 
+    def _derivatives_explicit(self, q, qdot):
+        """:meth:`_derivatives` for a whole batch, propagated through the layers by hand. The input tangents are
+        the ``dof`` unit directions in ``qdot`` and ``(d encode_q / dq) qdot`` in the encoded ``q``."""
+        n, dof = q.shape
+        jac = self.encode_q_jacobian(q)  # (n, q_features, dof)
+        u = q.new_zeros(n, dof + 1, self.q_features + dof)  # input tangents
+        u[:, 0, :self.q_features] = (jac @ qdot.unsqueeze(-1)).squeeze(-1)
+        u[:, 1:, self.q_features:] = torch.eye(dof, dtype=q.dtype, device=q.device) / self.velocity_scale
+        linears, activation = self.net[::2], self.net[1]  # Linear, activation, ..., Linear
+        d1, d2 = self._activation_derivatives
+        x = torch.cat([self.encode_q(q), qdot / self.velocity_scale], -1)
+        zs, s1, s2, dzs = [], [], [], []  # pre-activations, sigma', sigma'', their tangents (n, dof + 1, width)
+        h, dh = x, u
+        for lin in linears[:-1]:
+            z, dz = lin(h), dh @ lin.weight.T
+            a1, a2 = d1(z), d2(z)
+            zs.append(z), s1.append(a1), s2.append(a2), dzs.append(dz)
+            h, dh = activation(z), a1.unsqueeze(1) * dz
+        back = linears[-1].weight[0].expand(n, -1)  # dL/dh of the last hidden layer
+        dback = None
+        for i in range(len(zs) - 1, -1, -1):
+            delta = back * s1[i]  # dL/dz_i
+            ddelta = back.unsqueeze(1) * s2[i].unsqueeze(1) * dzs[i]
+            if dback is not None:
+                ddelta = ddelta + dback * s1[i].unsqueeze(1)
+            back, dback = delta @ linears[i].weight, ddelta @ linears[i].weight
+        g_x, hvp = back, dback  # dL/dx (n, in), H_x u (n, dof + 1, in)
+        dL_dq = (jac.transpose(1, 2) @ g_x[:, :self.q_features].unsqueeze(-1)).squeeze(-1)
+        hvp_v = hvp[:, :, self.q_features:] / self.velocity_scale  # the qdot rows, d/dqdot = (1 / s) d/dx_v
+        return dL_dq, hvp_v[:, 1:], hvp_v[:, 0]
+
     def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
         require_autograd()
-        dL_dq, H_vv, H_vq_qdot = vmap(self._derivatives)(q, qdot)  # H_vv: (batch, dof, dof), d2L / dqdot2
+        if self._activation_derivatives is not None:
+            dL_dq, H_vv, H_vq_qdot = self._derivatives_explicit(q, qdot)
+            if self.kinetic_prior:
+                H_vv = H_vv + self.kinetic_prior * torch.eye(self.dof, dtype=q.dtype, device=q.device)
+        else:
+            dL_dq, H_vv, H_vq_qdot = vmap(self._derivatives)(q, qdot)  # H_vv: (batch, dof, dof), d2L / dqdot2
         rhs = dL_dq - H_vq_qdot
         return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1)
 
@@ -73,3 +119,24 @@ class LNN(FieldModel):
         q, qdot = self.split(self.check(y))
         dL_dv = vmap(grad(self._single, argnums=1))(q, qdot)
         return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)
+
+
+def _softplus_d1(z):  # torch's softplus (beta 1) is the identity above its threshold 20
+    return torch.where(z > 20.0, torch.ones_like(z), torch.sigmoid(z))
+
+
+def _softplus_d2(z):
+    s = torch.sigmoid(z)
+    return torch.where(z > 20.0, torch.zeros_like(z), s * (1.0 - s))
+
+
+def _tanh_d1(z):
+    return 1.0 - torch.tanh(z).square()
+
+
+def _tanh_d2(z):
+    t = torch.tanh(z)
+    return -2.0 * t * (1.0 - t.square())
+
+
+_ACTIVATION_DERIVATIVES = {"softplus": (_softplus_d1, _softplus_d2), "tanh": (_tanh_d1, _tanh_d2)}

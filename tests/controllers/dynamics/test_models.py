@@ -150,6 +150,27 @@ def test_gradients_reach_every_parameter_through_the_solver(make, method):
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
 
 
+@pytest.mark.parametrize("activation, periodic, scale", [("softplus", [True, True], 1.0), ("tanh", [False, True], 3.0),
+                                                         ("softplus", None, 10.0)])
+def test_lnn_explicit_derivatives_equal_torch_func(activation, periodic, scale):
+    """The layer-by-layer derivative propagation gives torch.func's accelerations and parameter gradients."""
+    torch.manual_seed(2)
+    model = LNN(dof=2, hidden=24, layers=3, activation=activation, periodic=periodic, kinetic_prior=0.5,
+                velocity_scale=scale)
+    q, qd = 3 * torch.randn(16, 2, dtype=F64), 5 * torch.randn(16, 2, dtype=F64)
+    qd[0] = 30.0 * scale  # past softplus's linear threshold (20) in the first layer
+    results = []
+    for explicit in (True, False):
+        if not explicit:
+            model._activation_derivatives = None  # the generic path
+        qdd = model.accelerations(q, qd)
+        results.append((qdd, torch.autograd.grad(qdd.square().sum(), list(model.parameters()))))
+    (a, ga), (b, gb) = results
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12 * float(b.abs().max()))
+    for x, y in zip(ga, gb):
+        torch.testing.assert_close(x, y, rtol=1e-11, atol=1e-11 * float(y.abs().max()))
+
+
 def test_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="dof must be an int >= 1"):
         HNN(dof=0)
@@ -167,6 +188,8 @@ def test_bad_inputs_give_clear_errors():
         UDE(known=3.0)
     with pytest.raises(ValueError, match="kinetic_prior must be >= 0"):
         LNN(kinetic_prior=-1.0)
+    with pytest.raises(ValueError, match="velocity_scale must be > 0"):
+        LNN(velocity_scale=0.0)
     for kwargs, match in ((dict(points=0), "points must be an int >= 1"),
                           (dict(rods=[(0, 2, 1.0)]), r"rods: point indices must be ints in \[0, 1\], got 2"),
                           (dict(rods=[(0, 1, -1.0)]), "rods: lengths must be > 0 m"),

@@ -112,7 +112,7 @@ def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points
     cfg = recipe(env_id, algo=algo, seed=seed)
     if wall_clock:  # the recipe's iterations still set the learning-rate decay; the run stops at the budget
         cfg = dataclasses.replace(cfg, eval_episodes=min(cfg.eval_episodes, 4))
-    trainer = Trainer(cfg, make_functional(env_id))
+    trainer = Trainer(cfg, make_functional(env_id, **cfg.env_kwargs()))
 
     def on_log(row, actor):  # evaluated on the Gymnasium env like the SB3 baselines, wall-clock included
         with clock.paused():

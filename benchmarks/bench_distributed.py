@@ -28,7 +28,7 @@ from controllers.shac import Trainer
 from envs import make_functional
 ctx = distributed.init()
 cfg = recipe(sys.argv[1], num_envs=2 * ctx.world_size)
-tr = Trainer(cfg, make_functional(sys.argv[1]), ctx)
+tr = Trainer(cfg, make_functional(sys.argv[1], **cfg.env_kwargs()), ctx)
 sizes = {"actor": sum(p.numel() * p.element_size() for p in tr.actor.parameters())}
 if tr.critic is not None:
     sizes["critic"] = sum(p.numel() * p.element_size() for p in tr.critic.parameters())
@@ -59,7 +59,8 @@ env, num_envs, iterations, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv
 ctx = distributed.init()
 if not ctx.distributed:
     torch.set_num_threads(threads)
-tr = Trainer(recipe(env, num_envs=num_envs), make_functional(env, device=ctx.device), ctx)
+cfg = recipe(env, num_envs=num_envs)
+tr = Trainer(cfg, make_functional(env, device=ctx.device, **cfg.env_kwargs()), ctx)
 for _ in range(2):  # warm-up
     tr.step()
 t = time.perf_counter()

@@ -31,7 +31,7 @@ def load_policy(checkpoint: Path):
     observations ``(B, obs_dim)`` to deterministic actions ``(B, act_dim)``."""
     saved = torch.load(checkpoint, weights_only=True)
     cfg = TrainConfig.from_dict(saved["config"])
-    dyn = make_functional(cfg.env_id)
+    dyn = make_functional(cfg.env_id, **cfg.env_kwargs())
     policy = make_actor(dyn, cfg)
     policy.load_state_dict(saved["actor"])
     policy.eval()

@@ -80,6 +80,9 @@ class TrainConfig:
     samples_per_state: int = 4     # zeroth-order estimates (controllers.alpha_order), from this many draws per state
     seed: int = 0
     eval_episodes: int = 32
+    friction_smoothing: float | None = None  # contact tasks: the friction's slip speed (m/s) of the env trained on
+    #                                          (None: the env's default; see diffsim.rigid.Model.friction_smoothing)
+    substeps: int | None = None    # rigid tasks: diffsim steps per MuJoCo step of the env trained on (None: the env's)
 
     def __post_init__(self):
         if self.algo not in ALGOS:
@@ -100,6 +103,11 @@ class TrainConfig:
         for name in ("actor_lr", "critic_lr", "alpha_lr", "grad_clip", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.friction_smoothing is not None and not 0 < self.friction_smoothing < math.inf:
+            raise ValueError("friction_smoothing must be None or a slip speed > 0 (m/s), "
+                             f"got {self.friction_smoothing!r}")
+        if self.substeps is not None and self.substeps < 1:
+            raise ValueError(f"substeps must be None or >= 1, got {self.substeps!r}")
         if self.train_episode_steps is not None and self.train_episode_steps < 1:
             raise ValueError(f"train_episode_steps must be >= 1 or None, got {self.train_episode_steps}")
         for name in ("gamma", "lam", "target_keep"):
@@ -108,6 +116,10 @@ class TrainConfig:
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    def env_kwargs(self) -> dict:
+        """Keywords for ``envs.make_functional(env_id, ...)``: the env this configuration trains on."""
+        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps") if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -28,7 +28,8 @@ from controllers.shac import ALGOS, Trainer, plot_curve
 from envs import FUNCTIONAL, make_functional
 
 OVERRIDES = (("algo", str), ("iterations", int), ("num_envs", int), ("window", int), ("actor_lr", float),
-             ("critic_lr", float), ("seed", int))
+             ("critic_lr", float), ("seed", int), ("friction_smoothing", float),
+             ("substeps", int))
 
 
 def main(argv=None):
@@ -59,7 +60,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads or 1)
     out = args.out or Path("outputs") / f"{args.env.replace('/', '_')}_{cfg.algo}"
     try:
-        trainer = Trainer(cfg, make_functional(args.env, device=ctx.device), ctx)
+        trainer = Trainer(cfg, make_functional(args.env, device=ctx.device, **cfg.env_kwargs()), ctx)
     except ValueError as exc:  # e.g. worlds that do not split evenly over the ranks
         parser.error(str(exc))
     if args.resume:

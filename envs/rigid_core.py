@@ -18,7 +18,7 @@ from gymnasium import spaces
 
 from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
-from diffsim.rigid.model import PARAM_NAMES
+from diffsim.rigid.model import FRICTION_SMOOTHING, PARAM_NAMES
 from envs import pcg64
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
 from envs.rendering import side_view
@@ -29,7 +29,9 @@ class RigidDynamics(ClassicDynamics):
     ``initial_bounds``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
     the continuous actions, which map linearly onto the actuators' control ranges. ``timestep`` (s) overrides the
     model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
-    but stiff contacts may chatter or blow up), other keywords the physical parameters of ``template``."""
+    but stiff contacts may chatter or blow up), ``friction_smoothing`` (m/s) the slip speed of the contacts'
+    smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger keeps gradients through
+    sliding feet bounded over long windows), other keywords the physical parameters of ``template``."""
 
     model_name: str
     frame_skip: int
@@ -41,14 +43,15 @@ class RigidDynamics(ClassicDynamics):
         """The MJCF file: the built-in model ``model_name`` unless a subclass says otherwise."""
         return builtin_model(self.model_name)
 
-    def __init__(self, device: str = "cpu", timestep: float | None = None, substeps: int | None = None, **overrides):
+    def __init__(self, device: str = "cpu", timestep: float | None = None, substeps: int | None = None,
+                 friction_smoothing: float = FRICTION_SMOOTHING, **overrides):
         if substeps is not None:
             if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
                 raise ValueError(f"substeps must be an int >= 1 (diffsim steps per simulator step), got {substeps!r}")
             self.substeps = int(substeps)
         self.device = device
         self.template = load_mjcf(self.model_file(), num_worlds=1, dtype=torch.float64, device=device,
-                                  timestep=timestep)
+                                  timestep=timestep, friction_smoothing=friction_smoothing)
         for name, value in overrides.items():  # physical parameter overrides, e.g. body_mass=tensor
             if name not in PARAM_NAMES:
                 raise ValueError(f"unknown physical parameter {name!r}; one of {PARAM_NAMES}")

@@ -3,7 +3,7 @@ locomotion comparison's MuJoCo summary."""
 import math
 
 from benchmarks.bench_controllers import summarize_twin
-from benchmarks.bench_gradient_growth import growth
+from benchmarks.bench_gradient_growth import growth, open_loop
 
 
 def test_gradient_growth_on_the_pendulum_is_finite_and_grows_with_the_window():
@@ -11,6 +11,12 @@ def test_gradient_growth_on_the_pendulum_is_finite_and_grows_with_the_window():
     assert [r[0] for r in rows] == [1, 8]
     assert all(math.isfinite(x) for r in rows for x in r)
     assert rows[1][2] > rows[0][2] > 0.0  # a longer window's return depends more on its actions
+
+
+def test_open_loop_actions_improve_the_pendulum_reward():
+    rewards = open_loop("diffsim/Pendulum-v0", window=8, iterations=20, lr=0.1, worlds=4)
+    assert len(rewards) == 20 and all(math.isfinite(r) for r in rewards)
+    assert max(rewards[-5:]) > rewards[0]  # the exact gradient finds better actions
 
 
 def _row(method, seed, steps, ours, mujoco):

@@ -287,7 +287,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     o = L.offset
     lines = [_HEADER.format(scalar=scalar, cpu_flags=runtime.FAST_MATH_CPU_FLAGS, nq=nq, nv=nv, nu=max(nu, 1),
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
-                            friction_smoothing=FRICTION_SMOOTHING,
+                            friction_smoothing=float(model.friction_smoothing),
                             backward=not part.endswith("_forward"))]
     base = part.removesuffix("_forward")
     if base in ("kinematics", "kinematics_contacts"):
@@ -523,7 +523,6 @@ def _derive(model, o) -> list[str]:
 
 CONTACT_DEPTH_SMOOTHING = 2e-5  # m: penetration enters as a softplus at this scale
 CONTACT_FORCE_SMOOTHING = 1e-2  # N: the normal force is a softplus (never pulls) at this scale
-FRICTION_SMOOTHING = 1e-2  # m/s: Coulomb friction -mu fn vt / sqrt(|vt|^2 + eps^2)
 CYLINDER_RIM_POINTS = 8  # fixed points on each rim of a cylinder against a plane, besides each rim's deepest point
 
 

@@ -60,7 +60,7 @@ def body_kinematics(model: Model, qpos: torch.Tensor, qvel: torch.Tensor | None 
     scalar = "float64" if dtype == torch.float64 else "float32"
     topo = codegen.topology(model)
     if loops.use_loops(model, topo):  # the one module of every model, with the model's arrays and a scratch row
-        mod, program = loops.module(scalar), loops.program(model, topo)
+        mod, program = loops.module(scalar, model.friction_smoothing), loops.program(model, topo)
         Tarr, Carr, _ = program.arrays(dtype, device)
         derive_extra = [Tarr, program.quat_offset, program.axis_offset]
 

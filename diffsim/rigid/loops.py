@@ -32,7 +32,7 @@ import warp as wp
 
 from diffsim import runtime
 from diffsim.rigid import codegen
-from diffsim.rigid.model import STRUCTURES
+from diffsim.rigid.model import FRICTION_SMOOTHING, STRUCTURES
 
 # --- header of T: sizes, then the offsets of T's sections and of X's regions, then the parameter offsets
 _HEADER = ("NB", "NQ", "NV", "NU", "NX", "NCP", "NPAIR", "NOPS",
@@ -609,16 +609,16 @@ def derive(P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), T: wp.array(dtype=int
 '''
 
 
-def _helpers() -> str:
+def _helpers(friction_smoothing: float) -> str:
     """The generated code's contact and limit functions, shared word for word (codegen's header)."""
     src = codegen._HEADER
     start = src.index("@wp.func\ndef softplus")
     body = src[start:]
     return body.format(depth_smoothing=codegen.CONTACT_DEPTH_SMOOTHING, force_smoothing=codegen.CONTACT_FORCE_SMOOTHING,
-                       friction_smoothing=codegen.FRICTION_SMOOTHING)
+                       friction_smoothing=float(friction_smoothing))
 
 
-def source(scalar: str) -> str:
+def source(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING) -> str:
     consts = dict(H)
     consts.update(B_X=B_X, B_R=B_R, B_C=B_C, B_I=B_I, B_OM=B_OM, B_V=B_V, B_AL=B_AL, B_ACC=B_ACC, B_AX=B_AX,
                   B_RJ=B_RJ, B_TM=B_TM, B_TH=B_TH, B_TJ=B_TJ, B_TF=B_TF, B_TN=B_TN, BODY_STRIDE=BODY_STRIDE,
@@ -628,17 +628,19 @@ def source(scalar: str) -> str:
                   DERIVED_PER_BODY=codegen.DERIVED_PER_BODY)
     header = "\n".join(f"{k} = wp.constant({v})" for k, v in consts.items())
     return _SOURCE.format(cpu_flags=runtime.FAST_MATH_CPU_FLAGS, scalar=scalar, header=header,
-                          helpers=_helpers())
+                          helpers=_helpers(friction_smoothing))
 
 
 _MODULES: dict = {}
 
 
-def module(scalar: str):
-    """The loops module for ``scalar`` ("float32" or "float64"), imported once per process."""
-    if scalar not in _MODULES:
-        _MODULES[scalar], _ = runtime.import_generated(source(scalar), "rigid", "loops")
-    return _MODULES[scalar]
+def module(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING):
+    """The loops module for ``scalar`` ("float32" or "float64") and a model's ``friction_smoothing`` (m/s),
+    imported once per process."""
+    key = (scalar, float(friction_smoothing))
+    if key not in _MODULES:
+        _MODULES[key], _ = runtime.import_generated(source(*key), "rigid", "loops")
+    return _MODULES[key]
 
 
 def supports(model) -> str | None:

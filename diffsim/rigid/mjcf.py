@@ -33,7 +33,7 @@ from xml.parsers import expat
 import numpy as np
 
 from diffsim.rigid.builder import ModelBuilder
-from diffsim.rigid.model import STRUCTURES, Model, mat_to_quat
+from diffsim.rigid.model import FRICTION_SMOOTHING, STRUCTURES, Model, mat_to_quat
 
 _IGNORED = {"camera", "light"}  # elements inside bodies with no physics here: listed in ``Model.ignored``
 _IGNORED_TOP = {"size", "visual", "statistic", "asset", "custom"}  # top-level elements with no physics here
@@ -510,16 +510,21 @@ def parse_mjcf(path_or_xml: str, unsupported_contacts: str = "raise") -> ModelBu
 
 
 def load_mjcf(path_or_xml: str, num_worlds: int = 1, device: str | None = None, dtype=None,
-              timestep: float | None = None, unsupported_contacts: str = "raise", structure: str = "auto") -> Model:
+              timestep: float | None = None, unsupported_contacts: str = "raise", structure: str = "auto",
+              friction_smoothing: float = FRICTION_SMOOTHING) -> Model:
     """Build a :class:`Model` from an MJCF file or string; ``timestep`` overrides the file's (see
     :func:`parse_mjcf` for ``unsupported_contacts``); ``structure`` is how its dynamics run (``Model.structure``:
-    "auto", "generated" or "loops")."""
+    "auto", "generated" or "loops"); ``friction_smoothing`` (m/s) the slip speed of its smooth Coulomb friction
+    (``Model.friction_smoothing``)."""
     if structure not in STRUCTURES:
         raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+    if isinstance(friction_smoothing, bool) or not isinstance(friction_smoothing, (int, float)) \
+            or not 0 < friction_smoothing < math.inf:
+        raise ValueError(f"friction_smoothing must be a finite slip speed > 0 (m/s), got {friction_smoothing!r}")
     builder = parse_mjcf(path_or_xml, unsupported_contacts)
     if timestep is not None:
         if not timestep > 0:
             raise ValueError(f"timestep must be > 0 (s), got {timestep!r}")
         builder.timestep = float(timestep)
     return dataclasses.replace(builder.finalize(num_worlds=num_worlds, device=device, dtype=dtype),
-                               structure=structure)
+                               structure=structure, friction_smoothing=float(friction_smoothing))

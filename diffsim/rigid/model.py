@@ -45,6 +45,7 @@ import torch
 
 JOINT_TYPES = ("hinge", "slide", "free")  # ``Model.joint_type`` indexes this tuple
 JOINT_DOFS = {"hinge": (1, 1), "slide": (1, 1), "free": (7, 6)}  # (nq, nv)
+FRICTION_SMOOTHING = 1e-2  # m/s: default Model.friction_smoothing
 STRUCTURES = ("auto", "generated", "loops")  # ``Model.structure``: how the dynamics run (diffsim.rigid.loops)
 
 
@@ -128,6 +129,9 @@ class Model:
     sites: tuple = ()  # named frames: (name, body, position (m) and quaternion (w x y z) in the body frame)
     integrator: str = "rk4"  # the integrator the model asks for (MJCF <option integrator>: MuJoCo's default is
     # Euler); rollout's ``integrator`` argument decides what runs
+    friction_smoothing: float = FRICTION_SMOOTHING  # m/s: Coulomb friction is -mu fn vt / sqrt(|vt|^2 + eps^2)
+    # with eps this slip speed (compiled into the dynamics). Smaller is closer to Coulomb's law; larger keeps a
+    # rollout's gradient from growing through sliding contacts (a stiff damping of mu fn / eps per contact)
     structure: str = "auto"  # how the dynamics run: "generated" (straight-line code per model: fastest to run,
     # compile time grows with the model), "loops" (one compiled module for every model, diffsim.rigid.loops) or
     # "auto" (loops for large models)

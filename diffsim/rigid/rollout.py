@@ -97,7 +97,7 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
     if loops.use_loops(model, topo):
-        dyn, program = loops.module(scalar), loops.program(model, topo)
+        dyn, program = loops.module(scalar, model.friction_smoothing), loops.program(model, topo)
     else:
         dyn, program = codegen.load_for_call(model, scalar, topo, "dynamics", grad), None
     key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)

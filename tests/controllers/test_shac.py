@@ -181,6 +181,12 @@ def test_bad_configuration_is_refused():
         Critic(3, activation="relu6")
     with pytest.raises(ValueError, match="train_episode_steps must be >= 1"):
         TrainConfig(train_episode_steps=0)
+    with pytest.raises(ValueError, match=r"friction_smoothing must be None or a slip speed > 0 \(m/s\), got 0.0"):
+        TrainConfig(friction_smoothing=0.0)
+    assert TrainConfig().env_kwargs() == {}
+    with pytest.raises(ValueError, match="substeps must be None or >= 1, got 0"):
+        TrainConfig(substeps=0)
+    assert TrainConfig(friction_smoothing=0.1, substeps=4).env_kwargs() == dict(friction_smoothing=0.1, substeps=4)
 
 
 def test_training_episodes_restart_after_train_episode_steps(pendulum):

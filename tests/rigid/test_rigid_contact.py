@@ -35,6 +35,32 @@ def test_sliding_block_stops_after_v0_squared_over_2_mu_g(mu, v0):
     assert abs(float(qs[0, -1, 0]) - expected) / expected < 0.05
 
 
+@pytest.mark.parametrize("eps", [0.01, 0.1])
+def test_block_on_a_gentle_slope_creeps_at_the_friction_smoothing_speed(eps):
+    """Friction -mu fn vt / sqrt(|vt|^2 + eps^2) holds a block on a slope with tan(alpha) = r mu (r < 1) only while
+    it slides at vt = eps r / sqrt(1 - r^2): the steady creep, whatever the corners' loads (the same vt at each)."""
+    mu, r = 0.5, 0.5
+    tan = r * mu
+    gz = G / (1 + tan ** 2) ** 0.5
+    xml = BOX.format(mu=mu).replace('timestep="0.001"', f'timestep="0.001" gravity="{-tan * gz} 0 {-gz}"')
+    model = load_mjcf(xml, dtype=F64, friction_smoothing=eps)
+    assert model.friction_smoothing == eps
+    qs, vs = rollout(model, torch.tensor([[0, 0, 0.0999, 1, 0, 0, 0]], dtype=F64), torch.zeros(1, 6, dtype=F64),
+                     torch.zeros(1, 1500, 0, dtype=F64))
+    creep = eps * r / (1 - r ** 2) ** 0.5
+    np.testing.assert_allclose(vs[0, -500:, 0].numpy(), -creep, rtol=1e-3)  # downhill is -x
+    assert float(vs[0, -1, 2:].abs().max()) < 1e-6  # no bouncing nor tumbling
+
+
+def test_friction_smoothing_is_compiled_into_either_structure_and_checked():
+    from diffsim.rigid import loops
+    assert loops.source("float64", 0.1) != loops.source("float64", 0.01)
+    assert "S(0.1) * S(0.1)" in loops.source("float64", 0.1)
+    for bad in (0.0, -1.0, float("nan"), float("inf"), True, "0.1"):
+        with pytest.raises(ValueError, match="friction_smoothing must be a finite slip speed > 0"):
+            load_mjcf(BOX.format(mu=0.5), friction_smoothing=bad)
+
+
 def test_spheres_collide_and_exchange_momentum():
     xml = """<mujoco><option timestep="0.0005" gravity="0 0 0"/><worldbody>
     <body pos="0 0 0"><freejoint/><geom type="sphere" size="0.1" mass="1" friction="0"/></body>

@@ -12,6 +12,11 @@ w.r.t. initial state and controls (float32). Compilation is excluded (one untime
 
 ``--device cuda`` runs diffsim on the GPU (MuJoCo stays on the CPU's cores, as ``mujoco.rollout`` runs).
 
+Where NVIDIA Newton is installed (``pip install newton``), its ``SolverFeatherstone`` (generalised coordinates,
+semi-implicit Euler, its own contact model; float32, forward only) steps the same file on diffsim's device at
+diffsim's step, the controls entering as joint forces (``gear x ctrl``), contacts found by its
+``CollisionPipeline`` every step; ``finite`` says whether every world's state stayed finite.
+
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
 [--device cuda] [--structure generated loops]``
 """
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 
 from benchmarks.timing import best_time
+from diffsim import runtime
 from diffsim.rigid import load_mjcf, loops, rollout
 from envs.ant import AntDynamics
 from envs.half_cheetah import HalfCheetahDynamics
@@ -69,8 +75,9 @@ def main(argv=None):
           f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}; diffsim on "
           f"{_device_name(args.device)}")
     print("| model | structure | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s "
-          "| diffsim fwd f64 | diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| diffsim fwd f64 | diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) "
+          "| Newton Featherstone fwd f32 (finite) | ratio diffsim f32/Newton |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in args.models:
         path = gymnasium_asset(name)
@@ -84,11 +91,61 @@ def main(argv=None):
                 datas[0].qpos[:], datas[0].qvel[:] = q0[i], v0[i]
                 mujoco.mj_getState(mj, datas[0], state0[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
+            newton = _newton_time(path, mj, n, q0, v0, ctrl, sub, args.repeats, args.device)
             for structure in args.structure:
-                _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure)
+                _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, newton)
 
 
-def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure):
+def _newton_time(path, mj, n, q0, v0, ctrl, sub, repeats, device):
+    """``(seconds, finite)`` of Newton's Featherstone rollout of ``ctrl`` (file steps) at ``sub`` steps per file
+    step, or None where Newton is not installed."""
+    runtime.init()  # Warp without its module-load chatter, before Newton initialises it
+    try:
+        import newton
+        import warp as wp
+    except ImportError:
+        return None
+    single = newton.ModelBuilder()
+    single.add_mjcf(path)
+    builder = newton.ModelBuilder()
+    builder.replicate(single, n)
+    model = builder.finalize(device=device)
+    if model.joint_coord_count != n * mj.nq or model.joint_dof_count != n * mj.nv:
+        raise RuntimeError(f"Newton's {path} has {model.joint_coord_count // n} coordinates and "
+                           f"{model.joint_dof_count // n} dofs per world, MuJoCo's {mj.nq} and {mj.nv}")
+    solver = newton.solvers.SolverFeatherstone(model)
+    pipeline = newton.CollisionPipeline(model)
+    control = model.control()
+    forces = np.zeros((ctrl.shape[1], n, mj.nv), dtype=np.float32)  # joint forces per file step
+    for a in range(mj.nu):
+        forces[:, :, mj.jnt_dofadr[mj.actuator_trnid[a, 0]]] += mj.actuator_gear[a, 0] * ctrl[:, :, a].T
+    forces = [wp.array(f.reshape(-1), dtype=wp.float32, device=device) for f in forces]
+    dt = mj.opt.timestep / sub
+    q0 = q0.copy()
+    for j in np.flatnonzero(mj.jnt_type == mujoco.mjtJoint.mjJNT_FREE):  # Newton's quaternions are (x, y, z, w)
+        a = mj.jnt_qposadr[j] + 3
+        q0[:, a:a + 4] = q0[:, [a + 1, a + 2, a + 3, a]]
+
+    def run():
+        s0, s1 = model.state(), model.state()
+        s0.joint_q.assign(q0.reshape(-1).astype(np.float32))
+        s0.joint_qd.assign(v0.reshape(-1).astype(np.float32))
+        newton.eval_fk(model, s0.joint_q, s0.joint_qd, s0)
+        contacts = pipeline.contacts()
+        for f in forces:
+            wp.copy(control.joint_f, f)
+            for _ in range(sub):
+                pipeline.collide(s0, contacts)
+                solver.step(s0, s1, control, contacts, dt)
+                s0, s1 = s1, s0
+        return s0
+
+    final = run()  # compiles
+    seconds = best_time(run, repeats, device)
+    return seconds, bool(np.isfinite(final.joint_q.numpy()).all() and np.isfinite(final.joint_qd.numpy()).all())
+
+
+def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, newton=None):
     res = {}
     for dtype in (torch.float64, torch.float32):
         model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device, structure=structure)
@@ -109,8 +166,9 @@ def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure):
     integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
     print(f"| {name} | {structure} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "
           f"| {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | {steps / res[torch.float32]:,.0f} "
-          f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x |",
-          flush=True)
+          f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x "
+          + (f"| {steps / newton[0]:,.0f} ({'yes' if newton[1] else 'no'}) | {newton[0] / res[torch.float32]:.2f}x |"
+             if newton else "| — | — |"), flush=True)
 
 
 if __name__ == "__main__":

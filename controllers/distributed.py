@@ -23,6 +23,7 @@ writes checkpoints, which hold every world's state, so that any world size resum
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
@@ -105,8 +106,13 @@ def init(timeout_s: float = 300.0) -> Context:
 
 
 def close(ctx: Context) -> None:
-    """Leave the process group (at the end of a run)."""
+    """Leave the process group (at the end of a run), after a barrier (no collective still in flight on any rank
+    when the connections close) and a garbage collection (whatever still holds gloo work is freed while the
+    interpreter is whole). Without them a rank has occasionally aborted at exit, after finishing its work
+    ("terminate called without an active exception", exit code -6: a race in torch's gloo teardown)."""
     if ctx.distributed and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -9,8 +9,9 @@ energy ``E = qdot . dL/dqdot - L`` is conserved along the learned flow.
 
 For the default network (``Linear`` layers with softplus or tanh between them) the derivatives are propagated
 through the layers explicitly -- the input gradient by a reverse sweep and the ``dof + 1`` Hessian-vector
-products by its forward-mode tangent, all as batched matrix products -- which is several times faster on a CPU
-than ``torch.func``'s per-sample ``vmap(jvp(grad))`` (kept for other activations, and equal to it to rounding).
+products by its forward-mode tangent, all as batched matrix products -- a training step about 1.7x faster on a
+CPU (batch 256, 3 x 128) than ``torch.func``'s per-sample ``vmap(jvp(grad))``, which other activations keep (the
+two are equal to rounding).
 """
 from __future__ import annotations
 
@@ -78,16 +79,16 @@ class LNN(FieldModel):
         linears, activation = self.net[::2], self.net[1]  # Linear, activation, ..., Linear
         d1, d2 = self._activation_derivatives
         x = torch.cat([self.encode_q(q), qdot / self.velocity_scale], -1)
-        zs, s1, s2, dzs = [], [], [], []  # pre-activations, sigma', sigma'', their tangents (n, dof + 1, width)
+        s1, s2, dzs = [], [], []  # per hidden layer: sigma', sigma'' and the tangents (n, dof + 1, width) at z
         h, dh = x, u
         for lin in linears[:-1]:
             z, dz = lin(h), dh @ lin.weight.T
-            a1, a2 = d1(z), d2(z)
-            zs.append(z), s1.append(a1), s2.append(a2), dzs.append(dz)
+            a1 = d1(z)
+            s1.append(a1), s2.append(d2(z)), dzs.append(dz)
             h, dh = activation(z), a1.unsqueeze(1) * dz
         back = linears[-1].weight[0].expand(n, -1)  # dL/dh of the last hidden layer
         dback = None
-        for i in range(len(zs) - 1, -1, -1):
+        for i in range(len(s1) - 1, -1, -1):
             delta = back * s1[i]  # dL/dz_i
             ddelta = back.unsqueeze(1) * s2[i].unsqueeze(1) * dzs[i]
             if dback is not None:

@@ -11,7 +11,7 @@ gradient is mostly noise.
 
 ``--friction-smoothing`` sets the contact tasks' friction slip speed (m/s; default: the env's,
 ``diffsim.rigid.Model.friction_smoothing``): through sliding feet the friction is a damping of ``mu fn / eps`` per
-contact, and it is what makes the locomotion gradients explode.
+contact, much of what makes HalfCheetah's and Hopper's gradients explode (not Ant's; BENCHMARKS.md).
 
 ``--optimize N`` then also asks whether the gradient is usable: open-loop actions over the longest window (``tanh``
 of free variables, from zero) optimised by Adam (``--lr``) for ``N`` iterations from the same start states through

@@ -25,8 +25,8 @@ RECIPES: dict[str, dict] = {
     "diffsim/AcrobotSwingUp-v0":   dict(algo="shac", iterations=150, window=16),
     # stiff penalty contacts: the return's gradient w.r.t. the actions explodes over longer windows (norm per
     # world 0.6-1.5 up to 4 env steps, 4.6e2 at 8, 1.7e6 at 32), so short windows and the critic for the rest.
-    # Training on smoother friction (friction_smoothing=0.1, substeps=4) keeps the gradient bounded at 32 steps,
-    # but SHAC and APG did no better with it in 20-minute runs (BENCHMARKS.md)
+    # Training on smoother friction (friction_smoothing=0.1, substeps=4) makes the median world's gradient 27x
+    # smaller at 32 steps, but SHAC and APG did no better with it in 20-minute runs (BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=6000, window=4),
     # one-step episodes (a throw is 1 500 contact substeps): APG with the alpha-order gradient, 2 targets x 4 throws
     "diffsim/Throw-v0":            dict(algo="apg", iterations=80, window=1, num_envs=8, actor_lr=1e-2,

@@ -30,8 +30,8 @@ class RigidDynamics(ClassicDynamics):
     the continuous actions, which map linearly onto the actuators' control ranges. ``timestep`` (s) overrides the
     model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
     but stiff contacts may chatter or blow up), ``friction_smoothing`` (m/s) the slip speed of the contacts'
-    smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger keeps gradients through
-    sliding feet bounded over long windows), other keywords the physical parameters of ``template``."""
+    smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger slows the growth of gradients
+    through sliding feet over long windows), other keywords the physical parameters of ``template``."""
 
     model_name: str
     frame_skip: int

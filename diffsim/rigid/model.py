@@ -130,8 +130,8 @@ class Model:
     integrator: str = "rk4"  # the integrator the model asks for (MJCF <option integrator>: MuJoCo's default is
     # Euler); rollout's ``integrator`` argument decides what runs
     friction_smoothing: float = FRICTION_SMOOTHING  # m/s: Coulomb friction is -mu fn vt / sqrt(|vt|^2 + eps^2)
-    # with eps this slip speed (compiled into the dynamics). Smaller is closer to Coulomb's law; larger keeps a
-    # rollout's gradient from growing through sliding contacts (a stiff damping of mu fn / eps per contact)
+    # with eps this slip speed (compiled into the dynamics). Smaller is closer to Coulomb's law; larger slows the
+    # growth of a rollout's gradient through sliding contacts (a stiff damping of mu fn / eps per contact)
     structure: str = "auto"  # how the dynamics run: "generated" (straight-line code per model: fastest to run,
     # compile time grows with the model), "loops" (one compiled module for every model, diffsim.rigid.loops) or
     # "auto" (loops for large models)

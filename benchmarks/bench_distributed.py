@@ -2,7 +2,8 @@
 
 For one task (default: the double pendulum, whose step is compute-bound), trains its recipe for
 ``--iterations`` iterations of ``--num-envs`` worlds in three layouts -- 1 rank x 1 thread, 1 rank x 2
-threads (torch and Warp's CPU launches), 2 ranks x 1 thread (each rank half the worlds) -- and prints
+threads (torch and Warp's CPU launches), 2 ranks x 1 thread (each rank half the worlds), and, as the ceiling,
+2 independent one-process runs of half the worlds each started together (nothing exchanged) -- and prints
 iterations/s and world-steps/s of each (training iterations alone, after two warm-up ones: process start,
 imports, Warp's module loading and evaluations left out). Then measures, with two gloo ranks, the all-reduce time of
 the gradients one iteration averages (the actor once, the critic once per minibatch), for the scaling
@@ -72,10 +73,20 @@ distributed.close(ctx)
 '''
 
 
-def _train(script, env, num_envs, iterations, ranks, threads):
-    """Training seconds of ``iterations`` iterations (after two warm-up ones) in one layout."""
+def _train(script, env, num_envs, iterations, ranks, threads, independent=False):
+    """Training seconds of ``iterations`` iterations (after two warm-up ones) in one layout. ``independent``: ``ranks``
+    separate one-process runs of ``num_envs / ranks`` worlds each, started together and never communicating (the
+    slowest one's seconds): what the machine's cores give when nothing is exchanged, the ceiling of any layout."""
     env_vars = dict(os.environ, DIFFSIM_CPU_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                     PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    if independent:
+        args = [str(script), env, str(num_envs // ranks), str(iterations), str(threads)]
+        runs = [subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=env_vars) for _ in range(ranks)]
+        outs = [run.communicate(timeout=3600) + (run.returncode,) for run in runs]
+        if any(rc for _, _, rc in outs):
+            raise RuntimeError(next(err for _, err, rc in outs if rc)[-3000:])
+        return max(float(re.search(r"seconds ([0-9.]+)", out).group(1)) for out, _, _ in outs)
     args = [str(script), env, str(num_envs), str(iterations), str(threads)]
     cmd = [sys.executable, *args] if ranks == 1 else \
         [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}", *args]
@@ -90,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--env", default="diffsim/DoublePendulum-v0")
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--iterations", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds of the four layouts, each round's ratios against its own 1 x 1 run")
     args = parser.parse_args(argv)
     from controllers.recipes import recipe
 
@@ -99,16 +112,20 @@ def main(argv=None):
           f"{os.cpu_count()} cores")
     print("| layout | training s | iterations/s | world-steps/s | vs 1 x 1 |")
     print("|---|---|---|---|---|")
-    base = None
+    base = 1.0
     with tempfile.TemporaryDirectory() as tmp:
         train_script = Path(tmp) / "train.py"
         train_script.write_text(TRAIN)
-        for ranks, threads in ((1, 1), (1, 2), (2, 1)):
-            secs = _train(train_script, args.env, args.num_envs, args.iterations, ranks, threads)
+        layouts = ((1, 1, False), (1, 2, False), (2, 1, False), (2, 1, True))
+        for k, (ranks, threads, independent) in enumerate(layouts * args.repeats):
+            secs = _train(train_script, args.env, args.num_envs, args.iterations, ranks, threads, independent)
             its = args.iterations / secs
-            base = base or its
-            print(f"| {ranks} rank{'s' if ranks > 1 else ''} x {threads} thread{'s' if threads > 1 else ''} | "
-                  f"{secs:.1f} | {its:.2f} | {its * args.num_envs * window:,.0f} | {its / base:.2f}x |", flush=True)
+            base = its if k % len(layouts) == 0 else base  # each round against its own 1 x 1 run
+            name = (f"2 independent processes x 1 thread, {args.num_envs // 2} worlds each, no communication"
+                    if independent else
+                    f"{ranks} rank{'s' if ranks > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}")
+            print(f"| {name} | {secs:.1f} | {its:.2f} | {its * args.num_envs * window:,.0f} | {its / base:.2f}x |",
+                  flush=True)
         script = Path(tmp) / "allreduce.py"
         script.write_text(ALLREDUCE)
         run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

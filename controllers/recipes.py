@@ -27,7 +27,7 @@ RECIPES: dict[str, dict] = {
     # return's gradient w.r.t. the actions explodes past 4 env steps. Trained on smoother friction (0.1 m/s) with
     # 1.25 ms steps (substeps=8) the median world's norm grows ~7x from 8 to 32 steps and no world strays far
     # from it; window 16 and a lower actor learning rate, ~600 iterations in 20 minutes on one core. Erratic across
-    # seeds: 918, -69 and 2 469 in MuJoCo after 20 minutes (BENCHMARKS.md)
+    # seeds: 918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes (BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=600, window=16, friction_smoothing=0.1, substeps=8,
                                         actor_lr=5e-4),
     # one-step episodes (a throw is 1 500 contact substeps): APG with the alpha-order gradient, 2 targets x 4 throws

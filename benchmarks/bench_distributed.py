@@ -80,20 +80,18 @@ def _train(script, env, num_envs, iterations, ranks, threads, independent=False)
     env_vars = dict(os.environ, DIFFSIM_CPU_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                     PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     if independent:
-        args = [str(script), env, str(num_envs // ranks), str(iterations), str(threads)]
-        runs = [subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 env=env_vars) for _ in range(ranks)]
-        outs = [run.communicate(timeout=3600) + (run.returncode,) for run in runs]
-        if any(rc for _, _, rc in outs):
-            raise RuntimeError(next(err for _, err, rc in outs if rc)[-3000:])
-        return max(float(re.search(r"seconds ([0-9.]+)", out).group(1)) for out, _, _ in outs)
-    args = [str(script), env, str(num_envs), str(iterations), str(threads)]
-    cmd = [sys.executable, *args] if ranks == 1 else \
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}", *args]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env_vars, timeout=3600)
-    if run.returncode:
-        raise RuntimeError(run.stderr[-3000:])
-    return float(re.search(r"seconds ([0-9.]+)", run.stdout).group(1))
+        cmds = [[sys.executable, str(script), env, str(num_envs // ranks), str(iterations), str(threads)]] * ranks
+    else:
+        args = [str(script), env, str(num_envs), str(iterations), str(threads)]
+        cmds = [[sys.executable, *args] if ranks == 1 else
+                [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={ranks}", *args]]
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_vars)
+            for cmd in cmds]
+    outs = [run.communicate(timeout=3600) + (run.returncode,) for run in runs]
+    for _, err, rc in outs:
+        if rc:
+            raise RuntimeError(err[-3000:])
+    return max(float(re.search(r"seconds ([0-9.]+)", out).group(1)) for out, _, _ in outs)
 
 
 def main(argv=None):
@@ -121,7 +119,8 @@ def main(argv=None):
             secs = _train(train_script, args.env, args.num_envs, args.iterations, ranks, threads, independent)
             its = args.iterations / secs
             base = its if k % len(layouts) == 0 else base  # each round against its own 1 x 1 run
-            name = (f"2 independent processes x 1 thread, {args.num_envs // 2} worlds each, no communication"
+            name = (f"{ranks} independent processes x {threads} thread, {args.num_envs // ranks} worlds each, "
+                    "no communication"
                     if independent else
                     f"{ranks} rank{'s' if ranks > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}")
             print(f"| {name} | {secs:.1f} | {its:.2f} | {its * args.num_envs * window:,.0f} | {its / base:.2f}x |",

@@ -30,6 +30,11 @@ RECIPES: dict[str, dict] = {
     # seeds: 918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes (BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=600, window=16, friction_smoothing=0.1, substeps=8,
                                         actor_lr=5e-4),
+    # Hopper: the same smoother friction at 1 ms steps (substeps=2), and the env's training-only soft walls before
+    # its termination edges (HopperDynamics.shaping: without them the policy leaned to the edge and fell in MuJoCo).
+    # ~3 600 on diffsim within 10 minutes; in MuJoCo it peaks early and falls back (BENCHMARKS.md)
+    "diffsim/Hopper-v0":           dict(algo="shac", iterations=3000, window=16, friction_smoothing=0.1, substeps=2,
+                                        actor_lr=5e-4),
     # one-step episodes (a throw is 1 500 contact substeps): APG with the alpha-order gradient, 2 targets x 4 throws
     "diffsim/Throw-v0":            dict(algo="apg", iterations=80, window=1, num_envs=8, actor_lr=1e-2,
                                         gradient="alpha", samples_per_state=4, log_std_init=-3.0),

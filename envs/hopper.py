@@ -15,14 +15,24 @@ Observation ``[qpos[1:], clip(qvel, -10, 10)]`` (11); action ``Box(-1, 1, (3,))`
 ``z > 0.7``, ``|torso angle| < 0.2`` and every entry of ``(qpos[2:], qvel)`` inside (-100, 100). Truncated after
 1 000 steps (``reward_threshold`` 3 800).
 
+## Training-only shaping
+Trainers that go through the simulator add :meth:`HopperDynamics.shaping` to the reward (never part of the env's
+reward): soft walls ``-((|angle| - 0.1) / 0.1)^2`` past a torso angle of 0.1 rad and ``-((0.9 - z) / 0.2)^2`` below a
+height of 0.9 m, each -1 where the episode would terminate, so that the gradient sees the termination coming (a
+policy trained without them leans to the edge of the healthy range, where a small difference in the contacts ends
+the episode).
+
 ## Starting state
 ``qpos0 + U(-0.005, 0.005)`` for every position and velocity, drawn as Gymnasium draws them.
 """
 from __future__ import annotations
 
+import torch
+
 from envs.rigid_core import PlanarLocomotionDynamics, RigidEnv, RigidVectorEnv
 
 HEALTHY_Z, HEALTHY_ANGLE, HEALTHY_STATE = 0.7, 0.2, 100.0
+SOFT_ANGLE, SOFT_Z = 0.1, 0.9  # training-only soft walls start here (see ``shaping``)
 
 
 class HopperDynamics(PlanarLocomotionDynamics):
@@ -33,6 +43,14 @@ class HopperDynamics(PlanarLocomotionDynamics):
     def healthy(self, state):
         z, angle, rest = state[:, 1], state[:, 2], state[:, 2:12]
         return (z > HEALTHY_Z) & (angle.abs() < HEALTHY_ANGLE) & (rest.abs() < HEALTHY_STATE).all(dim=1)
+
+    def shaping(self, state, action, next_state):
+        """Soft walls inside the healthy range, ``(B,)``: 0 while ``|angle| <= 0.1`` rad and ``z >= 0.9`` m, falling
+        quadratically to -1 at each termination edge (0.2 rad, 0.7 m), so that the gradient sees a fall coming."""
+        z, angle = next_state[:, 1], next_state[:, 2]
+        lean = torch.relu(angle.abs() - SOFT_ANGLE) / (HEALTHY_ANGLE - SOFT_ANGLE)
+        low = torch.relu(SOFT_Z - z) / (SOFT_Z - HEALTHY_Z)
+        return -(lean ** 2) - low ** 2
 
 
 class HopperEnv(RigidEnv):

@@ -294,3 +294,18 @@ def test_reacher_matches_gymnasium_v5_step_for_step():
             np.testing.assert_allclose(o[8:], gap(fresh)[:2], rtol=1e-5, atol=1e-6)
             assert abs(rew - (-np.linalg.norm(gap(fresh)) - ctrl_cost)) < 1e-9
             assert not term and not trunc
+
+
+def test_hopper_training_shaping_is_zero_upright_and_minus_one_at_each_termination_edge():
+    """The training-only soft walls: nothing while the torso is within 0.1 rad and above 0.9 m, -1 where the
+    episode terminates (0.2 rad, 0.7 m), pushing back towards upright."""
+    dyn = HopperDynamics()
+    nxt = torch.zeros(6, 12, dtype=torch.float64)
+    nxt[:, 1] = torch.tensor([1.25, 1.25, 1.25, 1.25, 0.7, 0.8], dtype=torch.float64)
+    nxt[:, 2] = torch.tensor([0.0, 0.09, 0.2, -0.15, 0.0, 0.0], dtype=torch.float64)
+    nxt.requires_grad_(True)
+    extra = dyn.shaping(nxt.detach(), torch.zeros(6, 3, dtype=torch.float64), nxt)
+    torch.testing.assert_close(extra, torch.tensor([0.0, 0.0, -1.0, -0.25, -1.0, -0.25], dtype=torch.float64))
+    extra.sum().backward()
+    assert nxt.grad[2, 2] < 0 < nxt.grad[3, 2]  # leans back towards upright
+    assert nxt.grad[5, 1] > 0  # and up

@@ -16,8 +16,8 @@ thread (``--threads``); pin the process to cores with ``taskset`` to give every 
 Writes ``<out>/results.csv`` and ``<out>/curves.png`` after every run; prints a summary table
 (final return over seeds; wall-clock to reach SAC's final mean return and to reach PPO's, each against
 the baseline's own; the goal: SAC's final mean in <= 1/10 of SAC's wall-clock). ``--summarize DIR
-[DIR ...]`` merges earlier runs' results instead of training (a task and method measured in several
-runs is taken from the last directory given).
+[DIR ...]`` merges earlier runs' results instead of training (a task, method and seed measured in several
+runs is taken from the last directory given; different seeds merge).
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
 (needs the ``rl`` extra: ``pip install -e .[rl]``). Locomotion: ``--tasks diffsim/HalfCheetah-v0 --methods shac
 sac ppo --wall-clock 1200 --sb3-on-twin``: every method trains for the same 20 minutes, SAC and PPO on
@@ -242,11 +242,14 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.summarize:  # a (task, method) measured in several runs is taken from the last one given
+    if args.summarize:  # a (task, method, seed) measured in several runs is taken from the last one given
         runs = [_read(d / "results.csv") for d in args.summarize]
+
+        def key(r):
+            return r["task"], r["method"], r["seed"]
+
         merged = [r for i, rows in enumerate(runs) for r in rows
-                  if not any((r["task"], r["method"]) in {(x["task"], x["method"]) for x in later}
-                             for later in runs[i + 1:])]
+                  if not any(key(r) in {key(x) for x in later} for later in runs[i + 1:])]
         _plot(merged, args.out / "curves.png")
         print(summarize(merged))
         if any(np.isfinite(r["twin_return"]) for r in merged):

@@ -83,6 +83,8 @@ class TrainConfig:
     friction_smoothing: float | None = None  # contact tasks: the friction's slip speed (m/s) of the env trained on
     #                                          (None: the env's default; see diffsim.rigid.Model.friction_smoothing)
     substeps: int | None = None    # rigid tasks: diffsim steps per MuJoCo step of the env trained on (None: the env's)
+    randomize: dict | None = None  # Gymnasium MuJoCo tasks: {parameter: (low, high)} scale factors drawn per world
+    #                                and episode in the env trained on (envs.rigid_core.RANDOMIZABLE)
 
     def __post_init__(self):
         if self.algo not in ALGOS:
@@ -108,6 +110,10 @@ class TrainConfig:
                              f"got {self.friction_smoothing!r}")
         if self.substeps is not None and self.substeps < 1:
             raise ValueError(f"substeps must be None or >= 1, got {self.substeps!r}")
+        if self.randomize is not None:
+            from envs.rigid_core import check_randomize
+
+            object.__setattr__(self, "randomize", check_randomize(self.randomize) or None)  # frozen: normalised
         if self.train_episode_steps is not None and self.train_episode_steps < 1:
             raise ValueError(f"train_episode_steps must be >= 1 or None, got {self.train_episode_steps}")
         for name in ("gamma", "lam", "target_keep"):
@@ -119,7 +125,8 @@ class TrainConfig:
 
     def env_kwargs(self) -> dict:
         """Keywords for ``envs.make_functional(env_id, ...)``: the env this configuration trains on."""
-        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps") if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps", "randomize")
+                if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -60,7 +60,7 @@ class AntDynamics(GymnasiumMujocoDynamics):
     def contact_forces(self, state: torch.Tensor) -> torch.Tensor:
         """``clip(cfrc_ext, -1, 1)`` of every body ``(B, nbody, 6)`` at ``state`` (differentiable)."""
         q, v, _ = self.split(state)
-        model = self.model_for(state.shape[0])
+        model = self.model_at(state)
         return contact_wrench(model, body_kinematics(model, q, v, contacts=True)).clamp(*CONTACT_FORCE_RANGE)
 
     def observe(self, state):

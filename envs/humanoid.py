@@ -78,11 +78,12 @@ class HumanoidDynamics(GymnasiumMujocoDynamics):
     def transition(self, state, action, params=None, recompute: bool = False):
         next_state, reward = super().transition(state, action, params, recompute)
         force = self.actuator_force(action.to(torch.float64))
-        return torch.cat([next_state[:, :self.nq + self.nv], force], dim=1), reward
+        c = self.nq + self.nv
+        return torch.cat([next_state[:, :c], force, next_state[:, c + self.context_dim:]], dim=1), reward
 
     def _kinematics(self, state: torch.Tensor):
         q, v, _ = self.split(state)
-        model = self.model_for(state.shape[0])
+        model = self.model_at(state)
         return model, body_kinematics(model, q, v, contacts=True)
 
     def contact_forces(self, state: torch.Tensor) -> torch.Tensor:
@@ -93,7 +94,7 @@ class HumanoidDynamics(GymnasiumMujocoDynamics):
     def mass_center(self, state: torch.Tensor) -> torch.Tensor:
         """The centre of mass ``(B, 3)`` (m) at ``state``."""
         q, v, _ = self.split(state)
-        model = self.model_for(state.shape[0])
+        model = self.model_at(state)
         kin = body_kinematics(model, q)
         mass = model.body_mass.to(state.dtype)
         return (mass.unsqueeze(-1) * kin.xipos).sum(1) / mass.sum(1, keepdim=True)

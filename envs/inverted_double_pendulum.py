@@ -47,7 +47,7 @@ class InvertedDoublePendulumDynamics(GymnasiumMujocoDynamics):
 
     def _kinematics(self, state):
         q, v, _ = self.split(state)
-        model = self.model_for(state.shape[0])
+        model = self.model_at(state)
         return model, body_kinematics(model, q, v)
 
     def tip(self, state: torch.Tensor) -> torch.Tensor:

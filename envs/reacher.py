@@ -109,7 +109,7 @@ class ReacherDynamics(GymnasiumMujocoDynamics):
     def fingertip_to_target(self, state: torch.Tensor) -> torch.Tensor:
         """World vector ``(B, 3)`` (m) from the target to the fingertip (their body origins)."""
         q, v, _ = self.split(state)
-        kin = body_kinematics(self.model_for(state.shape[0]), q, v)
+        kin = body_kinematics(self.model_at(state), q, v)
         return kin.xpos[:, self._fingertip] - kin.xpos[:, self._target]
 
     def observe(self, state):

@@ -1,14 +1,15 @@
 """Environments over :mod:`diffsim.rigid` models: the dynamics object the env classes share.
 
-A task's state row is ``[qpos, qvel, context]`` (the context, e.g. a goal position, is
-carried unchanged). One env step holds the action for ``frame_skip`` simulator steps
-(RK4) and is one differentiable :func:`diffsim.rigid.rollout` over all worlds, so the
-functional ``step(state, action)`` has gradients w.r.t. state and action, and w.r.t.
-the physical parameters of ``dynamics.template`` (a one-world :class:`Model`; set
-``requires_grad`` on its tensors). The env classes are those of :mod:`envs.core`.
+A task's state row is ``[qpos, qvel, context, factors]`` (the context, e.g. a goal position, and the
+domain-randomisation factors of a ``randomize``d Gymnasium MuJoCo task are carried unchanged). One env step
+holds the action for ``frame_skip`` simulator steps (RK4) and is one differentiable
+:func:`diffsim.rigid.rollout` over all worlds, so the functional ``step(state, action)`` has gradients
+w.r.t. state and action, and w.r.t. the physical parameters of ``dynamics.template`` (a one-world
+:class:`Model`; set ``requires_grad`` on its tensors). The env classes are those of :mod:`envs.core`.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -22,6 +23,17 @@ from diffsim.rigid.model import FRICTION_SMOOTHING, PARAM_NAMES
 from envs import pcg64
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
 from envs.rendering import side_view
+
+RANDOMIZABLE = {  # name -> the (Model field, column or None for all) it scales, one factor per world and episode
+    "friction": (("geom_contact", 0), ("pair_contact", 0)),
+    "contact_stiffness": (("geom_contact", 1), ("pair_contact", 1)),
+    "contact_damping": (("geom_contact", 2), ("pair_contact", 2)),
+    "limit_stiffness": (("dof_limit", 0),),
+    "limit_damping": (("dof_limit", 1),),
+    "joint_damping": (("dof_damping", None),),
+    "density": (("body_mass", None), ("body_inertia", None)),
+}
+"""What ``randomize=`` may scale (:class:`GymnasiumMujocoDynamics`)."""
 
 
 class RigidDynamics(ClassicDynamics):
@@ -76,12 +88,33 @@ class RigidDynamics(ClassicDynamics):
         """The template replicated over ``n`` worlds (expanded: gradients reach the template's tensors)."""
         return self.template.expand(n)
 
+    randomize: dict = {}  # see GymnasiumMujocoDynamics
+
+    def model_at(self, state: torch.Tensor):
+        """The model of each world of ``state (B, S)``: :meth:`model_for` ``(B)``, with every ``randomize``d
+        parameter scaled by the world's factor (the last ``len(randomize)`` state columns)."""
+        model = self.model_for(state.shape[0])
+        if not self.randomize:
+            return model
+        factors = state[:, state.shape[1] - len(self.randomize):].to(torch.float64)
+        scaled = {}
+        for j, name in enumerate(self.randomize):
+            for field, col in RANDOMIZABLE[name]:
+                t = scaled.get(field, getattr(model, field))
+                f = factors[:, j].reshape(-1, *([1] * (t.dim() - 1)))
+                if col is not None:  # only that column: 1 elsewhere
+                    mask = torch.zeros(t.shape[-1], dtype=t.dtype, device=t.device)
+                    mask[col] = 1.0
+                    f = 1.0 + (f - 1.0) * mask
+                scaled[field] = t * f
+        return dataclasses.replace(model, **scaled)
+
     def transition(self, state, action, params=None, recompute: bool = False):
         n = state.shape[0]
         state = state.to(torch.float64)
         q, v = state[:, :self.nq], state[:, self.nq:self.nq + self.nv]
         u = action.to(torch.float64)
-        qs, vs = rollout(self.model_for(n), q, v, u.unsqueeze(1).expand(n, self.frame_skip * self.substeps, self.nu),
+        qs, vs = rollout(self.model_at(state), q, v, u.unsqueeze(1).expand(n, self.frame_skip * self.substeps, self.nu),
                          integrator=self.integrator, timestep=self.template.timestep / self.substeps,
                          recompute=recompute)
         next_state = torch.cat([qs[:, -1], vs[:, -1], state[:, self.nq + self.nv:]], dim=1)
@@ -107,7 +140,10 @@ class RigidDynamics(ClassicDynamics):
 
     # helpers for subclasses
     def split(self, state):
-        return state[:, :self.nq], state[:, self.nq:self.nq + self.nv], state[:, self.nq + self.nv:]
+        """``(qpos, qvel, context)`` of ``state``: the task's own context (``context_dim`` columns; the
+        ``randomize`` factors after it are not part of it)."""
+        c = self.nq + self.nv
+        return state[:, :self.nq], state[:, self.nq:c], state[:, c:c + self.context_dim]
 
 
 def gymnasium_asset(name: str) -> str:
@@ -120,17 +156,27 @@ def gymnasium_asset(name: str) -> str:
 class GymnasiumMujocoDynamics(RigidDynamics):
     """A Gymnasium MuJoCo v5 task on its own model file: starts at qpos0 and zero velocity plus
     ``U(-reset_noise_scale, reset_noise_scale)`` on every position and, by ``velocity_noise``, the same uniform
-    noise or ``reset_noise_scale * N(0, 1)`` on every velocity (Gymnasium's draws, in its order)."""
+    noise or ``reset_noise_scale * N(0, 1)`` on every velocity (Gymnasium's draws, in its order).
+
+    ``randomize={name: (low, high)}`` (domain randomisation, off by default): every world draws, at each reset, one
+    factor per name uniformly in ``[low, high]`` and runs its episode with those parameters of the model scaled by
+    it (:data:`RANDOMIZABLE`: ``friction``, ``contact_stiffness``, ``contact_damping``, ``limit_stiffness``,
+    ``limit_damping``, ``joint_damping``, ``density`` (mass and inertia)). The factors ride in the state's last
+    columns, after the position and velocity noise is drawn (so the start states are Gymnasium's), and are not
+    observed: a policy trained this way must do well across the range."""
 
     reset_noise_default: float
     velocity_noise: str = "uniform"  # or "normal" (HalfCheetah, Ant)
 
-    def __init__(self, device="cpu", reset_noise_scale: float | None = None, **overrides):
+    def __init__(self, device="cpu", reset_noise_scale: float | None = None, randomize: dict | None = None,
+                 **overrides):
         noise = self.reset_noise_default if reset_noise_scale is None else reset_noise_scale
         if not (np.isfinite(noise) and noise >= 0):
             raise ValueError(f"reset_noise_scale must be a finite number >= 0, got {noise!r}")
         self.reset_noise_scale = float(noise)
+        self.randomize = check_randomize(randomize)
         super().__init__(device=device, **overrides)
+        self.state_dim += len(self.randomize)
 
     def model_file(self) -> str:
         return gymnasium_asset(self.model_name)
@@ -143,12 +189,42 @@ class GymnasiumMujocoDynamics(RigidDynamics):
         spread = np.full(self.nq + self.nv, self.reset_noise_scale)
         if self.velocity_noise == "normal":
             spread[self.nq:] = 0.0
-        return center - spread, center + spread
+        low, high = center - spread, center + spread
+        if self.randomize:  # the task's context starts at zero, then one factor per randomised name
+            pad = np.zeros(self.context_dim)
+            low = np.concatenate([low, pad, [lo for lo, _ in self.randomize.values()]])
+            high = np.concatenate([high, pad, [hi for _, hi in self.randomize.values()]])
+        return low, high
 
     def initial_normal_std(self):
         if self.velocity_noise != "normal":
             return None
-        return np.concatenate([np.zeros(self.nq), np.full(self.nv, self.reset_noise_scale)])
+        std = np.concatenate([np.zeros(self.nq), np.full(self.nv, self.reset_noise_scale)])
+        return np.concatenate([std, np.zeros(self.context_dim + len(self.randomize))]) if self.randomize else std
+
+
+def check_randomize(randomize) -> dict:
+    """``randomize`` as ``{name: (low, high)}`` in :data:`RANDOMIZABLE`'s order, or a clear error."""
+    if randomize is None:
+        return {}
+    if not isinstance(randomize, dict):
+        raise ValueError(f"randomize must be a dict {{name: (low, high)}}, got {type(randomize).__name__}")
+    out = {}
+    for name in randomize:
+        if name not in RANDOMIZABLE:
+            raise ValueError(f"randomize: unknown parameter {name!r}; one of {sorted(RANDOMIZABLE)}")
+    for name in RANDOMIZABLE:
+        if name not in randomize:
+            continue
+        r = randomize[name]
+        try:
+            lo, hi = (float(x) for x in r)
+        except (TypeError, ValueError):
+            raise ValueError(f"randomize[{name!r}] must be a pair (low, high), got {r!r}") from None
+        if not (0 < lo <= hi < np.inf):
+            raise ValueError(f"randomize[{name!r}] must satisfy 0 < low <= high < inf (scale factors), got {r!r}")
+        out[name] = (lo, hi)
+    return out
 
 
 class PlanarLocomotionDynamics(GymnasiumMujocoDynamics):

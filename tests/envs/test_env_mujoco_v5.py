@@ -309,3 +309,74 @@ def test_hopper_training_shaping_is_zero_upright_and_minus_one_at_each_terminati
     extra.sum().backward()
     assert nxt.grad[2, 2] < 0 < nxt.grad[3, 2]  # leans back towards upright
     assert nxt.grad[5, 1] > 0  # and up
+
+
+def test_randomized_worlds_step_like_worlds_built_with_their_scaled_parameters():
+    """Domain randomisation: each world's factors (drawn at reset within their ranges, carried unchanged, not
+    observed) scale its contact friction and damping; one step of a randomised batch equals, world by world, the
+    unrandomised env built with those parameters scaled."""
+    ranges = {"friction": (0.5, 1.5), "contact_damping": (0.5, 2.0)}
+    dyn = HopperDynamics(randomize=ranges)
+    plain = HopperDynamics()
+    assert dyn.state_dim == plain.state_dim + 2
+    state = dyn.reset(3, torch.Generator().manual_seed(0))
+    f = state[:, -2:]
+    assert torch.all((f[:, 0] >= 0.5) & (f[:, 0] <= 1.5) & (f[:, 1] >= 0.5) & (f[:, 1] <= 2.0))
+    assert len(set(f[:, 0].tolist())) == 3
+    state[:, 1] -= 0.1  # the foot presses into the floor: contact forces act within the step
+    action = torch.tensor([[0.5, -0.3, 0.8]], dtype=torch.float64).expand(3, 3)
+    nxt, obs, reward, _ = dyn.step(state, action)
+    assert obs.shape == (3, 11)
+    torch.testing.assert_close(nxt[:, -2:], f)
+    for w in range(3):
+        g, p = plain.template.geom_contact.clone(), plain.template.pair_contact.clone()
+        for t in (g, p):
+            t[..., 0] *= f[w, 0]
+            t[..., 2] *= f[w, 1]
+        ref = HopperDynamics(geom_contact=g, pair_contact=p)
+        ref_next, _, ref_reward, _ = ref.step(state[w:w + 1, :12], action[w:w + 1])
+        torch.testing.assert_close(nxt[w:w + 1, :12], ref_next, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(reward[w:w + 1], ref_reward, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(nxt[:, :12], plain.step(state[:, :12], action)[0])  # the factors matter
+
+
+def test_randomized_step_gradients_match_finite_differences_through_the_factors():
+    """gradcheck (float64, central differences) of one randomised step w.r.t. the worlds' factors: the gradient
+    reaches the per-world contact parameters (pressed into the floor and sliding, so both act)."""
+    dyn = HopperDynamics(randomize={"contact_stiffness": (0.8, 1.2), "friction": (0.5, 1.5)})
+    state = dyn.reset(2, torch.Generator().manual_seed(1))
+    state[:, 1] -= 0.1
+    state[:, 7] += 0.3
+    action = torch.full((2, 3), 0.2, dtype=torch.float64)
+
+    def step(factors):
+        nxt, reward = dyn.transition(torch.cat([state[:, :12], factors], dim=1), action)
+        return nxt[:, :12], reward
+
+    factors = state[:, 12:].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(step, (factors,), eps=1e-6)
+    grad, = torch.autograd.grad(step(factors)[0][:, 7].sum(), factors)
+    assert torch.all(grad.abs() > 1e-3)  # both factors change the step
+
+
+@pytest.mark.parametrize("randomize,match", [
+    ({"gravity": (0.9, 1.1)}, "unknown parameter 'gravity'"),
+    ({"friction": (0.0, 1.0)}, r"randomize\['friction'\] must satisfy 0 < low <= high"),
+    ({"friction": (1.2, 1.1)}, r"randomize\['friction'\] must satisfy 0 < low <= high"),
+    ({"friction": 1.0}, r"randomize\['friction'\] must be a pair"),
+    ([("friction", (0.5, 1.5))], "randomize must be a dict"),
+])
+def test_bad_randomize_is_refused_naming_it(randomize, match):
+    with pytest.raises(ValueError, match=match):
+        HopperDynamics(randomize=randomize)
+
+
+def test_randomized_gymnasium_env_draws_new_factors_at_each_reset():
+    env = gym.make("diffsim/Hopper-v0", randomize={"density": (0.8, 1.2)})
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (11,)
+    first = float(env.unwrapped.state[-1])
+    env.step(env.action_space.sample())
+    assert float(env.unwrapped.state[-1]) == first
+    env.reset()
+    assert 0.8 <= float(env.unwrapped.state[-1]) <= 1.2 and float(env.unwrapped.state[-1]) != first

@@ -35,7 +35,7 @@ RECIPES: dict[str, dict] = {
     # Hopper: the same smoother friction at 1 ms steps (substeps=2), the env's training-only soft walls before its
     # termination edges (HopperDynamics.shaping: without them the policy leaned to the edge and fell in MuJoCo), and
     # randomised contacts and limits (halving the contact damping or friction made a policy fall on diffsim).
-    # ~3 300 on diffsim within 4 minutes; in MuJoCo 1 509 and 1 048 after 20 minutes, erratic (BENCHMARKS.md)
+    # ~3 300 on diffsim within 4 minutes; in MuJoCo 1 509, 1 048, 1 066 after 20 min (PPO 1 227-3 602; BENCHMARKS.md)
     "diffsim/Hopper-v0":           dict(algo="shac", iterations=3000, window=16, friction_smoothing=0.1, substeps=2,
                                         actor_lr=5e-4, randomize=HOPPER_RANDOMIZE),
     # one-step episodes (a throw is 1 500 contact substeps): APG with the alpha-order gradient, 2 targets x 4 throws

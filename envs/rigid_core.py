@@ -50,6 +50,7 @@ class RigidDynamics(ClassicDynamics):
     context_dim: int = 0
     integrator: str = "rk4"  # what one simulator step runs (MuJoCo's RK4 or Euler, see diffsim.rigid.rollout)
     substeps: int = 1  # diffsim steps per simulator step (penalty contacts may need a shorter step than MuJoCo's)
+    randomize: dict = {}  # {name: (low, high)} scale factors per world (GymnasiumMujocoDynamics); none here
 
     def model_file(self) -> str:
         """The MJCF file: the built-in model ``model_name`` unless a subclass says otherwise."""
@@ -87,8 +88,6 @@ class RigidDynamics(ClassicDynamics):
     def model_for(self, n: int):
         """The template replicated over ``n`` worlds (expanded: gradients reach the template's tensors)."""
         return self.template.expand(n)
-
-    randomize: dict = {}  # see GymnasiumMujocoDynamics
 
     def model_at(self, state: torch.Tensor):
         """The model of each world of ``state (B, S)``: :meth:`model_for` ``(B)``, with every ``randomize``d

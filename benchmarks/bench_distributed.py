@@ -73,12 +73,17 @@ distributed.close(ctx)
 '''
 
 
+def _pythonpath() -> str:
+    """The repository first, then the caller's own PYTHONPATH (packages installed outside site-packages)."""
+    return os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p)
+
+
 def _train(script, env, num_envs, iterations, ranks, threads, independent=False):
     """Training seconds of ``iterations`` iterations (after two warm-up ones) in one layout. ``independent``: ``ranks``
     separate one-process runs of ``num_envs / ranks`` worlds each, started together and never communicating (the
     slowest one's seconds): what the machine's cores give when nothing is exchanged, the ceiling of any layout."""
     env_vars = dict(os.environ, DIFFSIM_CPU_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                    PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+                    PYTHONPATH=_pythonpath())
     if independent:
         cmds = [[sys.executable, str(script), env, str(num_envs // ranks), str(iterations), str(threads)]] * ranks
     else:
@@ -129,7 +134,7 @@ def main(argv=None):
         script.write_text(ALLREDUCE)
         run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                               str(script), args.env], capture_output=True, text=True, timeout=600,
-                             env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+                             env=dict(os.environ, PYTHONPATH=_pythonpath()))
         if run.returncode:
             raise RuntimeError(run.stderr[-3000:])
         print("\n| gradient | bytes | gloo all-reduce, 2 ranks, loopback (µs) |")

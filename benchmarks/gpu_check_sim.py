@@ -2,14 +2,17 @@
 
 Run on a machine with a GPU: ``python -m benchmarks.gpu_check_sim [--json out.json] [--quick]``.
 Parity (float64, against the CPU): ``rigid.rollout`` outputs and gradients w.r.t. the initial state,
-the controls and the body masses for the built-in models, contacts included; the vector envs'
+the controls and the body masses for the built-in models, contacts included, in both structures (generated code
+and loops; Gymnasium's hopper and ant files as loops); the vector envs'
 observations, rewards and flags over a few hundred steps with autoresets (initial states come from the
 same PCG64 streams on both devices); the differentiable env step's gradients. Timings (float32 rigid,
 float64 envs): rollout forward and forward+backward (the gradient's cost in forward steps), vector-env
 steps per second and a differentiable step.
 
 ``--device cpu`` runs the whole script on the CPU against itself (a check of the script, used by the
-test suite with ``--quick``).
+test suite with ``--quick``). ``--save-reference FILE`` computes only the CPU side of the parity parts and saves
+it; ``--reference FILE`` compares the device against those saved CPU results instead of computing them again
+(CPU kernels need no compiling on the GPU machine then).
 """
 from __future__ import annotations
 
@@ -22,6 +25,22 @@ from benchmarks.gpu_check import run_parts
 from benchmarks.timing import best_time
 
 RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
+# (label, model, structure): the built-in models as generated code (their default), then as loops, and two of
+# Gymnasium's contact models (ant runs as loops by default; hopper is asked to)
+RIGID_CASES = tuple((name, name, "auto") for name in RIGID_MODELS) + (
+    ("cartpole_loops", "cartpole", "loops"), ("ball_and_box_loops", "ball_and_box", "loops"),
+    ("hopper_loops", "gym:hopper", "loops"), ("ant", "gym:ant", "auto"))
+SUBSTEPS = {"gym:ant": 16}  # Ant-v0's diffsim steps per file step (envs.ant.AntDynamics.substeps)
+_REFERENCE: dict = {}  # CPU results by key, loaded by --reference or filled by --save-reference
+_SAVE_ONLY = False
+
+
+def _on_cpu(key, fn):
+    """The CPU side of a parity check: from the saved reference if one was loaded, else computed (and kept for
+    --save-reference)."""
+    if key not in _REFERENCE:
+        _REFERENCE[key] = fn()
+    return _REFERENCE[key]
 ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
 
 
@@ -40,10 +59,15 @@ def _rigid_inputs(model, steps, seed=0, dtype=torch.float64):
     return q0, v0, u
 
 
-def _rollout_with_grads(name, device, worlds, steps):
+def _rollout_with_grads(name, device, worlds, steps, structure="auto"):
     from diffsim.rigid import builtin_model, load_mjcf, rollout
+    from envs.rigid_core import gymnasium_asset
 
-    model = load_mjcf(builtin_model(name), num_worlds=worlds, device=device, dtype=torch.float64)
+    path = gymnasium_asset(name[4:]) if name.startswith("gym:") else builtin_model(name)
+    model = load_mjcf(path, num_worlds=worlds, device=device, dtype=torch.float64, structure=structure)
+    if name in SUBSTEPS:  # at the step its env takes (the file's explodes with diffsim's explicit contacts)
+        model = load_mjcf(path, num_worlds=worlds, device=device, dtype=torch.float64, structure=structure,
+                          timestep=model.timestep / SUBSTEPS[name])
     q0, v0, u = (x.to(device).requires_grad_(True) for x in _rigid_inputs(model, steps))
     model.body_mass.requires_grad_(True)
     qs, vs = rollout(model, q0, v0, u)
@@ -54,14 +78,27 @@ def _rollout_with_grads(name, device, worlds, steps):
     return [t.detach().cpu() for t in (qs, vs, *grads)]
 
 
+def _rel_diff(got, ref, zero=1e-10):
+    """Largest difference relative to the reference's largest entry; absolute where that entry is below ``zero``
+    (a gradient that is zero up to rounding, e.g. a free body's mass in flight, would otherwise show noise as
+    O(1))."""
+    scale = float(ref.abs().max())
+    diff = float((got - ref).abs().max())
+    return diff / scale if scale >= zero else diff
+
+
 def rigid_parity(report, device, quick):
-    for name in RIGID_MODELS[:2] if quick else RIGID_MODELS:
-        ref = _rollout_with_grads(name, "cpu", 4, 50 if quick else 200)
-        got = _rollout_with_grads(name, device, 4, 50 if quick else 200)
+    cases = (RIGID_CASES[:2] + RIGID_CASES[4:5]) if quick else RIGID_CASES
+    for label, name, structure in cases:
+        steps = 50 if quick else 200
+        ref = _on_cpu(f"rigid_{label}", lambda: _rollout_with_grads(name, "cpu", 4, steps, structure))
+        if _SAVE_ONLY:
+            continue
+        got = _rollout_with_grads(name, device, 4, steps, structure)
         labels = ("qpos", "qvel", "grad_qpos0", "grad_qvel0", "grad_ctrl", "grad_body_mass")
-        report[f"rigid_{name}"] = {f"max_rel_diff_{k}": float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
-                                   for k, a, b in zip(labels, got, ref) if a.numel()}
-        print(f"rigid_{name}", report[f"rigid_{name}"], flush=True)  # each model as it finishes
+        report[f"rigid_{label}"] = {f"max_rel_diff_{k}": _rel_diff(a, b) for k, a, b in zip(labels, got, ref)
+                                    if a.numel()}
+        print(f"rigid_{label}", report[f"rigid_{label}"], flush=True)  # each model as it finishes
 
 
 def rigid_timing(report, device, quick):
@@ -112,7 +149,11 @@ def env_parity(report, device, quick):
 
     for env_id in ENVS[:1] if quick else ENVS:
         steps = 60 if quick else 400
-        ref = _vector_run(env_id, "cpu", 16, steps)
+        ref = _on_cpu(f"env_{env_id}", lambda: [torch.from_numpy(np.asarray(x)) for x in
+                                                _vector_run(env_id, "cpu", 16, steps)])
+        ref = [x.numpy() for x in ref]
+        if _SAVE_ONLY:
+            continue
         got = _vector_run(env_id, device, 16, steps)
         floats = [(a, b) for a, b in zip(got, ref) if a.dtype.kind == "f"]
         flags = [(a, b) for a, b in zip(got, ref) if a.dtype.kind == "b"]
@@ -120,16 +161,20 @@ def env_parity(report, device, quick):
             max_abs_diff=max(float(np.abs(a.astype(np.float64) - b).max()) for a, b in floats),
             flag_mismatches=int(sum(int((a != b).sum()) for a, b in flags)))
         print(f"env_{env_id}", report[f"env_{env_id}"], flush=True)
-    grads = {}
-    for dev in ("cpu", device):
+
+    def diff_step_grads(dev):
         dyn = CartPoleDynamics(device=dev)
         state = dyn.reset(64, torch.Generator().manual_seed(0)).requires_grad_(True)
         action = torch.linspace(-1, 1, 64, dtype=torch.float64, device=dev)[:, None].requires_grad_(True)
         params = dyn.params.clone().requires_grad_(True)
         _, obs, reward, _ = dyn.step(state, action, params)
-        grads[dev] = [g.cpu() for g in torch.autograd.grad(reward.sum() + obs.square().sum(), (state, action, params))]
+        return [g.cpu() for g in torch.autograd.grad(reward.sum() + obs.square().sum(), (state, action, params))]
+
+    ref = _on_cpu("env_diff_step_grads", lambda: diff_step_grads("cpu"))
+    if _SAVE_ONLY:
+        return
     report["env_diff_step_grad_max_abs_diff"] = max(float((a - b).abs().max())
-                                                    for a, b in zip(grads["cpu"], grads[device]))
+                                                    for a, b in zip(ref, diff_step_grads(device)))
 
 
 def env_timing(report, device, quick):
@@ -173,11 +218,24 @@ def main(argv=None) -> dict:
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
     parser.add_argument("--quick", action="store_true", help="small sizes (a check of the script itself)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--save-reference", default=None, metavar="FILE",
+                        help="compute the CPU side of the parity parts only and save it to FILE")
+    parser.add_argument("--reference", default=None, metavar="FILE",
+                        help="CPU results saved by --save-reference (same sizes: --quick or not, as saved)")
     args = parser.parse_args(argv)
+    global _SAVE_ONLY
+    _REFERENCE.clear()
+    _SAVE_ONLY = args.save_reference is not None
+    if args.reference:
+        _REFERENCE.update(torch.load(args.reference, weights_only=True))
+    parts = [p for p in args.parts if p.endswith("_parity")] if _SAVE_ONLY else args.parts
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu"
     report = dict(device=name, torch=torch.__version__)
-    return run_parts([(p, lambda p=p: PARTS[p](report, args.device, args.quick)) for p in args.parts], report,
-                     args.json)
+    report = run_parts([(p, lambda p=p: PARTS[p](report, args.device, args.quick)) for p in parts], report,
+                       args.json)
+    if _SAVE_ONLY:
+        torch.save(dict(_REFERENCE), args.save_reference)
+    return report
 
 
 if __name__ == "__main__":

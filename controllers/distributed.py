@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import gc
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -90,7 +91,9 @@ def init(timeout_s: float = 300.0) -> Context:
     local_world_size = _env_int("LOCAL_WORLD_SIZE", world_size)
     if world_size < 1 or not 0 <= rank < world_size:
         raise ValueError(f"RANK ({rank}) must be in [0, WORLD_SIZE ({world_size}))")
-    cuda = torch.cuda.is_available() and torch.cuda.device_count() > local_rank
+    # one GPU per local rank, or the CPU for all of them: ranks on a GPU (NCCL) and on the CPU (gloo) cannot share a
+    # process group, so K ranks on a machine with fewer than K GPUs all run on the CPU
+    cuda = torch.cuda.is_available() and torch.cuda.device_count() >= local_world_size
     device = f"cuda:{local_rank}" if cuda else "cpu"
     backend, threads = None, parallel.cpu_threads()
     if world_size > 1:
@@ -164,4 +167,7 @@ def wrap(ctx: Context, module: torch.nn.Module) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [ctx.local_rank] if ctx.device.startswith("cuda") else None
-    return DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)
+    # torch 2.13 names the flag forward_sync_buffers; earlier releases (2.11 was checked) call it broadcast_buffers
+    flag = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers")
+    return DistributedDataParallel(module, device_ids=device_ids, **{flag: False})

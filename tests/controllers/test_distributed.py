@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from controllers import distributed
 from controllers.train import main as train_main
 
 HELPERS = Path(__file__).parent / "helpers"
@@ -94,3 +95,13 @@ def test_a_failing_rank_stops_every_rank_and_the_last_good_checkpoint_is_kept(tm
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # written after 2 good iterations
     assert saved["iteration"] == 2
     assert all(torch.isfinite(v).all() for v in saved["actor"].values())
+
+
+@pytest.mark.parametrize("gpus, local_rank, device", [(1, 0, "cpu"), (1, 1, "cpu"), (2, 0, "cuda:0"), (4, 1, "cuda:1")])
+def test_ranks_take_a_gpu_each_or_all_run_on_the_cpu(monkeypatch, gpus, local_rank, device):
+    """Two local ranks on a machine with one GPU would mix NCCL and gloo in one process group: both run on the CPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    for name, value in dict(WORLD_SIZE="1", RANK="0", LOCAL_RANK=str(local_rank), LOCAL_WORLD_SIZE="2").items():
+        monkeypatch.setenv(name, value)
+    assert distributed.init().device == device

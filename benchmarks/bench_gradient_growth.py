@@ -13,13 +13,17 @@ gradient is mostly noise.
 ``diffsim.rigid.Model.friction_smoothing``): through sliding feet the friction is a damping of ``mu fn / eps`` per
 contact, much of what makes HalfCheetah's and Hopper's gradients explode (not Ant's; BENCHMARKS.md).
 
+``--scale NAME=FACTOR`` (repeatable) runs the Gymnasium MuJoCo tasks with one physical parameter scaled in every
+world (any name of ``envs.rigid_core.RANDOMIZABLE``: ``contact_stiffness``, ``limit_damping``, ...): which of them
+drives the growth.
+
 ``--optimize N`` then also asks whether the gradient is usable: open-loop actions over the longest window (``tanh``
 of free variables, from zero) optimised by Adam (``--lr``) for ``N`` iterations from the same start states through
 :func:`controllers.trajopt.optimize_controls`; printed: the mean reward per step every ``N / 5`` iterations and the
 best. ``--substeps`` sets the contact tasks' diffsim steps per MuJoCo step (default: the env's).
 
 Usage: ``python -m benchmarks.bench_gradient_growth --tasks diffsim/HalfCheetah-v0 [--windows 1 2 4 8 16 32]
-[--friction-smoothing 0.1] [--substeps 4] [--optimize 100 --lr 0.02]``
+[--friction-smoothing 0.1] [--substeps 4] [--scale contact_stiffness=0.25] [--optimize 100 --lr 0.02]``
 """
 from __future__ import annotations
 
@@ -80,10 +84,22 @@ def main(argv=None):
     parser.add_argument("--worlds", type=int, default=16)
     parser.add_argument("--friction-smoothing", type=float, default=None, help="m/s (default: the env's)")
     parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per MuJoCo step (default: the env's)")
+    parser.add_argument("--scale", action="append", default=[], metavar="NAME=FACTOR",
+                        help="scale one physical parameter of the Gymnasium MuJoCo tasks in every world (repeatable)")
     parser.add_argument("--optimize", type=int, default=0, metavar="N", help="also N Adam steps on open-loop actions")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam's step size for --optimize")
     args = parser.parse_args(argv)
     env_kwargs = {k: getattr(args, k) for k in ("friction_smoothing", "substeps") if getattr(args, k) is not None}
+    if args.scale:
+        env_kwargs["randomize"] = {}
+        for item in args.scale:
+            name, sep, factor = item.partition("=")
+            try:
+                env_kwargs["randomize"][name] = (float(factor),) * 2
+            except ValueError:
+                parser.error(f"--scale takes NAME=FACTOR (a number), got {item!r}")
+            if not sep:
+                parser.error(f"--scale takes NAME=FACTOR, got {item!r}")
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
           f"{args.worlds} worlds, actions N(0, 0.3^2)"
           + "".join(f", {k} {v}" for k, v in env_kwargs.items()))

@@ -77,6 +77,20 @@ def open_loop(env_id: str, window: int, iterations: int, lr: float, worlds: int,
     return [-c for c in costs]
 
 
+def scales(items) -> dict:
+    """``["NAME=FACTOR", ...]`` as the envs' ``randomize=`` with every world at that factor."""
+    out = {}
+    for item in items:
+        name, sep, factor = item.partition("=")
+        try:
+            out[name] = (float(factor),) * 2
+        except ValueError:
+            sep = ""
+        if not sep or not name:
+            raise ValueError(f"--scale takes NAME=FACTOR (FACTOR a number), got {item!r}")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=["diffsim/HalfCheetah-v0"])
@@ -91,15 +105,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     env_kwargs = {k: getattr(args, k) for k in ("friction_smoothing", "substeps") if getattr(args, k) is not None}
     if args.scale:
-        env_kwargs["randomize"] = {}
-        for item in args.scale:
-            name, sep, factor = item.partition("=")
-            try:
-                env_kwargs["randomize"][name] = (float(factor),) * 2
-            except ValueError:
-                parser.error(f"--scale takes NAME=FACTOR (a number), got {item!r}")
-            if not sep:
-                parser.error(f"--scale takes NAME=FACTOR, got {item!r}")
+        try:
+            env_kwargs["randomize"] = scales(args.scale)
+        except ValueError as exc:
+            parser.error(str(exc))
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
           f"{args.worlds} worlds, actions N(0, 0.3^2)"
           + "".join(f", {k} {v}" for k, v in env_kwargs.items()))

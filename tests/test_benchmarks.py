@@ -2,8 +2,10 @@
 locomotion comparison's MuJoCo summary."""
 import math
 
+import pytest
+
 from benchmarks.bench_controllers import summarize_twin
-from benchmarks.bench_gradient_growth import growth, open_loop
+from benchmarks.bench_gradient_growth import growth, open_loop, scales
 
 
 def test_gradient_growth_on_the_pendulum_is_finite_and_grows_with_the_window():
@@ -17,6 +19,13 @@ def test_open_loop_actions_improve_the_pendulum_reward():
     rewards = open_loop("diffsim/Pendulum-v0", window=8, iterations=20, lr=0.1, worlds=4)
     assert len(rewards) == 20 and all(math.isfinite(r) for r in rewards)
     assert max(rewards[-5:]) > rewards[0]  # the exact gradient finds better actions
+
+
+def test_scale_flags_become_a_fixed_randomisation_and_bad_ones_are_refused():
+    assert scales(["contact_damping=4", "density=0.5"]) == {"contact_damping": (4.0, 4.0), "density": (0.5, 0.5)}
+    for bad in ("contact_damping", "contact_damping=x", "=2"):
+        with pytest.raises(ValueError, match="NAME=FACTOR"):
+            scales([bad])
 
 
 def _row(method, seed, steps, ours, mujoco):

@@ -81,13 +81,14 @@ def scales(items) -> dict:
     """``["NAME=FACTOR", ...]`` as the envs' ``randomize=`` with every world at that factor."""
     out = {}
     for item in items:
-        name, sep, factor = item.partition("=")
+        name, _, factor = item.partition("=")
         try:
-            out[name] = (float(factor),) * 2
+            value = float(factor) if name else None
         except ValueError:
-            sep = ""
-        if not sep or not name:
+            value = None
+        if value is None:
             raise ValueError(f"--scale takes NAME=FACTOR (FACTOR a number), got {item!r}")
+        out[name] = (value, value)
     return out
 
 

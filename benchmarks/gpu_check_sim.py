@@ -23,6 +23,7 @@ import torch
 
 from benchmarks.gpu_check import run_parts
 from benchmarks.timing import best_time
+from envs.ant import AntDynamics
 
 RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
 # (label, model, structure): the built-in models as generated code (their default), then as loops, and two of
@@ -30,7 +31,8 @@ RIGID_MODELS = ("cartpole", "double_pendulum", "quadrotor", "ball_and_box")
 RIGID_CASES = tuple((name, name, "auto") for name in RIGID_MODELS) + (
     ("cartpole_loops", "cartpole", "loops"), ("ball_and_box_loops", "ball_and_box", "loops"),
     ("hopper_loops", "gym:hopper", "loops"), ("ant", "gym:ant", "auto"))
-SUBSTEPS = {"gym:ant": 16}  # Ant-v0's diffsim steps per file step (envs.ant.AntDynamics.substeps)
+SUBSTEPS = {"gym:ant": AntDynamics.substeps}  # run at the step its env takes (the file's blows up: explicit contacts)
+ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
 _REFERENCE: dict = {}  # CPU results by key, loaded by --reference or filled by --save-reference
 _SAVE_ONLY = False
 
@@ -41,7 +43,6 @@ def _on_cpu(key, fn):
     if key not in _REFERENCE:
         _REFERENCE[key] = fn()
     return _REFERENCE[key]
-ENVS = ("diffsim/CartPole-v0", "diffsim/Pendulum-v0", "diffsim/Acrobot-v0")
 
 
 def _rigid_inputs(model, steps, seed=0, dtype=torch.float64):
@@ -65,12 +66,9 @@ def _rollout_with_grads(name, device, worlds, steps, structure="auto"):
 
     path = gymnasium_asset(name[4:]) if name.startswith("gym:") else builtin_model(name)
     model = load_mjcf(path, num_worlds=worlds, device=device, dtype=torch.float64, structure=structure)
-    if name in SUBSTEPS:  # at the step its env takes (the file's explodes with diffsim's explicit contacts)
-        model = load_mjcf(path, num_worlds=worlds, device=device, dtype=torch.float64, structure=structure,
-                          timestep=model.timestep / SUBSTEPS[name])
     q0, v0, u = (x.to(device).requires_grad_(True) for x in _rigid_inputs(model, steps))
     model.body_mass.requires_grad_(True)
-    qs, vs = rollout(model, q0, v0, u)
+    qs, vs = rollout(model, q0, v0, u, timestep=model.timestep / SUBSTEPS.get(name, 1))
     loss = (qs[:, -1] ** 2).sum() + vs[:, -1].sum() + 0.01 * (qs ** 2).sum()
     inputs = (q0, v0, u, model.body_mass)
     grads = torch.autograd.grad(loss, inputs, allow_unused=True)  # a model without actuators ignores u

@@ -22,77 +22,157 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from controllers import fit_checkpoint
 from controllers.dynamics import LNN, MLPField
-from controllers.dynamics.data import double_pendulum_energy, double_pendulum_test_set
-from diffsim.ode import fields, odeint
+from controllers.dynamics.data import (
+    double_pendulum_accelerations,
+    double_pendulum_energy,
+    double_pendulum_test_set,
+)
+from diffsim.ode import odeint
 
 PAPER = {"lnn": 0.0043, "baseline": 0.0736}
 
 
-def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool) -> list:
-    field = fields.double_pendulum()
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    losses = []
-    for step in tqdm(range(steps), disable=not progress, desc=type(model).__name__, mininterval=1.0):
-        theta = 2 * math.pi * torch.rand(batch, 2, generator=gen, dtype=torch.float64)
-        omega = 20 * torch.rand(batch, 2, generator=gen, dtype=torch.float64) - 10
-        y = torch.cat([theta, omega], -1)
-        target = field.evaluate(y)[:, 2:]
-        loss = (model(0.0, y)[:, 2:] - target).abs().mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at step {step}")
+CONFIG_KEYS = ("steps", "batch", "lr", "seed", "weight_decay")
+
+
+def _batch(batch: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
+    """Fresh states theta ~ U[0, 2 pi)^2, omega ~ U[-10, 10]^2, shape ``(batch, 4)``."""
+    u = torch.rand(batch, 4, generator=gen, dtype=dtype, device=device)
+    return torch.cat([2 * math.pi * u[:, :2], 20 * u[:, 2:] - 10], -1)
+
+
+def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = True, *, weight_decay: float = 0.0,
+          checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
+          checkpoint_every: int = 1000) -> list:
+    """Train ``model`` for ``steps`` Adam steps (one-cycle to ``lr``, ``weight_decay`` as L2) on fresh batches with
+    the exact accelerations as targets, on the model's device and dtype; returns the per-step L1 losses.
+
+    The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
+    stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is
+    written every ``checkpoint_every`` steps and at the end (model, optimizer, step, losses, generator;
+    :mod:`controllers.fit_checkpoint`), and ``resume=True`` continues from it bit for bit."""
+    p = next(model.parameters())
+    gen = torch.Generator(device=p.device).manual_seed(seed)
+    fused = {"fused": True} if p.device.type == "cuda" else {}
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
+    config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay)
+    start, history = 0, {"loss": [], "seconds": []}
+    if resume:
+        start, history, _ = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
+    # a resumed optimizer holds the schedule's initial_lr, so the schedule picks up at step `start`
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, last_epoch=start - 1)
+    t0 = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
+    pending = []
+    bar = tqdm(range(start, steps), disable=not progress, desc=type(model).__name__, mininterval=1.0)
+    for step in bar:
+        y = _batch(batch, gen, p.dtype, p.device)
+        loss = (model(0.0, y)[:, 2:] - double_pendulum_accelerations(y)).abs().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(loss.item())
-    return losses
+        pending.append(loss.detach())
+        if len(pending) == check_every or step == steps - 1:
+            chunk = torch.stack(pending).double().cpu()
+            pending = []
+            bad = (~torch.isfinite(chunk)).nonzero()
+            if len(bad):
+                where = checkpoint if checkpoint is not None and checkpoint.exists() else "none"
+                raise FloatingPointError(f"non-finite loss at step {step + 1 - len(chunk) + int(bad[0])}; last "
+                                         f"checkpoint: {where}")
+            history["loss"] += chunk.tolist()
+            history["seconds"].append(time.perf_counter() - t0)
+            bar.set_postfix(l1=f"{history['loss'][-1]:.3g}", refresh=False)
+            if checkpoint is not None and ((step + 1) % checkpoint_every < check_every or step == steps - 1):
+                fit_checkpoint.save(checkpoint, model, opt, step + 1, history, gen, config)
+    return history["loss"]
+
+
+def steps_for_budget(make_model, batch: int, seconds: float, timed_steps: int = 50) -> int:
+    """How many training steps of a fresh ``make_model()`` fit in ``seconds``, timed on a throwaway model (after
+    a few warm-up steps), so that a one-cycle schedule spans the whole budget."""
+    model = make_model()
+    train(model, 5, batch, 1e-4, 0, False)
+    p = next(model.parameters())
+    sync = torch.cuda.synchronize if p.device.type == "cuda" else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    train(model, timed_steps, batch, 1e-4, 0, False)
+    sync()
+    return max(1, int(seconds / ((time.perf_counter() - t0) / timed_steps)))
 
 
 def final_energy_error(model, test: dict, dt: float) -> np.ndarray:
+    """|E(T) - E_true(T)| / 29.4 per test start, the model's field integrated by RK4 at ``dt`` on its device."""
+    p = next(model.parameters())
     with torch.no_grad():
-        ys = odeint(model, test["ys"][:, 0], test["t"], method="rk4", step_size=dt)  # (T, n, 4)
-    e_pred = double_pendulum_energy(ys[-1])
+        ys = odeint(model, test["ys"][:, 0].to(p.device, p.dtype), test["t"], method="rk4", step_size=dt)
+    e_pred = double_pendulum_energy(ys[-1]).double().cpu()
     return ((e_pred - test["energy"][:, -1]).abs() / 29.4).numpy()
+
+
+MODELS = ("lnn", "baseline")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="seconds of training per model: sets --steps from a timing of a few steps")
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=1.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN, which stalls at this budget)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--device", default="cpu", help="torch device to train and integrate on (e.g. cuda)")
     parser.add_argument("--dt", type=float, default=0.01)
     parser.add_argument("--t-end", type=float, default=100.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("outputs/lnn"))
+    parser.add_argument("--out", type=Path, default=Path("outputs/lnn"),
+                        help="results.json and one checkpoint per model (<name>.pt) go here")
+    parser.add_argument("--resume", action="store_true", help="continue each model from its checkpoint in --out")
+    parser.add_argument("--checkpoint-every", type=int, default=1000, help="training steps between checkpoints")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if args.resume and args.time_budget is not None:
+        parser.error("--resume continues a run of known --steps; drop --time-budget")
+    for name in ("steps", "batch", "hidden", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     args.out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     test = double_pendulum_test_set(seed=args.seed, t_end=args.t_end)
+    makers = {"lnn": lambda: LNN(dof=2, hidden=args.hidden, layers=3, periodic=[True, True],
+                                 kinetic_prior=args.kinetic_prior).to(args.device),
+              "baseline": lambda: MLPField(dof=2, hidden=args.hidden, layers=3, activation="relu",
+                                           periodic=[True, True]).to(args.device)}
     results = {}
-    for name, make in (("lnn", lambda: LNN(dof=2, hidden=args.hidden, layers=3, periodic=[True, True],
-                                           kinetic_prior=args.kinetic_prior)),
-                       ("baseline", lambda: MLPField(dof=2, hidden=args.hidden, layers=3, activation="relu",
-                                                     periodic=[True, True]))):
+    for name in args.models:
+        steps = args.steps
+        if args.time_budget is not None:
+            steps = steps_for_budget(makers[name], args.batch, args.time_budget)
+            print(f"{name}: {steps} steps fit in {args.time_budget:.0f} s", flush=True)
         torch.manual_seed(args.seed)
-        model = make()
+        model = makers[name]()
         t0 = time.perf_counter()
-        losses = train(model, args.steps, args.batch, args.lr, args.seed, not args.no_progress)
+        losses = train(model, steps, args.batch, args.lr, args.seed, not args.no_progress,
+                       weight_decay=args.weight_decay, checkpoint=args.out / f"{name}.pt", resume=args.resume,
+                       checkpoint_every=args.checkpoint_every)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         err = final_energy_error(model, test, args.dt)
         blown = ~np.isfinite(err) | (err > 1.0)  # more than the whole potential-energy range: the rollout blew up
-        results[name] = dict(final_l1=float(np.mean(losses[-50:])), energy_error_mean=float(np.mean(err)),
-                             energy_error_median=float(np.median(err)), blown_up=int(blown.sum()),
-                             train_seconds=train_s, test_seconds=time.perf_counter() - t0, errors=err.tolist())
+        results[name] = dict(steps=steps, final_l1=float(np.mean(losses[-50:])),
+                             energy_error_mean=float(np.mean(err)), energy_error_median=float(np.median(err)),
+                             blown_up=int(blown.sum()), train_seconds=train_s, test_seconds=time.perf_counter() - t0,
+                             errors=err.tolist(), l1_per_1000_steps=[float(np.mean(losses[i:i + 1000]))
+                                                                      for i in range(0, len(losses), 1000)])
         r = results[name]
-        print(f"{name}: L1 {r['final_l1']:.3e} after {args.steps} steps ({train_s:.0f} s); final-time energy error / "
+        print(f"{name}: L1 {r['final_l1']:.3e} after {steps} steps ({train_s:.0f} s); final-time energy error / "
               f"29.4 over {len(err)} starts: mean {100 * r['energy_error_mean']:.3g} %, median "
               f"{100 * r['energy_error_median']:.3g} %, {r['blown_up']} blown up (paper: mean "
               f"{100 * PAPER[name]:.2f} %)", flush=True)

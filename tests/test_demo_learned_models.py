@@ -1,6 +1,11 @@
 """The learned-model demos end to end on tiny budgets: ``demos.learned_mpc`` and ``demos.lnn``."""
 import json
 
+import pytest
+import torch
+
+from controllers import fit_checkpoint
+from controllers.dynamics import LNN, MLPField
 from demos import learned_mpc, lnn
 
 
@@ -21,3 +26,61 @@ def test_lnn_demo_trains_and_scores_both_models(tmp_path):
     for name in ("lnn", "baseline"):
         assert len(r[name]["errors"]) == 40 and r[name]["final_l1"] > 0
     assert (tmp_path / "results.json").exists()
+    for name in ("lnn", "baseline"):  # the trained models are kept, loadable safely
+        assert torch.load(tmp_path / f"{name}.pt", weights_only=True)["step"] == 3
+    again = lnn.main(["--steps", "3", "--batch", "16", "--hidden", "16", "--t-end", "0.5", "--dt", "0.05",
+                      "--out", str(tmp_path), "--no-progress", "--resume", "--models", "lnn"])
+    assert again["lnn"]["errors"] == r["lnn"]["errors"]  # a finished checkpoint is scored as it was
+
+
+def _small_lnn():
+    torch.manual_seed(0)
+    return LNN(dof=2, hidden=16, layers=3, periodic=[True, True], kinetic_prior=1.0)
+
+
+def test_lnn_training_resumes_bit_for_bit_after_an_interruption(tmp_path, monkeypatch):
+    full = _small_lnn()
+    losses = lnn.train(full, 20, 16, 3e-3, 0, False, check_every=5)
+    ck = tmp_path / "lnn.pt"
+    save, saves = fit_checkpoint.save, []
+
+    def interrupt_after_two(*a, **k):
+        save(*a, **k)
+        saves.append(1)
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_checkpoint, "save", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        lnn.train(_small_lnn(), 20, 16, 3e-3, 0, False, checkpoint=ck, check_every=5, checkpoint_every=5)
+    monkeypatch.setattr(fit_checkpoint, "save", save)
+    assert torch.load(ck, weights_only=True)["step"] == 10
+    resumed = _small_lnn()
+    resumed_losses = lnn.train(resumed, 20, 16, 3e-3, 0, False, checkpoint=ck, resume=True, check_every=5,
+                               checkpoint_every=5)
+    assert resumed_losses == losses
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="other settings"):
+        lnn.train(_small_lnn(), 30, 16, 3e-3, 0, False, checkpoint=ck, resume=True)
+
+
+def test_lnn_demo_training_stops_on_a_non_finite_loss_naming_the_step(tmp_path):
+    model = MLPField(dof=2, hidden=16, layers=3, periodic=[True, True])  # (the LNN's SVD refuses NaN itself)
+    with torch.no_grad():
+        model.net[0].weight[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="non-finite loss at step 0; last checkpoint: none"):
+        lnn.train(model, 10, 16, 3e-3, 0, False, checkpoint=tmp_path / "lnn.pt", check_every=5)
+
+
+def test_lnn_demo_refuses_a_budget_with_resume_and_bad_sizes():
+    with pytest.raises(SystemExit):
+        lnn.main(["--resume", "--time-budget", "10"])
+    with pytest.raises(SystemExit):
+        lnn.main(["--batch", "0"])
+
+
+def test_steps_for_budget_scales_with_the_budget():
+    few = lnn.steps_for_budget(_small_lnn, 16, 0.05, timed_steps=10)
+    many = lnn.steps_for_budget(_small_lnn, 16, 5.0, timed_steps=10)
+    assert 1 <= few < many

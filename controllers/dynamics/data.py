@@ -132,6 +132,20 @@ def double_pendulum_energy(y: torch.Tensor, m1=1.0, m2=1.0, l1=1.0, l2=1.0, g=9.
     return kinetic + potential
 
 
+def double_pendulum_accelerations(y: torch.Tensor, m1=1.0, m2=1.0, l1=1.0, l2=1.0, g=9.8) -> torch.Tensor:
+    """Angular accelerations (rad/s^2) ``(..., 2)`` of the point-mass double pendulum for states ``[theta1, theta2,
+    omega1, omega2]`` (angles from the downward vertical), the closed form in torch: any device and dtype, so that
+    training targets are drawn where the model trains. The same field as diffsim's ``double_pendulum``."""
+    t1, t2, w1, w2 = y.unbind(-1)
+    d = t1 - t2
+    den = 2 * m1 + m2 - m2 * torch.cos(2 * d)
+    a1 = (-g * (2 * m1 + m2) * torch.sin(t1) - m2 * g * torch.sin(t1 - 2 * t2)
+          - 2 * torch.sin(d) * m2 * (w2 ** 2 * l2 + w1 ** 2 * l1 * torch.cos(d))) / (l1 * den)
+    a2 = 2 * torch.sin(d) * (w1 ** 2 * l1 * (m1 + m2) + g * (m1 + m2) * torch.cos(t1)
+                             + w2 ** 2 * l2 * m2 * torch.cos(d)) / (l2 * den)
+    return torch.stack([a1, a2], -1)
+
+
 CHAIN_DT, CHAIN_HORIZON, CHAIN_G = 0.03, 100, 9.81  # s per sample, samples per generated trajectory, m/s^2
 
 

@@ -9,6 +9,7 @@ from controllers.dynamics.data import (
     chain_angles,
     chain_cartesian,
     chain_pendulum_task,
+    double_pendulum_accelerations,
     double_pendulum_energy,
     double_pendulum_test_set,
     hnn_task,
@@ -61,6 +62,17 @@ def test_double_pendulum_conserves_energy_and_matches_small_angle_normal_modes()
     torch.testing.assert_close(ys[:, 0], a * torch.cos(w * t), rtol=0, atol=1e-3 * a)
     torch.testing.assert_close(ys[:, 1], math.sqrt(2) * a * torch.cos(w * t), rtol=0, atol=1e-3 * a)
     assert float(double_pendulum_energy(y0)) < -29.4 + 1e-6  # hanging straight down: the minimum, -3 g
+
+
+def test_double_pendulum_closed_form_accelerations_equal_the_warp_field():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.cat([2 * math.pi * torch.rand(64, 2, generator=gen, dtype=F64),
+                   20 * torch.rand(64, 2, generator=gen, dtype=F64) - 10], -1)
+    params = [1.3, 0.7, 0.9, 1.2, 9.81]
+    for p in ([1.0, 1.0, 1.0, 1.0, 9.8], params):
+        expected = fields.double_pendulum(p).evaluate(y)[:, 2:]
+        got = double_pendulum_accelerations(y, *p)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_lotka_volterra_scenario1():

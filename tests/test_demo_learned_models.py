@@ -84,3 +84,15 @@ def test_steps_for_budget_scales_with_the_budget():
     few = lnn.steps_for_budget(_small_lnn, 16, 0.05, timed_steps=10)
     many = lnn.steps_for_budget(_small_lnn, 16, 5.0, timed_steps=10)
     assert 1 <= few < many
+
+
+def test_loss_cap_takes_no_gradient_from_errors_beyond_it():
+    capped, plain = _small_lnn(), _small_lnn()
+    before = [p.detach().clone() for p in capped.parameters()]
+    losses = lnn.train(capped, 3, 16, 3e-3, 0, False, loss_cap=1e-9)  # every error is beyond the cap
+    assert all(torch.equal(a, b) for a, b in zip(before, capped.parameters()))
+    assert min(losses) > 1.0  # the plain L1 is reported, not the capped one
+    lnn.train(plain, 3, 16, 3e-3, 0, False)
+    assert not all(torch.equal(a, b) for a, b in zip(before, plain.parameters()))
+    with pytest.raises(ValueError, match="loss_cap must be > 0"):
+        lnn.train(_small_lnn(), 3, 16, 3e-3, 0, False, loss_cap=-1.0)

@@ -60,6 +60,9 @@ class TrainConfig:
     gamma: float = 0.99
     lam: float = 0.95              # TD(lambda) of the critic targets
     grad_clip: float = 1.0         # global gradient norm (actor and critic)
+    world_clip: float | None = None  # per step, each world's action gradient is capped at world_clip x the median
+    #                                  world's norm (None: off): a few worlds whose gradients explode through stiff
+    #                                  contacts would otherwise set the whole batch's direction
     hidden: tuple = (64, 64)
     critic_hidden: tuple = (64, 64)
     activation: str = "elu"
@@ -105,6 +108,8 @@ class TrainConfig:
         for name in ("actor_lr", "critic_lr", "alpha_lr", "grad_clip", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.world_clip is not None and not 0 < self.world_clip < math.inf:
+            raise ValueError(f"world_clip must be None or a factor > 0, got {self.world_clip!r}")
         if self.friction_smoothing is not None and not 0 < self.friction_smoothing < math.inf:
             raise ValueError("friction_smoothing must be None or a slip speed > 0 (m/s), "
                              f"got {self.friction_smoothing!r}")
@@ -178,6 +183,13 @@ def evaluate(dyn, policy, episodes: int = 32, steps: int = 200, seed: int = 123)
 
     returns, _ = closed_loop(dyn, act, dyn.reset(episodes, torch.Generator().manual_seed(seed)), steps)
     return float(returns.mean())
+
+
+def clip_rows(grad: torch.Tensor, factor: float) -> torch.Tensor:
+    """``grad (B, A)`` with every row's norm capped at ``factor`` times the median row norm (no host sync)."""
+    norms = grad.norm(dim=-1)
+    cap = factor * norms.median()
+    return grad * torch.clamp(cap / norms.clamp_min(torch.finfo(grad.dtype).tiny), max=1.0).unsqueeze(-1)
 
 
 def td_lambda(rewards, next_values, ends, gamma: float, lam: float):
@@ -323,6 +335,8 @@ class Trainer:
         segments = []
         for t in range(horizon):  # no host round trip: every branch is a torch.where
             action, log_prob, saturation = self._act(obs)
+            if cfg.world_clip is not None and action.requires_grad:
+                action.register_hook(lambda g: clip_rows(g, cfg.world_clip))
             bound = bound + saturation.mean()
             s_next, obs_next, reward, term = dyn.step(s, action)
             raw = raw + reward.detach().mean()

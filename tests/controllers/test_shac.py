@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from controllers.policies import Actor, Critic
-from controllers.shac import TrainConfig, Trainer, td_lambda, train
+from controllers.shac import TrainConfig, Trainer, clip_rows, td_lambda, train
 from envs import make_functional
 
 CFG = TrainConfig(env_id="diffsim/Pendulum-v0", iterations=40, num_envs=32, window=32, critic_iterations=4,
@@ -80,6 +80,30 @@ def test_policy_gradient_matches_finite_differences(pendulum, algo):
             assert abs(fd - float(g.view(-1)[j])) <= 1e-5 * max(1.0, abs(fd)), (p.shape, j, fd, float(g.view(-1)[j]))
             checked += 1
     assert checked >= 10
+
+
+def test_clip_rows_caps_rows_beyond_the_factor_times_the_median_and_keeps_the_rest():
+    g = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0], [60.0, 80.0], [0.0, 2.5]], dtype=torch.float64)
+    out = clip_rows(g, 2.0)  # median row norm 2.5: cap 5
+    torch.testing.assert_close(out[[0, 1, 2, 4]], g[[0, 1, 2, 4]], rtol=0, atol=0)
+    torch.testing.assert_close(out[3], torch.tensor([3.0, 4.0], dtype=torch.float64))
+
+
+def test_world_clip_reshapes_the_actor_gradient_only_when_a_world_stands_out(pendulum):
+    def grads(world_clip):
+        cfg = dataclasses.replace(CFG, num_envs=4, window=6, episode_steps=1000, critic_float32=False,
+                                  world_clip=world_clip)
+        trainer = Trainer(cfg, pendulum)
+        trainer.state = torch.tensor([[0.3, 0.5], [-1.0, 0.2], [2.0, -1.0], [0.1, 0.0]], dtype=torch.float64)
+        loss, _ = trainer.actor_loss()
+        return torch.cat([g.flatten() for g in torch.autograd.grad(loss, list(trainer.actor.parameters()))])
+
+    plain = grads(None)
+    assert torch.equal(grads(1e9), plain)  # no world beyond the cap: the same gradient, bit for bit
+    clipped = grads(1e-3)  # every world beyond the median is cut to a thousandth of it
+    assert clipped.norm() < 0.5 * plain.norm()
+    with pytest.raises(ValueError, match="world_clip"):
+        dataclasses.replace(CFG, world_clip=0.0)
 
 
 @pytest.mark.parametrize("algo", ["apg", "shac"])

@@ -1,18 +1,18 @@
 """Lagrangian neural network on the double pendulum (the LNN paper's test): ``python -m demos.lnn``.
 
-Training as the paper's notebook on a smaller network and budget (3 x 128 units, 40 000 steps of 256 against
-3 x 600 and 600 000 x 512): every step draws a fresh batch of states (theta ~ U[0, 2 pi)^2, omega ~ U[-10, 10]^2)
-with the exact accelerations of the double pendulum (m = l = 1, g = 9.8) as targets, L1 loss, Adam with a
-one-cycle learning rate. One change: an acceleration error beyond ``--loss-cap`` (100 rad/s^2) counts as the cap,
-without gradient -- a state where the learned d2L/dqdot2 is nearly singular otherwise swamps the batch's gradient
-and training collapses at the peak learning rate. Models: the LNN (``--hidden`` units x 3 softplus layers, angles
-fed as cos/sin; ``--kinetic-prior c`` adds c |qdot|^2 / 2 to its L, see :class:`~controllers.dynamics.lnn.LNN`)
-and the baseline MLP predicting the accelerations directly (same width, ReLU as the paper's baseline). Test as the
-notebook: 40 starts theta ~ U[0, 2 pi), omega ~ U[0, 0.1], t in [0, 100] at 10 fps, each model's field integrated
-with RK4 (``--dt``), metric |E(T) - E_true(T)| / 29.4 at the final time (29.4 J = the largest potential energy),
-the truth from diffsim's ``double_pendulum`` field. The paper's numbers: 0.43 % (LNN), 7.4 % (baseline).
-Writes ``results.json`` and each model's checkpoint (``--resume`` continues from them); ~16 minutes per model on
-one CPU core at the defaults (``--device cuda`` trains on a GPU).
+Training as the paper's notebook on a smaller network and budget (3 x 128 units, 40 000 steps of 256 against 3 x 600
+and 600 000 x 512): every step draws a fresh batch of states (theta ~ U[0, 2 pi)^2, omega ~ U[-10, 10]^2) with the
+exact accelerations of the double pendulum (m = l = 1, g = 9.8) as targets, L1 loss, Adam with a one-cycle learning
+rate. One change: an acceleration error beyond ``--loss-cap`` (100 rad/s^2) counts as the cap, without gradient -- a
+state where the learned d2L/dqdot2 is nearly singular otherwise swamps the batch's gradient and training collapses
+at the peak learning rate. Models: the LNN (``--hidden`` units x 3 softplus layers, angles fed as cos/sin;
+``--kinetic-prior c`` adds c |qdot|^2 / 2 to its L, see :class:`~controllers.dynamics.lnn.LNN`) and the baseline MLP
+predicting the accelerations directly (``MLPField(second_order=True)``: dq/dt = qdot; same width, ReLU as the
+paper's baseline). Test as the notebook: 40 starts theta ~ U[0, 2 pi), omega ~ U[0, 0.1], t in [0, 100] at 10 fps,
+each model's field integrated with RK4 (``--dt``), metric |E(T) - E_true(T)| / 29.4 at the final time (29.4 J = the
+largest potential energy), the truth from diffsim's ``double_pendulum`` field. The paper's numbers: 0.43 % (LNN),
+7.4 % (baseline). Writes ``results.json`` and each model's checkpoint (``--resume`` continues from them); ~16
+minutes per model on one CPU core at the defaults (``--device cuda`` trains on a GPU).
 """
 from __future__ import annotations
 
@@ -160,7 +160,7 @@ def main(argv=None):
     makers = {"lnn": lambda: LNN(dof=2, hidden=args.hidden, layers=3, periodic=[True, True],
                                  kinetic_prior=args.kinetic_prior).to(args.device),
               "baseline": lambda: MLPField(dof=2, hidden=args.hidden, layers=3, activation="relu",
-                                           periodic=[True, True]).to(args.device)}
+                                           periodic=[True, True], second_order=True).to(args.device)}
     results = {}
     for name in args.models:
         steps = args.steps

@@ -29,8 +29,9 @@ class LNN(FieldModel):
     ``d2L/dqdot2`` is tiny and indefinite (eigenvalues ~1e-3 for the double pendulum's inputs), so the
     accelerations through its pseudo-inverse are ill-conditioned; the prior makes it ``~ c I`` from the start.
     ``0`` (default) is the paper's LNN. Trained with the errors of nearly singular states capped (``demos.lnn``),
-    the paper's LNN learns the double pendulum better than one with the prior (BENCHMARKS.md). ``velocity_scale = s`` feeds ``qdot / s`` to the
-    network (a fixed input normalisation, ``s`` in the units of ``qdot``); 1 (default) feeds ``qdot`` as it is.
+    the paper's LNN learns the double pendulum better than one with the prior (BENCHMARKS.md).
+    ``velocity_scale = s`` feeds ``qdot / s`` to the network (a fixed input normalisation, ``s`` in the units of
+    ``qdot``); 1 (default) feeds ``qdot`` as it is.
     """
 
     def __init__(self, dof: int = 1, hidden: int = 128, layers: int = 3, activation: str = "softplus",

@@ -130,13 +130,24 @@ def test_ude_adds_the_network_to_the_known_terms():
     torch.testing.assert_close(model(0.0, y), known(0.0, y) + model.unknown(y))
 
 
+def test_second_order_mlp_field_moves_q_with_qdot_and_learns_only_accelerations():
+    torch.manual_seed(0)
+    model = MLPField(dof=2, hidden=16, second_order=True, periodic=[True, False])
+    y = torch.randn(5, 4, dtype=F64)
+    dy = model(0.0, y)
+    assert dy.shape == (5, 4) and model.net[-1].out_features == 2
+    torch.testing.assert_close(dy[:, :2], y[:, 2:], rtol=0, atol=0)
+    torch.testing.assert_close(dy[:, 2:], model.net(model.features(y)))
+
+
 @pytest.mark.parametrize("make", [lambda: MLPField(dof=2, hidden=16), lambda: HNN(dof=2, hidden=16),
+                                  lambda: MLPField(dof=2, hidden=16, second_order=True),
                                   lambda: LNN(dof=2, hidden=16, layers=2),
                                   lambda: ControlledHNN(dof=2, control_dim=1, hidden=16).with_control(
                                       torch.ones(3, 1, dtype=F64)),
                                   lambda: UDE(lambda t, y: -y, dof=2, hidden=16),
                                   lambda: CHNN(points=1, dim=2, rods=(), tethers=[(0, (0.0, 0.0), 1.0)], hidden=16)],
-                         ids=["mlp", "hnn", "lnn", "controlled", "ude", "chnn"])
+                         ids=["mlp", "hnn", "mlp_second_order", "lnn", "controlled", "ude", "chnn"])
 @pytest.mark.parametrize("method", ["rk4", "verlet", "dopri5"])
 def test_gradients_reach_every_parameter_through_the_solver(make, method):
     torch.manual_seed(3)

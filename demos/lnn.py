@@ -44,15 +44,31 @@ def _batch(batch: int, gen: torch.Generator, dtype, device) -> torch.Tensor:
     return torch.cat([2 * math.pi * u[:, :2], 20 * u[:, 2:] - 10], -1)
 
 
+CLIP_WINDOW = 100  # steps whose gradient norms set clip_factor's reference (their median)
+
+
+def _clip_to_recent_median(params, recent: torch.Tensor, factor: float) -> torch.Tensor:
+    """Scale the gradients of ``params`` down to ``factor`` x the median of ``recent`` norms (NaN = not yet seen;
+    none seen: no clipping), on the device without a host sync; returns the norm before clipping."""
+    grads = [q.grad for q in params if q.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    med = torch.nanmedian(recent)
+    cap = torch.where(torch.isnan(med), torch.full_like(med, math.inf), factor * med)
+    torch._foreach_mul_(grads, torch.clamp(cap / norm, max=1.0))
+    return norm
+
+
 def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = True, *, weight_decay: float = 0.0,
-          loss_cap: float | None = None, checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
-          checkpoint_every: int = 1000) -> list:
+          loss_cap: float | None = None, clip_factor: float | None = None, checkpoint: Path | None = None,
+          resume: bool = False, check_every: int = 100, checkpoint_every: int = 1000) -> list:
     """Train ``model`` for ``steps`` Adam steps (one-cycle to ``lr``, ``weight_decay`` as L2) on fresh batches with
     the exact accelerations as targets, on the model's device and dtype; returns the per-step L1 losses.
 
     ``loss_cap`` (rad/s^2) counts a larger error of one acceleration as the cap (no gradient through it): a state
     where the learned d2L/dqdot2 is nearly singular gives accelerations of thousands, and its gradient, through the
     inverse, swamps the whole batch's; the returned losses are the plain L1 of every sample all the same.
+    ``clip_factor`` scales a step's gradient down to that factor times the median norm of the previous
+    ``CLIP_WINDOW`` steps (a state just inside the cap can still give a gradient thousands of times the usual).
 
     The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
     stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is
@@ -62,17 +78,23 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     gen = torch.Generator(device=p.device).manual_seed(seed)
     fused = {"fused": True} if p.device.type == "cuda" else {}
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
-    if loss_cap is not None and not loss_cap > 0:
-        raise ValueError(f"loss_cap must be > 0 (rad/s^2) or None, got {loss_cap!r}")
+    for name, value in (("loss_cap", loss_cap), ("clip_factor", clip_factor)):
+        if value is not None and not 0 < value < math.inf:
+            raise ValueError(f"{name} must be > 0 or None, got {value!r}")
     config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay,
-                  loss_cap=-1.0 if loss_cap is None else float(loss_cap))
-    start, history = 0, {"loss": [], "seconds": []}
+                  loss_cap=-1.0 if loss_cap is None else float(loss_cap),
+                  clip_factor=-1.0 if clip_factor is None else float(clip_factor))
+    start, history = 0, {"loss": [], "grad_norm": [], "seconds": []}
     if resume:
         start, history, _ = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
+    recent = torch.full((CLIP_WINDOW,), math.nan, dtype=torch.float64, device=p.device)  # ring of gradient norms
+    for k, g in enumerate(history["grad_norm"][-CLIP_WINDOW:][::-1]):
+        recent[(start - 1 - k) % CLIP_WINDOW] = g
     # a resumed optimizer holds the schedule's initial_lr, so the schedule picks up at step `start`
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, last_epoch=start - 1)
     t0 = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
-    pending = []
+    pending, pending_norms = [], []
+    params = list(model.parameters())
     bar = tqdm(range(start, steps), disable=not progress, desc=type(model).__name__, mininterval=1.0)
     for step in bar:
         y = _batch(batch, gen, p.dtype, p.device)
@@ -80,12 +102,18 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
         loss = err.mean()
         opt.zero_grad()
         (err.clamp_max(loss_cap).mean() if loss_cap is not None else loss).backward()
+        if clip_factor is not None:
+            norm = _clip_to_recent_median(params, recent, clip_factor)
+            recent[step % CLIP_WINDOW] = norm.double()
+            pending_norms.append(norm.detach())
         opt.step()
         sched.step()
         pending.append(loss.detach())
         if len(pending) == check_every or step == steps - 1:
             chunk = torch.stack(pending).double().cpu()
-            pending = []
+            if pending_norms:
+                history["grad_norm"] += torch.stack(pending_norms).double().cpu().tolist()
+            pending, pending_norms = [], []
             bad = (~torch.isfinite(chunk)).nonzero()
             if len(bad):
                 where = checkpoint if checkpoint is not None and checkpoint.exists() else "none"
@@ -135,6 +163,8 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--loss-cap", type=float, default=100.0,
                         help="rad/s^2: larger errors of one acceleration count as this, without gradient (0: plain L1)")
+    parser.add_argument("--clip-factor", type=float, default=None,
+                        help="clip each step's gradient norm at this factor x the last 100 steps' median (unset: off)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN)")
@@ -171,7 +201,7 @@ def main(argv=None):
         model = makers[name]()
         t0 = time.perf_counter()
         losses = train(model, steps, args.batch, args.lr, args.seed, not args.no_progress,
-                       weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
+                       weight_decay=args.weight_decay, loss_cap=args.loss_cap or None, clip_factor=args.clip_factor,
                        checkpoint=args.out / f"{name}.pt", resume=args.resume, checkpoint_every=args.checkpoint_every)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -38,9 +38,10 @@ def _small_lnn():
     return LNN(dof=2, hidden=16, layers=3, periodic=[True, True], kinetic_prior=1.0)
 
 
-def test_lnn_training_resumes_bit_for_bit_after_an_interruption(tmp_path, monkeypatch):
+@pytest.mark.parametrize("clip_factor", [None, 0.5])  # 0.5: clipped at every step after the first
+def test_lnn_training_resumes_bit_for_bit_after_an_interruption(tmp_path, monkeypatch, clip_factor):
     full = _small_lnn()
-    losses = lnn.train(full, 20, 16, 3e-3, 0, False, check_every=5)
+    losses = lnn.train(full, 20, 16, 3e-3, 0, False, check_every=5, clip_factor=clip_factor)
     ck = tmp_path / "lnn.pt"
     save, saves = fit_checkpoint.save, []
 
@@ -52,17 +53,18 @@ def test_lnn_training_resumes_bit_for_bit_after_an_interruption(tmp_path, monkey
 
     monkeypatch.setattr(fit_checkpoint, "save", interrupt_after_two)
     with pytest.raises(KeyboardInterrupt):
-        lnn.train(_small_lnn(), 20, 16, 3e-3, 0, False, checkpoint=ck, check_every=5, checkpoint_every=5)
+        lnn.train(_small_lnn(), 20, 16, 3e-3, 0, False, checkpoint=ck, check_every=5, checkpoint_every=5,
+                  clip_factor=clip_factor)
     monkeypatch.setattr(fit_checkpoint, "save", save)
     assert torch.load(ck, weights_only=True)["step"] == 10
     resumed = _small_lnn()
     resumed_losses = lnn.train(resumed, 20, 16, 3e-3, 0, False, checkpoint=ck, resume=True, check_every=5,
-                               checkpoint_every=5)
+                               checkpoint_every=5, clip_factor=clip_factor)
     assert resumed_losses == losses
     for a, b in zip(full.parameters(), resumed.parameters()):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="other settings"):
-        lnn.train(_small_lnn(), 30, 16, 3e-3, 0, False, checkpoint=ck, resume=True)
+        lnn.train(_small_lnn(), 30, 16, 3e-3, 0, False, checkpoint=ck, resume=True, clip_factor=clip_factor)
 
 
 def test_lnn_demo_training_stops_on_a_non_finite_loss_naming_the_step(tmp_path):
@@ -96,3 +98,18 @@ def test_loss_cap_takes_no_gradient_from_errors_beyond_it():
     assert not all(torch.equal(a, b) for a, b in zip(before, plain.parameters()))
     with pytest.raises(ValueError, match="loss_cap must be > 0"):
         lnn.train(_small_lnn(), 3, 16, 3e-3, 0, False, loss_cap=-1.0)
+
+
+def test_gradients_are_clipped_to_a_factor_of_the_recent_median_norm():
+    w = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
+    w.grad = torch.tensor([6.0, 8.0], dtype=torch.float64)  # norm 10
+    unseen = torch.full((4,), float("nan"), dtype=torch.float64)
+    assert float(lnn._clip_to_recent_median([w], unseen, 3.0)) == 10.0
+    torch.testing.assert_close(w.grad, torch.tensor([6.0, 8.0], dtype=torch.float64))  # nothing seen yet: kept
+    recent = torch.tensor([1.0, 2.0, 2.0, float("nan")], dtype=torch.float64)  # median 2: cap 6
+    assert float(lnn._clip_to_recent_median([w], recent, 3.0)) == 10.0
+    torch.testing.assert_close(w.grad, torch.tensor([3.6, 4.8], dtype=torch.float64))
+    lnn._clip_to_recent_median([w], recent, 10.0)  # under the cap: kept
+    torch.testing.assert_close(w.grad, torch.tensor([3.6, 4.8], dtype=torch.float64))
+    with pytest.raises(ValueError, match="clip_factor must be > 0"):
+        lnn.train(_small_lnn(), 3, 16, 3e-3, 0, False, clip_factor=0.0)

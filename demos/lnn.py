@@ -70,7 +70,7 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     where the learned d2L/dqdot2 is nearly singular gives accelerations of thousands, and its gradient, through the
     inverse, swamps the whole batch's; the returned losses are the plain L1 of every sample all the same.
     ``clip_factor`` scales a step's gradient down to that factor times the median norm of the previous
-    ``CLIP_WINDOW`` steps (a state just inside the cap can still give a gradient thousands of times the usual).
+    ``CLIP_WINDOW`` steps (a state just inside the cap can still give a gradient hundreds of times the usual).
 
     The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
     stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is

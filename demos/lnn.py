@@ -53,7 +53,7 @@ def _clip_to_recent_median(params, recent: torch.Tensor, factor: float) -> torch
     """Scale the gradients of ``params`` down to ``factor`` x the median of ``recent`` norms (NaN = not yet seen;
     none seen: no clipping), on the device without a host sync; returns the norm before clipping."""
     grads = [q.grad for q in params if q.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    norm = torch.nn.utils.get_total_norm(grads)
     med = torch.nanmedian(recent)
     cap = torch.where(torch.isnan(med), torch.full_like(med, math.inf), factor * med)
     torch._foreach_mul_(grads, torch.clamp(cap / norm, max=1.0))

@@ -129,16 +129,17 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     return history["loss"]
 
 
-def steps_for_budget(make_model, batch: int, seconds: float, timed_steps: int = 50) -> int:
+def steps_for_budget(make_model, batch: int, seconds: float, timed_steps: int = 50, **train_options) -> int:
     """How many training steps of a fresh ``make_model()`` fit in ``seconds``, timed on a throwaway model (after
-    a few warm-up steps), so that a one-cycle schedule spans the whole budget."""
+    a few warm-up steps) with the run's own ``train_options`` (``loss_cap``, ``clip_factor``, ...), so that a
+    one-cycle schedule spans the whole budget."""
     model = make_model()
-    train(model, 5, batch, 1e-4, 0, False)
+    train(model, 5, batch, 1e-4, 0, False, **train_options)
     p = next(model.parameters())
     sync = torch.cuda.synchronize if p.device.type == "cuda" else (lambda: None)
     sync()
     t0 = time.perf_counter()
-    train(model, timed_steps, batch, 1e-4, 0, False)
+    train(model, timed_steps, batch, 1e-4, 0, False, **train_options)
     sync()
     return max(1, int(seconds / ((time.perf_counter() - t0) / timed_steps)))
 
@@ -196,16 +197,16 @@ def main(argv=None):
     results = {}
     for name in args.models:
         steps = args.steps
+        options = dict(weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
+                       clip_factor=args.clip_factor or None)
         if args.time_budget is not None:
-            steps = steps_for_budget(makers[name], args.batch, args.time_budget)
+            steps = steps_for_budget(makers[name], args.batch, args.time_budget, **options)
             print(f"{name}: {steps} steps fit in {args.time_budget:.0f} s", flush=True)
         torch.manual_seed(args.seed)
         model = makers[name]()
         t0 = time.perf_counter()
-        losses = train(model, steps, args.batch, args.lr, args.seed, not args.no_progress,
-                       weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
-                       clip_factor=args.clip_factor or None, checkpoint=args.out / f"{name}.pt", resume=args.resume,
-                       checkpoint_every=args.checkpoint_every)
+        losses = train(model, steps, args.batch, args.lr, args.seed, not args.no_progress, **options,
+                       checkpoint=args.out / f"{name}.pt", resume=args.resume, checkpoint_every=args.checkpoint_every)
         train_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         err = final_energy_error(model, test, args.dt)

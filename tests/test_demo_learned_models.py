@@ -83,7 +83,7 @@ def test_lnn_demo_refuses_a_budget_with_resume_and_bad_sizes():
 
 
 def test_steps_for_budget_scales_with_the_budget():
-    few = lnn.steps_for_budget(_small_lnn, 16, 0.05, timed_steps=10)
+    few = lnn.steps_for_budget(_small_lnn, 16, 0.05, timed_steps=10, loss_cap=100.0, clip_factor=2.0)
     many = lnn.steps_for_budget(_small_lnn, 16, 5.0, timed_steps=10)
     assert 1 <= few < many
 

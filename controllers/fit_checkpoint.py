@@ -27,7 +27,7 @@ def restore(path: Path | None, config: dict, model, opt, gen: torch.Generator):
         raise FileNotFoundError(f"resume=True: no checkpoint at {path}")
     state = torch.load(path, weights_only=True)
     if state["config"] != config:
-        diff = sorted(k for k in config if state["config"].get(k) != config[k])
+        diff = sorted(k for k in {*config, *state["config"]} if state["config"].get(k) != config.get(k))
         raise ValueError(f"resume=True: checkpoint {path} was trained with other settings: {diff}")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])

@@ -10,13 +10,15 @@
   ones included) and back-propagate the error of the other states through the solver.
 
 ``controls`` ``(N, T, m)`` drive a :class:`~controllers.dynamics.controlled.ControlledHNN`: sample
-``k``'s input is held over ``[t_k, t_k+1)``. Adam (with ``weight_decay`` as L2, the HNN paper's),
-full batch unless ``batch_size``; a progress bar; ``checkpoint`` saved every ``log_every`` steps and at
-the end (atomic), ``resume=True`` continues from it (``torch.load(weights_only=True)``) and may extend
-``steps`` (with ``schedule="cosine"`` the rate then follows the new length); ``loss="mse"`` (default) or ``"l1"``
-(mean absolute error, the constrained-HNN paper's); ``schedule="constant"`` (default) or ``"cosine"`` (the rate
-falls from ``lr`` to 0 over ``steps`` as ``lr (1 + cos(pi k / steps)) / 2``); a non-finite loss stops with
-``FloatingPointError`` naming the step and the last checkpoint.
+``k``'s input is held over ``[t_k, t_k+1)``. ``optimizer="adam"`` (default; ``weight_decay`` added to the
+gradient as L2, the HNN paper's) or ``"adamw"`` (``weight_decay`` decoupled from the gradient, Loshchilov and
+Hutter's AdamW, the constrained-HNN paper's), full batch unless ``batch_size``; a progress bar; ``checkpoint``
+saved every ``log_every`` steps and at the end (atomic), ``resume=True`` continues from it
+(``torch.load(weights_only=True)``) and may extend ``steps`` (with ``schedule="cosine"`` the rate then follows the new
+length); ``loss="mse"`` (default) or ``"l1"`` (mean absolute error, the constrained-HNN paper's);
+``schedule="constant"`` (default) or ``"cosine"`` (the rate falls from ``lr`` to 0 over ``steps`` as
+``lr (1 + cos(pi k / steps)) / 2``); a non-finite loss stops with ``FloatingPointError`` naming the step and the
+last checkpoint.
 
 Under ``torchrun`` (``ctx`` from :func:`controllers.distributed.init`) every rank draws the same minibatch
 indices from ``seed`` and computes the loss of its contiguous share of them; DistributedDataParallel
@@ -38,6 +40,7 @@ from diffsim.ode import odeint
 MODES = ("derivative", "trajectory")
 LOSSES = ("mse", "l1")
 SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 def _as_data(name, x, dtype, ndim_options=(2, 3)):
@@ -145,16 +148,19 @@ class _Objective(torch.nn.Module):
         return loss * (mine.numel() * self.ctx.world_size / idx.numel())
 
 
-def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule):
-    return dict(mode=mode, method=method, window=window, lr=lr, weight_decay=weight_decay,
-                batch_size=batch_size, seed=seed, step_size=step_size, loss=loss, schedule=schedule)
+def _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule, optimizer):
+    config = dict(mode=mode, method=method, window=window, lr=lr, weight_decay=weight_decay,
+                  batch_size=batch_size, seed=seed, step_size=step_size, loss=loss, schedule=schedule)
+    if optimizer != "adam":  # checkpoints written before the choice existed hold Adam's config without the key
+        config["optimizer"] = optimizer
+    return config
 
 
 def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, method: str = "rk4", window: int = 2,
         step_size: float | None = None, steps: int = 2000, lr: float = 1e-3, weight_decay: float = 0.0,
         batch_size: int | None = None, seed: int = 0, test=None, log_every: int | None = None,
         checkpoint=None, resume: bool = False, progress: bool = True, loss: str = "mse", schedule: str = "constant",
-        ctx=None) -> dict:
+        optimizer: str = "adam", ctx=None) -> dict:
     """Train ``model`` on trajectories ``ys`` ``(N, T, 2 * dof)`` sampled at times ``t`` ``(T,)``.
 
     ``test``: an optional dict with ``ys`` (and ``dys``, ``controls``, ``t``) scored every ``log_every``
@@ -167,6 +173,10 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)}, got {optimizer!r}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if mode == "trajectory" and (not isinstance(window, int) or window < 2):
@@ -186,8 +196,8 @@ def fit(model, t, ys, mode: str = "derivative", *, dys=None, controls=None, meth
         test_data = _Data(model, test.get("t", t), test["ys"], test.get("dys"), test.get("controls"), mode, window,
                           dtype)
     log_every = log_every or max(1, steps // 100)
-    config = _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    config = _config(mode, method, window, lr, weight_decay, batch_size, seed, step_size, loss, schedule, optimizer)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = {"step": [], "train": [], "test": [], "seconds": []}
     start, elapsed = 0, 0.0

@@ -29,7 +29,7 @@ from diffsim import runtime
 from diffsim.ode import torch_solver, warp_solver
 from diffsim.ode.field import WarpVectorField
 from diffsim.ode.grid import Grid, fixed_grid
-from diffsim.ode.tableaus import Partitioned, get_method
+from diffsim.ode.tableaus import Constrained, Partitioned, get_method
 
 
 def _check_times(t) -> np.ndarray:
@@ -60,6 +60,9 @@ def odeint(func, y0: torch.Tensor, t, method: str = "dopri5", rtol: float = 1e-6
         method: ``euler``, ``midpoint``, ``rk4``, ``semi_implicit_euler``
             (``symplectic_euler``), ``verlet`` (``leapfrog``, ``velocity_verlet``)
             or ``dopri5`` (adaptive). Symplectic methods split ``y = [q, p]`` in halves.
+            ``rattle`` and ``rattle4`` (its fourth-order composition) step a torch field
+            with holonomic constraints through the field's own ``rattle(t, y, h, weights)``
+            (e.g. :class:`controllers.dynamics.CHNN`).
         rtol, atol: tolerances of the adaptive solver (per trajectory, RMS norm).
         step_size: largest step of the fixed-step methods (default: one step per
             output interval). Ignored by ``dopri5``.
@@ -90,6 +93,10 @@ def odeint(func, y0: torch.Tensor, t, method: str = "dopri5", rtol: float = 1e-6
     D = y0.shape[-1]
     if isinstance(tab, Partitioned) and D % 2:
         raise ValueError(f"method {tab.name!r} splits y = [q, p] and needs an even state size, got D={D}")
+    if isinstance(tab, Constrained) and not callable(getattr(func, "rattle", None)):
+        raise TypeError(f"method {tab.name!r} steps fields with holonomic constraints through their own "
+                        f"rattle(t, y, h, weights); {type(func).__name__} has none (e.g. controllers.dynamics.CHNN "
+                        f"has one)")
     batch_shape = y0.shape[:-1]
     y0_flat = y0.reshape(-1, D)
     W = y0_flat.shape[0]

@@ -29,7 +29,7 @@ from diffsim.ode.grid import (
     Grid,
     raise_on_failure,
 )
-from diffsim.ode.tableaus import DOPRI5, ExplicitRK, Partitioned
+from diffsim.ode.tableaus import DOPRI5, Constrained, ExplicitRK, Partitioned
 
 
 def _stages(func, tab: ExplicitRK, t, y, h):
@@ -53,6 +53,8 @@ def _combine(y, h, weights, ks):
 
 def step(func, method, t, y, h):
     """One step of ``method`` from ``(t, y)`` with step ``h`` (``t``, ``h``: ``(W, 1)``)."""
+    if isinstance(method, Constrained):
+        return func.rattle(t, y, h, method.weights)
     if isinstance(method, Partitioned):
         half = y.shape[-1] // 2
         mq = torch.zeros_like(y)

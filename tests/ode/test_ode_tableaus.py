@@ -49,4 +49,4 @@ def test_aliases_and_unknown_names():
     assert get_method("symplectic_euler").name == "semi_implicit_euler"
     with pytest.raises(ValueError, match="method must be one of"):
         get_method("rk45")
-    assert set(METHODS) == {"euler", "midpoint", "rk4", "dopri5", "semi_implicit_euler", "verlet"}
+    assert set(METHODS) == {"euler", "midpoint", "rk4", "dopri5", "semi_implicit_euler", "verlet", "rattle", "rattle4"}

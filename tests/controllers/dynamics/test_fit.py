@@ -107,6 +107,32 @@ def test_l1_loss_and_cosine_schedule(tmp_path):
         fit(HNN(dof=1, hidden=16), t, ys, steps=30, checkpoint=tmp_path / "a.pt", resume=True, **kwargs)
 
 
+def test_adamw_decouples_the_weight_decay(tmp_path):
+    """``optimizer="adamw"`` takes torch's AdamW steps (decay decoupled from the gradient), ``"adam"`` Adam's with the
+    decay as L2; a checkpoint written with one does not resume under the other."""
+    t, ys, dys = _spring_data()
+    kwargs = dict(dys=dys, lr=1e-2, weight_decay=0.1, steps=5, progress=False)
+    runs = {}
+    for name in ("adam", "adamw"):
+        torch.manual_seed(0)
+        runs[name] = MLPField(dof=1, hidden=8)
+        fit(runs[name], t, ys, optimizer=name, checkpoint=tmp_path / f"{name}.pt", **kwargs)
+    torch.manual_seed(0)
+    by_hand = MLPField(dof=1, hidden=8)
+    opt = torch.optim.AdamW(by_hand.parameters(), lr=1e-2, weight_decay=0.1)
+    for _ in range(5):
+        loss = (by_hand(0.0, ys.reshape(-1, 2)) - dys.reshape(-1, 2)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for a, b in zip(runs["adamw"].parameters(), by_hand.parameters()):
+        assert torch.equal(a, b)
+    assert not torch.equal(runs["adam"].net[0].weight, runs["adamw"].net[0].weight)
+    with pytest.raises(ValueError, match=r"other settings: \['optimizer'\]"):
+        fit(MLPField(dof=1, hidden=8), t, ys, optimizer="adam", checkpoint=tmp_path / "adamw.pt", resume=True,
+            **{**kwargs, "steps": 8})
+
+
 def test_non_finite_loss_stops_with_a_message():
     t, ys, dys = _spring_data()
     model = MLPField(dof=1, hidden=8)
@@ -124,6 +150,8 @@ def test_non_finite_loss_stops_with_a_message():
     (dict(batch_size=0), ValueError, "batch_size must be None"),
     (dict(loss="huber"), ValueError, "loss must be one of"),
     (dict(schedule="step"), ValueError, "schedule must be one of"),
+    (dict(optimizer="sgd"), ValueError, "optimizer must be one of"),
+    (dict(weight_decay=-1e-4), ValueError, "weight_decay must be >= 0"),
     (dict(nan=True), ValueError, "ys must be finite"),
     (dict(width=3), ValueError, "state width 3, the model expects 2 \\* dof = 2"),
     (dict(dys_shape=True), ValueError, "dys must have the shape of ys"),

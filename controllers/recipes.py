@@ -28,10 +28,11 @@ RECIPES: dict[str, dict] = {
     # stiff penalty contacts: through the env's own contacts (5 ms RK4 steps, friction smoothing 0.01 m/s) the
     # return's gradient w.r.t. the actions explodes past 4 env steps. Trained on smoother friction (0.1 m/s) with
     # 1.25 ms steps (substeps=8) the median world's norm grows ~7x from 8 to 32 steps and no world strays far
-    # from it; window 16 and a lower actor learning rate, ~600 iterations in 20 minutes on one core. Erratic across
-    # seeds: 918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes (BENCHMARKS.md)
+    # from it; window 16 and a lower actor learning rate, ~600 iterations in 20 minutes on one core. The runs were
+    # erratic (918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes, seeds 0-4) until each world's action gradient
+    # was capped per step at 3x the median world's (world_clip): 1 529, 1 501, 2 718, 2 841, 1 002 (BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=600, window=16, friction_smoothing=0.1, substeps=8,
-                                        actor_lr=5e-4),
+                                        actor_lr=5e-4, world_clip=3.0),
     # Hopper: the same smoother friction at 1 ms steps (substeps=2), the env's training-only soft walls before its
     # termination edges (HopperDynamics.shaping: without them the policy leaned to the edge and fell in MuJoCo), and
     # randomised contacts and limits (halving the contact damping or friction made a policy fall on diffsim).

@@ -108,26 +108,26 @@ def test_chnn_with_random_weights_keeps_its_rods_and_conserves_its_energy():
 def test_chnn_rattle_keeps_the_rods_is_symmetric_and_converges_at_its_order(method, order):
     """RATTLE on a CHNN with random weights: the rods and their rates stay at zero after every step (to the Newton
     solve's precision), a step of -h undoes a step of h (a symmetric method), the energy error stays bounded over a
-    long run, and the error against dopri5 falls as h^order."""
+    long run, and the error against a fine RK4 solve falls as h^order."""
     torch.manual_seed(3)
     model = _chain()
     with torch.no_grad():
         model.log_mass.copy_(torch.tensor([0.3, -0.2], dtype=F64))
         z0 = chain_cartesian(torch.randn(4, 4, dtype=F64), 1.1, 0.8)
-        t = torch.linspace(0, 0.6, 4, dtype=F64)
-        ref = odeint(model, z0, t, method="dopri5", rtol=1e-12, atol=1e-13)[-1]
-        err = {h: float((odeint(model, z0, t, method=method, step_size=h)[-1] - ref).abs().max()) for h in (0.02, 0.01)}
-        rate = math.log2(err[0.02] / err[0.01])
+        t = torch.tensor([0.0, 0.24], dtype=F64)
+        ref = odeint(model, z0, t, method="rk4", step_size=2e-3)[-1]  # error ~1e-11, 1e4 below rattle4's at 0.02
+        err = {h: float((odeint(model, z0, t, method=method, step_size=h)[-1] - ref).abs().max()) for h in (0.04, 0.02)}
+        rate = math.log2(err[0.04] / err[0.02])
         assert order - 0.3 < rate < order + 0.6, err
         one = model.rattle(0.0, z0, 0.05)
         torch.testing.assert_close(model.rattle(0.0, one, -0.05), z0, rtol=0, atol=1e-12)
-        zs = odeint(model, z0, torch.linspace(0, 20, 101, dtype=F64), method=method, step_size=0.05)
+        zs = odeint(model, z0, torch.linspace(0, 10, 51, dtype=F64), method=method, step_size=0.1)
         rods = torch.stack([model.constraints(z) for z in zs])
         energy = torch.stack([model.hamiltonian(z) for z in zs])
     assert float(rods.abs().max()) < 1e-11
     drift = (energy - energy[0]).abs()
     assert float(drift.max()) < 0.05 * float(energy.abs().max())
-    assert float(drift[50:].max()) < 3 * float(drift[:51].max())  # bounded: no secular growth in the second half
+    assert float(drift[25:].max()) < 3 * float(drift[:26].max())  # bounded: no secular growth in the second half
 
 
 def test_training_through_rattle_reaches_every_parameter_and_other_fields_are_refused():

@@ -131,8 +131,9 @@ def test_chnn_rattle_keeps_the_rods_is_symmetric_and_converges_at_its_order(meth
 
 
 def test_training_through_rattle_reaches_every_parameter_and_other_fields_are_refused():
-    """Gradients flow through RATTLE's Newton solve to the potential network and the masses; a field without
-    ``rattle`` (a plain torch field or a Warp field) is refused with the method's name."""
+    """Gradients flow through RATTLE's Newton solve to the potential network and the masses, and match central
+    differences w.r.t. the start and the masses (gradcheck, float64); a field without ``rattle`` (a plain torch field
+    or a Warp field) is refused with the method's name."""
     torch.manual_seed(4)
     model = _chain(hidden=8)
     z0 = chain_cartesian(torch.randn(3, 4, dtype=F64), 1.1, 0.8)
@@ -140,6 +141,18 @@ def test_training_through_rattle_reaches_every_parameter_and_other_fields_are_re
     zs.square().sum().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and bool(p.grad.abs().sum() > 0), name
+    masses, saved = model.log_mass.detach().clone().requires_grad_(True), model.log_mass
+
+    def solve(y0, log_mass):  # the masses as an input, so that gradcheck perturbs them too
+        del model.log_mass
+        model.log_mass = log_mass
+        try:
+            return odeint(model, y0, [0.0, 0.1], method="rattle4")[-1]
+        finally:
+            del model.log_mass
+            model.log_mass = saved
+
+    assert torch.autograd.gradcheck(solve, (z0[:2].clone().requires_grad_(True), masses), atol=1e-7, rtol=1e-6)
     with pytest.raises(TypeError, match="method 'rattle4' steps fields with holonomic constraints"):
         odeint(MLPField(dof=1, hidden=4), torch.zeros(1, 2, dtype=F64), [0.0, 0.1], method="rattle4")
     with pytest.raises(TypeError, match="method 'rattle' steps fields .* WarpVectorField has none"):

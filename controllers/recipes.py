@@ -30,7 +30,8 @@ RECIPES: dict[str, dict] = {
     # 1.25 ms steps (substeps=8) the median world's norm grows ~7x from 8 to 32 steps and no world strays far
     # from it; window 16 and a lower actor learning rate, ~600 iterations in 20 minutes on one core. The runs were
     # erratic (918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes, seeds 0-4) until each world's action gradient
-    # was capped per step at 3x the median world's (world_clip): 1 529, 1 501, 2 718, 2 841, 1 002 (BENCHMARKS.md)
+    # was capped per step at 3x the median world's (world_clip): 1 529, 1 501, 2 718, 2 841, 1 002; SAC and PPO in
+    # MuJoCo, same 20 minutes: 692 and 4 205, 1 707 and 4 212 (seeds 0, 1; BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=600, window=16, friction_smoothing=0.1, substeps=8,
                                         actor_lr=5e-4, world_clip=3.0),
     # Hopper: the same smoother friction at 1 ms steps (substeps=2), the env's training-only soft walls before its

@@ -23,8 +23,8 @@ data, a 30 s one gives far more (the motion is chaotic). Writes ``results.json``
 trained model's checkpoint (``--resume`` continues from them).
 
 ``--optimizer adamw`` decouples the weight decay from the gradient as the authors' AdamW does (the default, Adam with
-the decay as L2, pulls the weights towards zero with a force comparable to the data's gradient once the loss is
-small); ``--chnn-method rattle4`` trains CHNN through a symplectic, rod-keeping integrator (RATTLE composed to fourth
+the decay as L2, normalises the decay with the gradient, so its pull towards zero weights does not shrink as the
+data's gradient does); ``--chnn-method rattle4`` trains CHNN through a symplectic, rod-keeping integrator (RATTLE composed to fourth
 order) instead of RK4.
 """
 from __future__ import annotations

@@ -24,8 +24,8 @@ trained model's checkpoint (``--resume`` continues from them).
 
 ``--optimizer adamw`` decouples the weight decay from the gradient as the authors' AdamW does (the default, Adam with
 the decay as L2, normalises the decay with the gradient, so its pull towards zero weights does not shrink as the
-data's gradient does); ``--chnn-method rattle4`` trains CHNN through a symplectic, rod-keeping integrator (RATTLE composed to fourth
-order) instead of RK4.
+data's gradient does); ``--chnn-method rattle4`` trains CHNN through a symplectic, rod-keeping integrator (RATTLE
+composed to fourth order) instead of RK4.
 """
 from __future__ import annotations
 

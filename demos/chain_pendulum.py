@@ -4,8 +4,9 @@ The protocol of Finzi, Wang and Wilson (NeurIPS 2020), on data from diffsim's ``
 (:func:`~controllers.dynamics.data.chain_pendulum_task`: their masses, lengths and start distribution, 800
 training trajectories each reduced to one 5-sample chunk at dt = 0.03 s). Every model is trained the same way
 through :func:`~controllers.dynamics.fit` on those chunks: its field integrated by RK4 on the sample grid, L1 loss,
-Adam (lr 3e-3, L2 1e-4) with a cosine schedule, minibatches of 200, 8 000 steps (the authors' ``pl_trainer.py``
-defaults, which the README's numbers come from: 2 000 epochs of 4 batches; their older ``train.py`` ran 100).
+AdamW (lr 3e-3, decoupled weight decay 1e-4) with a cosine schedule, minibatches of 200, 8 000 steps (the authors'
+``pl_trainer.py`` defaults, which the README's numbers come from: 2 000 epochs of 4 batches; their older
+``train.py`` ran 100).
 Models (3 x 256 networks):
 
 * ``neural_ode`` -- :class:`~controllers.dynamics.MLPField` on angles and rates (angles fed as cos/sin);
@@ -22,10 +23,10 @@ rollout) and 30 s (1 000 samples, ``train.py``'s). The chaos floor rolls out the
 data, a 30 s one gives far more (the motion is chaotic). Writes ``results.json``, ``rollout_error.png`` and each
 trained model's checkpoint (``--resume`` continues from them).
 
-``--optimizer adamw`` decouples the weight decay from the gradient as the authors' AdamW does (the default, Adam with
-the decay as L2, normalises the decay with the gradient, so its pull towards zero weights does not shrink as the
-data's gradient does); ``--chnn-method rattle4`` trains CHNN through a symplectic, rod-keeping integrator (RATTLE
-composed to fourth order) instead of RK4.
+The weight decay is decoupled from the gradient as in the authors' AdamW; ``--optimizer adam`` adds it to the
+gradient as L2 instead (Adam then normalises the decay with the gradient, so its pull towards zero weights does not
+shrink as the data's gradient does; BENCHMARKS.md's "Adam + L2" rows). ``--chnn-method rattle4`` trains CHNN
+through a symplectic, rod-keeping integrator (RATTLE composed to fourth order) instead of RK4.
 """
 from __future__ import annotations
 
@@ -124,8 +125,8 @@ def main(argv=None):
                         help="RK4 steps per 0.03 s sample interval in training (1: the paper's grid)")
     parser.add_argument("--chnn-method", choices=("rk4", "rattle", "rattle4"), default="rk4",
                         help="integrator CHNN is trained through (rattle, rattle4: symplectic, rods kept exactly)")
-    parser.add_argument("--optimizer", choices=("adam", "adamw"), default="adam",
-                        help="adam: weight decay 1e-4 as L2 in the gradient; adamw: decoupled (the authors' AdamW)")
+    parser.add_argument("--optimizer", choices=("adam", "adamw"), default="adamw",
+                        help="adamw: weight decay 1e-4 decoupled (the authors' AdamW); adam: as L2 in the gradient")
     parser.add_argument("--rollout", type=int, default=1000, help="test rollout length in samples of 0.03 s")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--out", type=Path, default=Path("outputs/chain_pendulum"))

@@ -35,6 +35,7 @@ from controllers.dynamics.data import (
     double_pendulum_energy,
     double_pendulum_test_set,
 )
+from controllers.dynamics.lnn import indefiniteness
 from diffsim.ode import odeint
 
 PAPER = {"lnn": 0.0043, "baseline": 0.0736}
@@ -61,8 +62,9 @@ def _clip_to_recent_median(params, recent: torch.Tensor, factor: float) -> torch
 
 
 def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = True, *, weight_decay: float = 0.0,
-          loss_cap: float | None = None, clip_factor: float | None = None, checkpoint: Path | None = None,
-          resume: bool = False, check_every: int = 100, checkpoint_every: int = 1000) -> list:
+          loss_cap: float | None = None, clip_factor: float | None = None, definite_weight: float | None = None,
+          checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
+          checkpoint_every: int = 1000) -> list:
     """Train ``model`` for ``steps`` Adam steps (one-cycle to ``lr``, ``weight_decay`` as L2) on fresh batches with
     the exact accelerations as targets, on the model's device and dtype; returns the per-step L1 losses.
 
@@ -71,6 +73,9 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     inverse, swamps the whole batch's; the returned losses are the plain L1 of every sample all the same.
     ``clip_factor`` scales a step's gradient down to that factor times the median norm of the previous
     ``CLIP_WINDOW`` steps (a state just inside the cap can still give a gradient hundreds of times the usual).
+    ``definite_weight`` (LNN only) adds that weight times the batch's :func:`~controllers.dynamics.lnn.indefiniteness`
+    of the learned mass matrix ``d2L/dqdot2`` to the objective: a network whose mass matrix starts indefinite over the
+    state space can stay so, since flipping an eigenvalue's sign means crossing states where the matrix is singular.
 
     The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
     stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is
@@ -80,12 +85,17 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     gen = torch.Generator(device=p.device).manual_seed(seed)
     fused = {"fused": True} if p.device.type == "cuda" else {}
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
-    for name, value in (("loss_cap", loss_cap), ("clip_factor", clip_factor)):
+    for name, value in (("loss_cap", loss_cap), ("clip_factor", clip_factor), ("definite_weight", definite_weight)):
         if value is not None and not 0 < value < math.inf:
             raise ValueError(f"{name} must be > 0 or None, got {value!r}")
+    if definite_weight is not None and not hasattr(model, "accelerations_and_mass"):
+        raise ValueError(f"definite_weight needs a model with a learned mass matrix (an LNN), got "
+                         f"{type(model).__name__}")
     config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay,
                   loss_cap=-1.0 if loss_cap is None else float(loss_cap),
                   clip_factor=-1.0 if clip_factor is None else float(clip_factor))
+    if definite_weight is not None:  # (absent from checkpoints written before the option existed)
+        config["definite_weight"] = float(definite_weight)
     start, history = 0, {"loss": [], "grad_norm": [], "seconds": []}
     if resume:
         start, history, _ = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
@@ -100,10 +110,17 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     bar = tqdm(range(start, steps), disable=not progress, desc=type(model).__name__, mininterval=1.0)
     for step in bar:
         y = _batch(batch, gen, p.dtype, p.device)
-        err = (model(0.0, y)[:, 2:] - double_pendulum_accelerations(y)).abs()
+        if definite_weight is None:
+            qddot = model(0.0, y)[:, 2:]
+        else:
+            qddot, mass = model.accelerations_and_mass(*model.split(model.check(y)))
+        err = (qddot - double_pendulum_accelerations(y)).abs()
         loss = err.mean()
+        objective = err.clamp_max(loss_cap).mean() if loss_cap is not None else loss
+        if definite_weight is not None:
+            objective = objective + definite_weight * indefiniteness(mass)
         opt.zero_grad()
-        (err.clamp_max(loss_cap).mean() if loss_cap is not None else loss).backward()
+        objective.backward()
         if clip_factor is not None:
             norm = _clip_to_recent_median(params, recent, clip_factor)
             recent[step % CLIP_WINDOW] = norm.double()
@@ -168,6 +185,8 @@ def main(argv=None):
                         help="rad/s^2: larger errors of one acceleration count as this, without gradient (0: plain L1)")
     parser.add_argument("--clip-factor", type=float, default=2.0,
                         help="clip each step's gradient norm at this factor x the last 100 steps' median (0: off)")
+    parser.add_argument("--definite-weight", type=float, default=0.0,
+                        help="weight of the learned mass matrix's indefiniteness in the LNN's loss (0: off)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN)")
@@ -198,7 +217,8 @@ def main(argv=None):
     for name in args.models:
         steps = args.steps
         options = dict(weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
-                       clip_factor=args.clip_factor or None)
+                       clip_factor=args.clip_factor or None,
+                       definite_weight=(args.definite_weight or None) if name == "lnn" else None)
         if args.time_budget is not None:
             steps = steps_for_budget(makers[name], args.batch, args.time_budget, **options)
             print(f"{name}: {steps} steps fit in {args.time_budget:.0f} s", flush=True)

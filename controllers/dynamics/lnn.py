@@ -103,6 +103,11 @@ class LNN(FieldModel):
 
     def accelerations(self, q: torch.Tensor, qdot: torch.Tensor) -> torch.Tensor:
         """``qddot`` from the Euler-Lagrange equations, shape ``(batch, dof)``."""
+        return self.accelerations_and_mass(q, qdot)[0]
+
+    def accelerations_and_mass(self, q: torch.Tensor, qdot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``qddot`` ``(batch, dof)`` and the learned mass matrix ``d2L/dqdot2`` ``(batch, dof, dof)`` it was solved
+        with (the kinetic prior included), from one pass of derivatives."""
         require_autograd()
         if self._activation_derivatives is not None:
             dL_dq, H_vv, H_vq_qdot = self._derivatives_explicit(q, qdot)
@@ -111,7 +116,7 @@ class LNN(FieldModel):
         else:
             dL_dq, H_vv, H_vq_qdot = vmap(self._derivatives)(q, qdot)  # H_vv: (batch, dof, dof), d2L / dqdot2
         rhs = dL_dq - H_vq_qdot
-        return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1)
+        return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1), H_vv
 
     def forward(self, t, y):
         q, qdot = self.split(self.check(y))
@@ -122,6 +127,22 @@ class LNN(FieldModel):
         q, qdot = self.split(self.check(y))
         dL_dv = vmap(grad(self._single, argnums=1))(q, qdot)
         return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)
+
+
+def indefiniteness(mass: torch.Tensor) -> torch.Tensor:
+    """How far a batch of learned mass matrices ``(batch, dof, dof)`` is from one definite sign, in ``[0, 0.5]``.
+
+    A mechanical Lagrangian's ``d2L/dqdot2`` is positive definite (the kinetic energy); ``-L`` gives the same motion,
+    so a learned one may be definite of either sign -- the sign of the batch's mean trace is taken as the intended
+    one. Per matrix: the eigenvalues of the other sign, summed in magnitude, over the sum of all eigenvalues'
+    magnitudes (0 when definite; scale-free); returned: the batch mean. Eigenvalues only, so its gradient stays
+    finite where two eigenvalues meet.
+    """
+    if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
+        raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+    ev = torch.linalg.eigvalsh(0.5 * (mass + mass.transpose(1, 2)))
+    sign = torch.sign(ev.sum(-1).mean()).detach()
+    return (torch.relu(-sign * ev).sum(-1) / ev.abs().sum(-1).clamp_min(torch.finfo(ev.dtype).tiny)).mean()
 
 
 def _softplus_d1(z):  # torch's softplus (beta 1) is the identity above its threshold 20

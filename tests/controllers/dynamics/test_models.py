@@ -7,6 +7,7 @@ import torch
 
 from controllers.dynamics import CHNN, HNN, LNN, UDE, ControlledHNN, MLPField
 from controllers.dynamics.data import chain_cartesian
+from controllers.dynamics.lnn import indefiniteness
 from diffsim.ode import fields, odeint
 
 F64 = torch.float64
@@ -69,6 +70,36 @@ def test_lnn_accelerations_satisfy_euler_lagrange_and_conserve_energy(prior):
     assert drift[0.02] < 1e-9 * max(1.0, float(E.abs().max()))
     if drift[0.04] > 1e-13:  # above rounding, the drift is RK4's (order 4), not the model's
         assert drift[0.04] / drift[0.02] > 8
+
+
+@pytest.mark.parametrize("prior", [0.0, 0.5])
+def test_lnn_mass_matrix_is_the_lagrangians_velocity_hessian(prior):
+    torch.manual_seed(3)
+    model = LNN(dof=2, hidden=16, layers=2, kinetic_prior=prior)
+    q, qd = torch.randn(4, 2, dtype=F64), torch.randn(4, 2, dtype=F64)
+    qdd, mass = model.accelerations_and_mass(q, qd)
+    torch.testing.assert_close(qdd, model.accelerations(q, qd), rtol=0, atol=0)
+    for i in range(4):
+        hess = torch.autograd.functional.hessian(lambda v: model.lagrangian(q[i:i + 1], v[None])[0], qd[i])
+        torch.testing.assert_close(mass[i], hess, rtol=1e-10, atol=1e-12)
+
+
+def test_indefiniteness_is_zero_for_either_definite_sign_and_scale_free():
+    rot = torch.linalg.qr(torch.randn(6, 3, 3, dtype=F64))[0]
+    pos = rot @ torch.diag_embed(torch.rand(6, 3, dtype=F64) + 0.1) @ rot.transpose(1, 2)
+    assert indefiniteness(pos) == 0 and indefiniteness(-pos) == 0
+    one_flipped = rot @ torch.diag(torch.tensor([-1.0, 2.0, 1.0], dtype=F64)) @ rot.transpose(1, 2)
+    torch.testing.assert_close(indefiniteness(one_flipped), torch.tensor(0.25, dtype=F64))
+    torch.testing.assert_close(indefiniteness(1e-4 * one_flipped), torch.tensor(0.25, dtype=F64))
+    # the batch's mean trace sets the intended sign: five positive-definite, one negative-definite matrix
+    mixed = torch.cat([pos[:5], -pos[5:]])
+    torch.testing.assert_close(indefiniteness(mixed), torch.tensor(1 / 6, dtype=F64))
+    # finite gradients where eigenvalues meet (the identity) and where they have mixed signs
+    x = torch.cat([torch.eye(3, dtype=F64)[None], one_flipped[:1]]).requires_grad_(True)
+    indefiniteness(x).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"mass must have shape \(batch, dof, dof\)"):
+        indefiniteness(torch.eye(2, dtype=F64))
 
 
 def _chain(hidden=32, m1=1.3, m2=0.7, l1=1.1, l2=0.8):

@@ -198,6 +198,16 @@ def _project_onto_rods(z: torch.Tensor, l1: float, l2: float, tol: float = 1e-5,
     raise RuntimeError(f"projection onto the rods did not converge in {iters} Newton steps")
 
 
+def chain_perturbed(y: torch.Tensor, l1: float, l2: float, eps: float = 1e-4,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """The constrained-HNN paper's perturbed start for its chaos floor: angle states ``y`` ``(n, 4)`` mapped to
+    Cartesian positions and velocities, ``eps`` x N(0, 1) added to each of the 8 coordinates, projected back onto
+    the rods and their rates as the paper's ``project_onto_constraints`` does, returned as angle states ``(n, 4)``."""
+    z = chain_cartesian(y, l1, l2)
+    z = z + eps * torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
+    return chain_angles(_project_onto_rods(z, l1, l2))
+
+
 def chain_pendulum_task(n_train: int = 800, n_test: int = 200, chunk: int = 5, seed: int = 0) -> dict:
     """The constrained-HNN paper's data for the 2-link chain pendulum, generated with diffsim's
     ``double_pendulum`` field (dopri5, rtol 1e-10) and this package's own draws.

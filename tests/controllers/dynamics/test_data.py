@@ -8,7 +8,9 @@ from controllers.dynamics.data import (
     LV_SCENARIO1,
     chain_angles,
     chain_cartesian,
+    chain_pendulum_params,
     chain_pendulum_task,
+    chain_perturbed,
     double_pendulum_accelerations,
     double_pendulum_energy,
     double_pendulum_test_set,
@@ -106,3 +108,20 @@ def test_chain_pendulum_task_follows_the_papers_recipe():
     torch.testing.assert_close(back[..., 2:], d["train"][..., 2:])
     with pytest.raises(ValueError, match=r"chunk must be an int in \[2, 100\]"):
         chain_pendulum_task(chunk=1)
+
+
+def test_chain_perturbed_is_isotropic_cartesian_noise_on_the_tangent_space():
+    """The paper's floor perturbation: 8 Cartesian coordinates nudged by eps N(0, 1), projected onto the 4 rod and
+    rate constraints, leaves a Gaussian on the 4-dimensional tangent space: E |dz|^2 = 4 eps^2 (an angle-and-rate
+    perturbation of the same eps gives another size)."""
+    p = chain_pendulum_params()
+    y = torch.randn(2000, 4, generator=torch.Generator().manual_seed(0), dtype=F64)  # the paper's start draw
+    eps = 1e-4
+    moved = chain_perturbed(y, p["l1"], p["l2"], eps, torch.Generator().manual_seed(1))
+    dz = chain_cartesian(moved, p["l1"], p["l2"]) - chain_cartesian(y, p["l1"], p["l2"])
+    assert 0.94 < float(dz.square().sum(-1).mean()) / (4 * eps ** 2) < 1.06  # chi-square, 4 dof: sd of mean 1.6 %
+    again = chain_perturbed(y, p["l1"], p["l2"], eps, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again, moved, rtol=0, atol=0)
+    angle_noise = y + eps * torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=y.dtype)
+    dz_angles = chain_cartesian(angle_noise, p["l1"], p["l2"]) - chain_cartesian(y, p["l1"], p["l2"])
+    assert float(dz_angles.square().sum(-1).mean()) / (4 * eps ** 2) > 1.5

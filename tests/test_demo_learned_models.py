@@ -124,14 +124,14 @@ def _definite_fraction(model, n=512):
 
 
 def test_lnn_definite_weight_makes_the_learned_mass_matrix_definite():
-    """Seed 1 starts with d2L/dqdot2 indefinite almost everywhere and stays so under the plain loss; the
-    indefiniteness term makes it definite everywhere within a few hundred steps."""
+    """This network starts with d2L/dqdot2 definite on a third of the states and, under the plain loss, ends
+    indefinite everywhere; with the indefiniteness term it ends definite everywhere."""
     fractions = []
     for weight in (None, 100.0):
-        torch.manual_seed(1)
-        model = LNN(dof=2, hidden=32, layers=3, periodic=[True, True])
-        assert _definite_fraction(model) < 0.05
-        lnn.train(model, 200, 64, 3e-3, 1, False, loss_cap=100.0, clip_factor=2.0, definite_weight=weight)
+        torch.manual_seed(2)
+        model = LNN(dof=2, hidden=16, layers=3, periodic=[True, True])
+        assert 0.2 < _definite_fraction(model) < 0.5
+        lnn.train(model, 150, 32, 3e-3, 2, False, loss_cap=100.0, clip_factor=2.0, definite_weight=weight)
         fractions.append(_definite_fraction(model))
     assert fractions[0] < 0.05 and fractions[1] == 1.0
     with pytest.raises(ValueError, match="definite_weight needs a model with a learned mass matrix"):

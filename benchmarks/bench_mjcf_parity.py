@@ -39,7 +39,8 @@ def smooth_controls(nu: int, steps: int, dt: float, seed: int) -> np.ndarray:
     return out
 
 
-def run(name: str, seconds: float, substeps: int, controls: str, seed: int) -> dict:
+def run(name: str, seconds: float, substeps: int, controls: str, seed: int,
+        friction_smoothing: float | None = None) -> dict:
     import gymnasium
     import mujoco
 
@@ -56,7 +57,8 @@ def run(name: str, seconds: float, substeps: int, controls: str, seed: int) -> d
         data.ctrl[:] = u[k]
         mujoco.mj_step(mj, data)
         ref[k + 1] = data.qpos
-    model = load_mjcf(path, dtype=torch.float64)
+    model = load_mjcf(path, dtype=torch.float64, **({} if friction_smoothing is None
+                                                    else {"friction_smoothing": friction_smoothing}))
     ctrl = torch.tensor(np.repeat(u, substeps, axis=0), dtype=torch.float64)[None]
     q0, v0 = torch.tensor(mj.qpos0, dtype=torch.float64)[None], torch.zeros(1, mj.nv, dtype=torch.float64)
     qs, vs = rollout(model, q0, v0, ctrl, integrator="rk4", timestep=mj.opt.timestep / substeps)
@@ -75,7 +77,8 @@ def run(name: str, seconds: float, substeps: int, controls: str, seed: int) -> d
     ax.axhline(0.01, color="gray", lw=0.5, ls="--")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("|diffsim - MuJoCo|")
-    ax.set_title(f"{name}, {controls} controls, diffsim RK4 at dt/{substeps}")
+    ax.set_title(f"{name}, {controls} controls, diffsim RK4 at dt/{substeps}, friction smoothing "
+                 f"{model.friction_smoothing:g} m/s")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(OUT / f"{name}_{controls}.png", dpi=120)
@@ -93,14 +96,17 @@ def main() -> None:
     parser.add_argument("--substeps", type=int, default=4)
     parser.add_argument("--controls", choices=("zero", "random"), default="zero")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--friction-smoothing", type=float, default=None,
+                        help="slip speed eps of diffsim's smooth Coulomb friction, m/s (default: the model's, 0.01)")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}; {args.seconds} s, {args.controls} controls, diffsim RK4 "
-          f"at dt/{args.substeps}, float64")
+          f"at dt/{args.substeps}, float64" + (f", friction smoothing {args.friction_smoothing:g} m/s"
+                                                if args.friction_smoothing is not None else ""))
     print("| model | root height MuJoCo / diffsim (m) | height diff (mm) | largest joint angle diff (rad) | "
           "final speed MuJoCo / diffsim | first apart by 5 mm / 0.01 rad (s) |")
     print("|---|---|---|---|---|---|")
     for name in args.models:
-        r = run(name, args.seconds, args.substeps, args.controls, args.seed)
+        r = run(name, args.seconds, args.substeps, args.controls, args.seed, args.friction_smoothing)
         apart = "never" if r["apart"] is None else f"{r['apart']:.2f}"
         print(f"| {name} | {r['height'][0]:.4f} / {r['height'][1]:.4f} | {1e3 * r['height_diff']:.1f} | "
               f"{r['angle_diff']:.4f} | {r['speed'][0]:.2g} / {r['speed'][1]:.2g} | {apart} |", flush=True)

@@ -6,15 +6,20 @@ exact accelerations of the double pendulum (m = l = 1, g = 9.8) as targets, L1 l
 rate. Two changes keep the training from collapsing at the peak learning rate: an acceleration error beyond
 ``--loss-cap`` (100 rad/s^2) counts as the cap, without gradient -- a state where the learned d2L/dqdot2 is nearly
 singular otherwise swamps the batch's gradient -- and each step's gradient is clipped at ``--clip-factor`` (2) times
-the median norm of the last 100 steps. Models: the LNN (``--hidden`` units x 3 softplus layers, angles fed as
-cos/sin; ``--kinetic-prior c`` adds c |qdot|^2 / 2 to its L, see :class:`~controllers.dynamics.lnn.LNN`) and the
-baseline MLP predicting the accelerations directly (``MLPField(second_order=True)``: dq/dt = qdot; same width, ReLU
-as the paper's baseline). Test as the notebook: 40 starts theta ~ U[0, 2 pi), omega ~ U[0, 0.1], t in [0, 100] at
-10 fps, each model's field integrated with RK4 (``--dt``), metric |E(T) - E_true(T)| / 29.4 at the final time
-(29.4 J = the largest potential energy), the truth from diffsim's ``double_pendulum`` field. The paper's numbers:
-0.43 % (LNN), 7.4 % (baseline). Writes ``results.json`` and each model's checkpoint (``--resume`` continues from
-them); at the defaults the LNN trains in ~15 minutes on one CPU core, the baseline in ~3 (``--device cuda``: on a
-GPU).
+the median norm of the last 100 steps. A third keeps a network from settling where it cannot learn the motion: the
+learned mass matrix d2L/dqdot2 must be definite for the accelerations to be right, but a network whose matrix
+starts indefinite over most states can stay so (an eigenvalue changes sign only through states where the matrix is
+singular); ``--definite-weight`` (10) adds that weight times the batch's
+:func:`~controllers.dynamics.lnn.indefiniteness` to the LNN's loss (0: off, the paper's loss).
+
+Models: the LNN (``--hidden`` units x 3 softplus layers, angles fed as cos/sin; ``--kinetic-prior c`` adds
+c |qdot|^2 / 2 to its L, see :class:`~controllers.dynamics.lnn.LNN`) and the baseline MLP predicting the
+accelerations directly (``MLPField(second_order=True)``: dq/dt = qdot; same width, ReLU as the paper's baseline).
+Test as the notebook: 40 starts theta ~ U[0, 2 pi), omega ~ U[0, 0.1], t in [0, 100] at 10 fps, each model's field
+integrated with RK4 (``--dt``), metric |E(T) - E_true(T)| / 29.4 at the final time (29.4 J = the largest potential
+energy), the truth from diffsim's ``double_pendulum`` field. The paper's numbers: 0.43 % (LNN), 7.4 % (baseline).
+Writes ``results.json`` and each model's checkpoint (``--resume`` continues from them); at the defaults the LNN
+trains in ~15-20 minutes on one CPU core, the baseline in ~3 (``--device cuda``: on a GPU).
 """
 from __future__ import annotations
 
@@ -185,7 +190,7 @@ def main(argv=None):
                         help="rad/s^2: larger errors of one acceleration count as this, without gradient (0: plain L1)")
     parser.add_argument("--clip-factor", type=float, default=2.0,
                         help="clip each step's gradient norm at this factor x the last 100 steps' median (0: off)")
-    parser.add_argument("--definite-weight", type=float, default=0.0,
+    parser.add_argument("--definite-weight", type=float, default=10.0,
                         help="weight of the learned mass matrix's indefiniteness in the LNN's loss (0: off)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,

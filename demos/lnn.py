@@ -6,11 +6,11 @@ exact accelerations of the double pendulum (m = l = 1, g = 9.8) as targets, L1 l
 rate. Two changes keep the training from collapsing at the peak learning rate: an acceleration error beyond
 ``--loss-cap`` (100 rad/s^2) counts as the cap, without gradient -- a state where the learned d2L/dqdot2 is nearly
 singular otherwise swamps the batch's gradient -- and each step's gradient is clipped at ``--clip-factor`` (2) times
-the median norm of the last 100 steps. A third keeps a network from settling where it cannot learn the motion: the
-learned mass matrix d2L/dqdot2 must be definite for the accelerations to be right, but a network whose matrix
-starts indefinite over most states can stay so (an eigenvalue changes sign only through states where the matrix is
-singular); ``--definite-weight`` (10) adds that weight times the batch's
-:func:`~controllers.dynamics.lnn.indefiniteness` to the LNN's loss (0: off, the paper's loss).
+the median norm of the last 100 steps. ``--definite-weight w`` (off by default) adds ``w`` times the batch's
+:func:`~controllers.dynamics.lnn.indefiniteness` of the learned mass matrix d2L/dqdot2 (``--definite-margin``: the
+share of the eigenvalues' magnitude each must reach) to the LNN's loss: the matrix must be definite for the
+accelerations to be right, but a network whose matrix starts indefinite over most states can stay so (an eigenvalue
+changes sign only through states where the matrix is singular); BENCHMARKS.md has what it did.
 
 Models: the LNN (``--hidden`` units x 3 softplus layers, angles fed as cos/sin; ``--kinetic-prior c`` adds
 c |qdot|^2 / 2 to its L, see :class:`~controllers.dynamics.lnn.LNN`) and the baseline MLP predicting the
@@ -68,7 +68,7 @@ def _clip_to_recent_median(params, recent: torch.Tensor, factor: float) -> torch
 
 def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = True, *, weight_decay: float = 0.0,
           loss_cap: float | None = None, clip_factor: float | None = None, definite_weight: float | None = None,
-          checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
+          definite_margin: float = 0.0, checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
           checkpoint_every: int = 1000) -> list:
     """Train ``model`` for ``steps`` Adam steps (one-cycle to ``lr``, ``weight_decay`` as L2) on fresh batches with
     the exact accelerations as targets, on the model's device and dtype; returns the per-step L1 losses.
@@ -79,8 +79,9 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     ``clip_factor`` scales a step's gradient down to that factor times the median norm of the previous
     ``CLIP_WINDOW`` steps (a state just inside the cap can still give a gradient hundreds of times the usual).
     ``definite_weight`` (LNN only) adds that weight times the batch's :func:`~controllers.dynamics.lnn.indefiniteness`
-    of the learned mass matrix ``d2L/dqdot2`` to the objective: a network whose mass matrix starts indefinite over the
-    state space can stay so, since flipping an eigenvalue's sign means crossing states where the matrix is singular.
+    of the learned mass matrix ``d2L/dqdot2`` (with ``definite_margin``) to the objective: a network whose mass matrix
+    starts indefinite over the state space can stay so, since flipping an eigenvalue's sign means crossing states
+    where the matrix is singular.
 
     The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
     stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is
@@ -101,6 +102,8 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
                   clip_factor=-1.0 if clip_factor is None else float(clip_factor))
     if definite_weight is not None:  # (absent from checkpoints written before the option existed)
         config["definite_weight"] = float(definite_weight)
+        if definite_margin:
+            config["definite_margin"] = float(definite_margin)
     start, history = 0, {"loss": [], "grad_norm": [], "seconds": []}
     if resume:
         start, history, _ = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
@@ -123,7 +126,7 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
         loss = err.mean()
         objective = err.clamp_max(loss_cap).mean() if loss_cap is not None else loss
         if definite_weight is not None:
-            objective = objective + definite_weight * indefiniteness(mass)
+            objective = objective + definite_weight * indefiniteness(mass, definite_margin)
         opt.zero_grad()
         objective.backward()
         if clip_factor is not None:
@@ -190,8 +193,10 @@ def main(argv=None):
                         help="rad/s^2: larger errors of one acceleration count as this, without gradient (0: plain L1)")
     parser.add_argument("--clip-factor", type=float, default=2.0,
                         help="clip each step's gradient norm at this factor x the last 100 steps' median (0: off)")
-    parser.add_argument("--definite-weight", type=float, default=10.0,
+    parser.add_argument("--definite-weight", type=float, default=0.0,
                         help="weight of the learned mass matrix's indefiniteness in the LNN's loss (0: off)")
+    parser.add_argument("--definite-margin", type=float, default=0.0,
+                        help="share of the eigenvalues' magnitude each must reach (indefiniteness's margin)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN)")
@@ -223,7 +228,8 @@ def main(argv=None):
         steps = args.steps
         options = dict(weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
                        clip_factor=args.clip_factor or None,
-                       definite_weight=(args.definite_weight or None) if name == "lnn" else None)
+                       definite_weight=(args.definite_weight or None) if name == "lnn" else None,
+                       definite_margin=args.definite_margin)
         if args.time_budget is not None:
             steps = steps_for_budget(makers[name], args.batch, args.time_budget, **options)
             print(f"{name}: {steps} steps fit in {args.time_budget:.0f} s", flush=True)

@@ -129,20 +129,25 @@ class LNN(FieldModel):
         return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)
 
 
-def indefiniteness(mass: torch.Tensor) -> torch.Tensor:
-    """How far a batch of learned mass matrices ``(batch, dof, dof)`` is from one definite sign, in ``[0, 0.5]``.
+def indefiniteness(mass: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
+    """How far a batch of learned mass matrices ``(batch, dof, dof)`` is from one definite sign (0 when it is).
 
     A mechanical Lagrangian's ``d2L/dqdot2`` is positive definite (the kinetic energy); ``-L`` gives the same motion,
     so a learned one may be definite of either sign -- the sign of the batch's mean trace is taken as the intended
-    one. Per matrix: the eigenvalues of the other sign, summed in magnitude, over the sum of all eigenvalues'
-    magnitudes (0 when definite; scale-free); returned: the batch mean. Eigenvalues only, so its gradient stays
-    finite where two eigenvalues meet.
+    one. Per matrix, with its eigenvalues ``lambda_i`` times that sign divided by the sum of their magnitudes
+    (``r_i`` in ``[-1, 1]``, scale-free): ``sum_i relu(margin - r_i)``; returned: the batch mean. ``margin = 0``
+    counts only eigenvalues of the wrong sign, so a matrix with an eigenvalue at zero (singular) costs nothing;
+    ``margin > 0`` (in ``[0, 1 / dof)``) also asks each eigenvalue to be at least that share of the sum. Eigenvalues
+    only, so the gradient stays finite where two eigenvalues meet.
     """
     if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
         raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+    if not 0 <= margin < 1 / mass.shape[-1]:
+        raise ValueError(f"margin must be in [0, 1 / dof) = [0, {1 / mass.shape[-1]:.3g}), got {margin!r}")
     ev = torch.linalg.eigvalsh(0.5 * (mass + mass.transpose(1, 2)))
     sign = torch.sign(ev.sum(-1).mean()).detach()
-    return (torch.relu(-sign * ev).sum(-1) / ev.abs().sum(-1).clamp_min(torch.finfo(ev.dtype).tiny)).mean()
+    share = sign * ev / ev.abs().sum(-1, keepdim=True).clamp_min(torch.finfo(ev.dtype).tiny)
+    return torch.relu(margin - share).sum(-1).mean()
 
 
 def _softplus_d1(z):  # torch's softplus (beta 1) is the identity above its threshold 20

@@ -100,6 +100,13 @@ def test_indefiniteness_is_zero_for_either_definite_sign_and_scale_free():
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match=r"mass must have shape \(batch, dof, dof\)"):
         indefiniteness(torch.eye(2, dtype=F64))
+    # a singular matrix costs nothing without a margin; with one, each eigenvalue below its share of the sum counts
+    singular = torch.diag(torch.tensor([1.0, 0.0], dtype=F64))[None]
+    assert indefiniteness(singular) == 0
+    torch.testing.assert_close(indefiniteness(singular, margin=0.1), torch.tensor(0.1, dtype=F64))
+    assert indefiniteness(torch.eye(2, dtype=F64)[None], margin=0.1) == 0
+    with pytest.raises(ValueError, match=r"margin must be in \[0, 1 / dof\) = \[0, 0.5\)"):
+        indefiniteness(singular, margin=0.5)
 
 
 def _chain(hidden=32, m1=1.3, m2=0.7, l1=1.1, l2=0.8):

@@ -97,6 +97,8 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     if definite_weight is not None and not hasattr(model, "accelerations_and_mass"):
         raise ValueError(f"definite_weight needs a model with a learned mass matrix (an LNN), got "
                          f"{type(model).__name__}")
+    if not 0 <= definite_margin < 1 / model.dof:
+        raise ValueError(f"definite_margin must be in [0, 1 / dof) = [0, {1 / model.dof:.3g}), got {definite_margin!r}")
     config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay,
                   loss_cap=-1.0 if loss_cap is None else float(loss_cap),
                   clip_factor=-1.0 if clip_factor is None else float(clip_factor))

@@ -138,3 +138,5 @@ def test_lnn_definite_weight_makes_the_learned_mass_matrix_definite():
         lnn.train(MLPField(dof=2, hidden=8), 1, 4, 1e-3, 0, False, definite_weight=1.0)
     with pytest.raises(ValueError, match="definite_weight must be > 0 or None"):
         lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, definite_weight=-1.0)
+    with pytest.raises(ValueError, match=r"definite_margin must be in \[0, 1 / dof\) = \[0, 0.5\)"):
+        lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, definite_weight=1.0, definite_margin=0.5)

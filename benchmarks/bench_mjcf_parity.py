@@ -39,8 +39,7 @@ def smooth_controls(nu: int, steps: int, dt: float, seed: int) -> np.ndarray:
     return out
 
 
-def run(name: str, seconds: float, substeps: int, controls: str, seed: int,
-        friction_smoothing: float | None = None) -> dict:
+def run(name: str, seconds: float, substeps: int, controls: str, seed: int, friction_smoothing: float) -> dict:
     import gymnasium
     import mujoco
 
@@ -57,8 +56,7 @@ def run(name: str, seconds: float, substeps: int, controls: str, seed: int,
         data.ctrl[:] = u[k]
         mujoco.mj_step(mj, data)
         ref[k + 1] = data.qpos
-    model = load_mjcf(path, dtype=torch.float64, **({} if friction_smoothing is None
-                                                    else {"friction_smoothing": friction_smoothing}))
+    model = load_mjcf(path, dtype=torch.float64, friction_smoothing=friction_smoothing)
     ctrl = torch.tensor(np.repeat(u, substeps, axis=0), dtype=torch.float64)[None]
     q0, v0 = torch.tensor(mj.qpos0, dtype=torch.float64)[None], torch.zeros(1, mj.nv, dtype=torch.float64)
     qs, vs = rollout(model, q0, v0, ctrl, integrator="rk4", timestep=mj.opt.timestep / substeps)
@@ -96,12 +94,13 @@ def main() -> None:
     parser.add_argument("--substeps", type=int, default=4)
     parser.add_argument("--controls", choices=("zero", "random"), default="zero")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--friction-smoothing", type=float, default=None,
-                        help="slip speed eps of diffsim's smooth Coulomb friction, m/s (default: the model's, 0.01)")
+    from diffsim.rigid.model import FRICTION_SMOOTHING
+
+    parser.add_argument("--friction-smoothing", type=float, default=FRICTION_SMOOTHING,
+                        help="slip speed eps of diffsim's smooth Coulomb friction, m/s")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}; {args.seconds} s, {args.controls} controls, diffsim RK4 "
-          f"at dt/{args.substeps}, float64" + (f", friction smoothing {args.friction_smoothing:g} m/s"
-                                                if args.friction_smoothing is not None else ""))
+          f"at dt/{args.substeps}, float64, friction smoothing {args.friction_smoothing:g} m/s")
     print("| model | root height MuJoCo / diffsim (m) | height diff (mm) | largest joint angle diff (rad) | "
           "final speed MuJoCo / diffsim | first apart by 5 mm / 0.01 rad (s) |")
     print("|---|---|---|---|---|---|")

@@ -40,7 +40,7 @@ from controllers.dynamics.data import (
     double_pendulum_energy,
     double_pendulum_test_set,
 )
-from controllers.dynamics.lnn import indefiniteness
+from controllers.dynamics.lnn import check_margin, indefiniteness
 from diffsim.ode import odeint
 
 PAPER = {"lnn": 0.0043, "baseline": 0.0736}
@@ -97,8 +97,7 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     if definite_weight is not None and not hasattr(model, "accelerations_and_mass"):
         raise ValueError(f"definite_weight needs a model with a learned mass matrix (an LNN), got "
                          f"{type(model).__name__}")
-    if not 0 <= definite_margin < 1 / model.dof:
-        raise ValueError(f"definite_margin must be in [0, 1 / dof) = [0, {1 / model.dof:.3g}), got {definite_margin!r}")
+    check_margin(definite_margin, model.dof, "definite_margin")
     config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay,
                   loss_cap=-1.0 if loss_cap is None else float(loss_cap),
                   clip_factor=-1.0 if clip_factor is None else float(clip_factor))

@@ -129,6 +129,13 @@ class LNN(FieldModel):
         return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)
 
 
+def check_margin(margin: float, dof: int, name: str = "margin") -> None:
+    """Refuse an :func:`indefiniteness` margin outside ``[0, 1 / dof)`` (no ``dof`` shares can each exceed 1 / dof),
+    naming the argument ``name``."""
+    if not 0 <= margin < 1 / dof:
+        raise ValueError(f"{name} must be in [0, 1 / dof) = [0, {1 / dof:.3g}), got {margin!r}")
+
+
 def indefiniteness(mass: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
     """How far a batch of learned mass matrices ``(batch, dof, dof)`` is from one definite sign (0 when it is).
 
@@ -142,8 +149,7 @@ def indefiniteness(mass: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
     """
     if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
         raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
-    if not 0 <= margin < 1 / mass.shape[-1]:
-        raise ValueError(f"margin must be in [0, 1 / dof) = [0, {1 / mass.shape[-1]:.3g}), got {margin!r}")
+    check_margin(margin, mass.shape[-1])
     ev = torch.linalg.eigvalsh(0.5 * (mass + mass.transpose(1, 2)))
     sign = torch.sign(ev.sum(-1).mean()).detach()
     share = sign * ev / ev.abs().sum(-1, keepdim=True).clamp_min(torch.finfo(ev.dtype).tiny)

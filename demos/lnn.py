@@ -40,7 +40,7 @@ from controllers.dynamics.data import (
     double_pendulum_energy,
     double_pendulum_test_set,
 )
-from controllers.dynamics.lnn import check_margin, indefiniteness
+from controllers.dynamics.lnn import check_margin, indefiniteness, inverse_dynamics_error, solve_euler_lagrange
 from diffsim.ode import odeint
 
 PAPER = {"lnn": 0.0043, "baseline": 0.0736}
@@ -68,7 +68,8 @@ def _clip_to_recent_median(params, recent: torch.Tensor, factor: float) -> torch
 
 def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = True, *, weight_decay: float = 0.0,
           loss_cap: float | None = None, clip_factor: float | None = None, definite_weight: float | None = None,
-          definite_margin: float = 0.0, checkpoint: Path | None = None, resume: bool = False, check_every: int = 100,
+          definite_margin: float = 0.0, inverse_weight: float | None = None, checkpoint: Path | None = None,
+          resume: bool = False, check_every: int = 100,
           checkpoint_every: int = 1000) -> list:
     """Train ``model`` for ``steps`` Adam steps (one-cycle to ``lr``, ``weight_decay`` as L2) on fresh batches with
     the exact accelerations as targets, on the model's device and dtype; returns the per-step L1 losses.
@@ -81,7 +82,9 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     ``definite_weight`` (LNN only) adds that weight times the batch's :func:`~controllers.dynamics.lnn.indefiniteness`
     of the learned mass matrix ``d2L/dqdot2`` (with ``definite_margin``) to the objective: a network whose mass matrix
     starts indefinite over the state space can stay so, since flipping an eigenvalue's sign means crossing states
-    where the matrix is singular.
+    where the matrix is singular. ``inverse_weight`` (LNN only) adds that weight times the batch's mean
+    :func:`~controllers.dynamics.lnn.inverse_dynamics_error` of the exact accelerations (Deep Lagrangian Networks'
+    inverse-dynamics loss: no inverse of the learned mass matrix, so a gradient also where it is singular).
 
     The losses stay on the device between checks: every ``check_every`` steps (and at the end) a non-finite loss
     stops the run with ``FloatingPointError`` naming its step and the last checkpoint; ``checkpoint`` (if given) is
@@ -91,12 +94,13 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     gen = torch.Generator(device=p.device).manual_seed(seed)
     fused = {"fused": True} if p.device.type == "cuda" else {}
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, **fused)
-    for name, value in (("loss_cap", loss_cap), ("clip_factor", clip_factor), ("definite_weight", definite_weight)):
+    for name, value in (("loss_cap", loss_cap), ("clip_factor", clip_factor), ("definite_weight", definite_weight),
+                        ("inverse_weight", inverse_weight)):
         if value is not None and not 0 < value < math.inf:
             raise ValueError(f"{name} must be > 0 or None, got {value!r}")
-    if definite_weight is not None and not hasattr(model, "accelerations_and_mass"):
-        raise ValueError(f"definite_weight needs a model with a learned mass matrix (an LNN), got "
-                         f"{type(model).__name__}")
+        needs_mass = name in ("definite_weight", "inverse_weight")
+        if value is not None and needs_mass and not hasattr(model, "euler_lagrange"):
+            raise ValueError(f"{name} needs a model with a learned mass matrix (an LNN), got {type(model).__name__}")
     check_margin(definite_margin, model.dof, "definite_margin")
     config = dict(steps=steps, batch=batch, lr=lr, seed=seed, weight_decay=weight_decay,
                   loss_cap=-1.0 if loss_cap is None else float(loss_cap),
@@ -105,6 +109,10 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
         config["definite_weight"] = float(definite_weight)
         if definite_margin:
             config["definite_margin"] = float(definite_margin)
+    if inverse_weight is not None:
+        config["inverse_weight"] = float(inverse_weight)
+    if getattr(model, "kinetic_prior", 0.0):  # a resumed run must keep the model's prior
+        config["kinetic_prior"] = float(model.kinetic_prior)
     start, history = 0, {"loss": [], "grad_norm": [], "seconds": []}
     if resume:
         start, history, _ = fit_checkpoint.restore(checkpoint, config, model, opt, gen)
@@ -119,15 +127,19 @@ def train(model, steps: int, batch: int, lr: float, seed: int, progress: bool = 
     bar = tqdm(range(start, steps), disable=not progress, desc=type(model).__name__, mininterval=1.0)
     for step in bar:
         y = _batch(batch, gen, p.dtype, p.device)
-        if definite_weight is None:
+        target = double_pendulum_accelerations(y)
+        if definite_weight is None and inverse_weight is None:
             qddot = model(0.0, y)[:, 2:]
         else:
-            qddot, mass = model.accelerations_and_mass(*model.split(model.check(y)))
-        err = (qddot - double_pendulum_accelerations(y)).abs()
+            mass, rhs = model.euler_lagrange(*model.split(model.check(y)))
+            qddot = solve_euler_lagrange(mass, rhs)
+        err = (qddot - target).abs()
         loss = err.mean()
         objective = err.clamp_max(loss_cap).mean() if loss_cap is not None else loss
         if definite_weight is not None:
             objective = objective + definite_weight * indefiniteness(mass, definite_margin)
+        if inverse_weight is not None:
+            objective = objective + inverse_weight * inverse_dynamics_error(mass, rhs, target).abs().mean()
         opt.zero_grad()
         objective.backward()
         if clip_factor is not None:
@@ -198,6 +210,9 @@ def main(argv=None):
                         help="weight of the learned mass matrix's indefiniteness in the LNN's loss (0: off)")
     parser.add_argument("--definite-margin", type=float, default=0.0,
                         help="share of the eigenvalues' magnitude each must reach (indefiniteness's margin)")
+    parser.add_argument("--inverse-weight", type=float, default=0.0,
+                        help="weight of the inverse-dynamics error (Deep Lagrangian Networks') in the LNN's loss "
+                             "(0: off)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN)")
@@ -230,7 +245,8 @@ def main(argv=None):
         options = dict(weight_decay=args.weight_decay, loss_cap=args.loss_cap or None,
                        clip_factor=args.clip_factor or None,
                        definite_weight=(args.definite_weight or None) if name == "lnn" else None,
-                       definite_margin=args.definite_margin)
+                       definite_margin=args.definite_margin,
+                       inverse_weight=(args.inverse_weight or None) if name == "lnn" else None)
         if args.time_budget is not None:
             steps = steps_for_budget(makers[name], args.batch, args.time_budget, **options)
             print(f"{name}: {steps} steps fit in {args.time_budget:.0f} s", flush=True)

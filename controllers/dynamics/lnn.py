@@ -108,6 +108,12 @@ class LNN(FieldModel):
     def accelerations_and_mass(self, q: torch.Tensor, qdot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``qddot`` ``(batch, dof)`` and the learned mass matrix ``d2L/dqdot2`` ``(batch, dof, dof)`` it was solved
         with (the kinetic prior included), from one pass of derivatives."""
+        mass, rhs = self.euler_lagrange(q, qdot)
+        return solve_euler_lagrange(mass, rhs), mass
+
+    def euler_lagrange(self, q: torch.Tensor, qdot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Euler-Lagrange equations as ``mass @ qddot = rhs``: ``mass = d2L/dqdot2`` ``(batch, dof, dof)`` (the
+        kinetic prior included) and ``rhs = dL/dq - (d2L/dqdot dq) qdot`` ``(batch, dof)``."""
         require_autograd()
         if self._activation_derivatives is not None:
             dL_dq, H_vv, H_vq_qdot = self._derivatives_explicit(q, qdot)
@@ -115,8 +121,7 @@ class LNN(FieldModel):
                 H_vv = H_vv + self.kinetic_prior * torch.eye(self.dof, dtype=q.dtype, device=q.device)
         else:
             dL_dq, H_vv, H_vq_qdot = vmap(self._derivatives)(q, qdot)  # H_vv: (batch, dof, dof), d2L / dqdot2
-        rhs = dL_dq - H_vq_qdot
-        return (torch.linalg.pinv(H_vv) @ rhs.unsqueeze(-1)).squeeze(-1), H_vv
+        return H_vv, dL_dq - H_vq_qdot
 
     def forward(self, t, y):
         q, qdot = self.split(self.check(y))
@@ -154,6 +159,33 @@ def indefiniteness(mass: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
     sign = torch.sign(ev.sum(-1).mean()).detach()
     share = sign * ev / ev.abs().sum(-1, keepdim=True).clamp_min(torch.finfo(ev.dtype).tiny)
     return torch.relu(margin - share).sum(-1).mean()
+
+
+def solve_euler_lagrange(mass: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """``qddot = mass^+ rhs`` ``(batch, dof)`` for :meth:`LNN.euler_lagrange`'s terms (a pseudo-inverse, as the
+    paper)."""
+    return (torch.linalg.pinv(mass) @ rhs.unsqueeze(-1)).squeeze(-1)
+
+
+def inverse_dynamics_error(mass: torch.Tensor, rhs: torch.Tensor, qddot: torch.Tensor) -> torch.Tensor:
+    """How far accelerations ``qddot`` ``(batch, dof)`` are from satisfying learned Euler-Lagrange equations
+    ``mass @ qddot = rhs`` (:meth:`LNN.euler_lagrange`), in units of acceleration: the residual
+    ``mass @ qddot - rhs`` divided by the batch's mean ``|trace(mass)| / dof``; shape ``(batch, dof)``.
+
+    The inverse-dynamics error of Deep Lagrangian Networks (Lutter et al., 2019): it needs no inverse of the learned
+    mass matrix, so it stays finite and keeps its gradient where that matrix is singular -- the states a network must
+    cross to turn an indefinite mass matrix definite, where the forward error ``qddot_learned - qddot`` blows up.
+    Dividing by the matrix's scale makes it the same for ``L`` and ``c L`` (the same motion for any ``c != 0``; the
+    sign follows ``c``'s) and zero exactly where ``qddot`` solves the learned equations.
+    """
+    if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
+        raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+    if rhs.shape != mass.shape[:2] or qddot.shape != rhs.shape:
+        raise ValueError(f"rhs and qddot must have shape {tuple(mass.shape[:2])}, got {tuple(rhs.shape)} and "
+                         f"{tuple(qddot.shape)}")
+    dof = mass.shape[-1]
+    scale = (torch.diagonal(mass, dim1=-2, dim2=-1).sum(-1).abs().mean() / dof).clamp_min(torch.finfo(mass.dtype).tiny)
+    return ((mass @ qddot.unsqueeze(-1)).squeeze(-1) - rhs) / scale
 
 
 def _softplus_d1(z):  # torch's softplus (beta 1) is the identity above its threshold 20

@@ -7,7 +7,7 @@ import torch
 
 from controllers.dynamics import CHNN, HNN, LNN, UDE, ControlledHNN, MLPField
 from controllers.dynamics.data import chain_cartesian
-from controllers.dynamics.lnn import indefiniteness
+from controllers.dynamics.lnn import indefiniteness, inverse_dynamics_error, solve_euler_lagrange
 from diffsim.ode import fields, odeint
 
 F64 = torch.float64
@@ -107,6 +107,34 @@ def test_indefiniteness_is_zero_for_either_definite_sign_and_scale_free():
     assert indefiniteness(torch.eye(2, dtype=F64)[None], margin=0.1) == 0
     with pytest.raises(ValueError, match=r"margin must be in \[0, 1 / dof\) = \[0, 0.5\)"):
         indefiniteness(singular, margin=0.5)
+
+
+def test_inverse_dynamics_error_vanishes_on_the_learned_motion_and_is_scale_free():
+    torch.manual_seed(3)
+    model = LNN(dof=2, hidden=32, periodic=[True, True]).double()
+    y = torch.randn(64, 4, dtype=F64)
+    q, qdot = model.split(y)
+    mass, rhs = model.euler_lagrange(q, qdot)
+    qddot, mass_too = model.accelerations_and_mass(q, qdot)
+    torch.testing.assert_close(mass, mass_too)
+    torch.testing.assert_close(solve_euler_lagrange(mass, rhs), qddot)
+    assert inverse_dynamics_error(mass, rhs, qddot).abs().max() < 1e-9 * qddot.abs().max()
+    other = qddot + torch.randn_like(qddot)
+    err = inverse_dynamics_error(mass, rhs, other)
+    # exact: the residual mass (other - qddot) over the batch's mean |trace| / dof
+    scale = torch.diagonal(mass, dim1=-2, dim2=-1).sum(-1).abs().mean() / 2
+    torch.testing.assert_close(err, (mass @ (other - qddot).unsqueeze(-1)).squeeze(-1) / scale)
+    with torch.no_grad():  # L -> -3 L: the same motion, the same error up to L's sign
+        model.net[-1].weight.mul_(-3.0)
+    torch.testing.assert_close(inverse_dynamics_error(*model.euler_lagrange(q, qdot), other), -err)
+    # finite, with a gradient, where the learned matrix is singular
+    singular = torch.diag(torch.tensor([1.0, 0.0], dtype=F64)).expand(3, 2, 2).clone().requires_grad_(True)
+    inverse_dynamics_error(singular, torch.ones(3, 2, dtype=F64), torch.ones(3, 2, dtype=F64)).abs().sum().backward()
+    assert torch.isfinite(singular.grad).all() and singular.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"mass must have shape \(batch, dof, dof\)"):
+        inverse_dynamics_error(torch.eye(2, dtype=F64), rhs, qddot)
+    with pytest.raises(ValueError, match=r"rhs and qddot must have shape \(64, 2\)"):
+        inverse_dynamics_error(mass, rhs, qddot[:, :1])
 
 
 def _chain(hidden=32, m1=1.3, m2=0.7, l1=1.1, l2=0.8):

@@ -1,8 +1,13 @@
-"""Kernels give the same numbers compiled without optimisation (``wp.config.optimization_level = 0``).
+"""Kernels give the same numbers at Warp's default optimisation level (-O2 on CPU, what users run) as at -O0.
 
-clang -O2 may fold undefined behaviour in generated code into the intended result (Warp 1.19 leaves a module-level
-constant first used inside a branch uninitialised on the other path); -O0 does not. Each case runs in a fresh
-process with an empty kernel cache at -O0 and must match this process's (default -O2) numbers.
+The two levels differ where generated code has undefined behaviour (Warp 1.19 left a module-level constant first
+used inside a branch uninitialised on the other path; -O2 folded it into the intended value, -O0 did not) and where
+the rigid-body modules' fast-math flags let the compiler round a forward kernel and the forward replayed in its
+adjoint differently (gradcheck's reentrancy check: two backward passes must agree to the bit). Each case runs here
+and in a fresh process with an empty kernel cache at the other level: every Warp module at -O0
+(``wp.config.optimization_level``) for the ODE case; for the rigid-body case the rigid modules' level
+(``DIFFSIM_RIGID_OPTIMIZATION_LEVEL``), which the suite sets to 0 (conftest.py), so that there the fresh process
+compiles them at the default level.
 """
 import json
 import os
@@ -12,7 +17,9 @@ from pathlib import Path
 
 import torch
 
-# one case, run here (default -O2) and in a fresh process at -O0; it leaves its numbers in ``result``
+from diffsim.runtime import RIGID_OPTIMIZATION_LEVEL_ENV, rigid_optimization_level
+
+# each case leaves its numbers in ``result``
 DOPRI5 = """
 import torch
 from diffsim.ode import fields, odeint
@@ -23,20 +30,67 @@ ys, st = odeint(fields.van_der_pol(torch.tensor([[0.7], [3.0]], dtype=torch.floa
 result = dict(ys=ys.tolist(), n_steps=st["n_steps"].tolist())
 """
 
+# a contact scene through the generated code and a chain through the loops: states and gradients of a rollout,
+# and gradcheck (with its reentrancy check) of a short one
+RIGID = """
+import torch
+from diffsim.rigid import builtin_model, load_mjcf, rollout
+from diffsim.rigid.state import default_state
+F64 = torch.float64
+result = {}
+for name, structure in (("ball_and_box", "generated"), ("acrobot", "loops")):
+    model = load_mjcf(builtin_model(name), num_worlds=2, dtype=F64, structure=structure)
+    g = torch.Generator().manual_seed(0)
+    q0 = default_state(model).qpos
+    if name == "ball_and_box":  # both 1 cm above the ground, sliding into it
+        q0[:, [2, 9]] = 0.11
+    q0.requires_grad_(True)
+    v0 = (0.3 * torch.randn(2, model.nv, dtype=F64, generator=g)).requires_grad_(True)
+    ctrl = (0.3 * torch.randn(2, 300, model.nu, dtype=F64, generator=g)).requires_grad_(True)
+    qs, vs = rollout(model, q0, v0, ctrl)
+    grads = torch.autograd.grad(qs[:, -1].square().sum() + vs[:, -1].sum(), (q0, v0, ctrl), materialize_grads=True)
+    short = lambda q, v: rollout(model, q, v, ctrl[:, :4].detach())
+    ok = torch.autograd.gradcheck(short, (qs[:, -1].detach().clone().requires_grad_(True),
+                                          vs[:, -1].detach().clone().requires_grad_(True)), eps=1e-6, atol=1e-6,
+                                  rtol=1e-5)
+    result[name] = dict(qs=qs.tolist(), vs=vs.tolist(), gradcheck=bool(ok), grads=[g_.tolist() for g_ in grads])
+"""
 
-def _at_O0(case: str, cache: Path) -> dict:
-    code = f"import warp as wp\nwp.config.optimization_level = 0\n{case}\nimport json\nprint(json.dumps(result))"
+
+def _elsewhere(case: str, cache: Path, prelude: str = "", **env) -> dict:
+    """Run ``prelude`` then ``case`` in a fresh process with an empty kernel cache and ``env`` added."""
+    code = f"{prelude}\n{case}\nimport json\nprint(json.dumps(result))"
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
-                         env=dict(os.environ, WARP_CACHE_PATH=str(cache)), text=True, timeout=600)
+                         env=dict(os.environ, WARP_CACHE_PATH=str(cache), **env), text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _here(case: str) -> dict:
+    scope = {}
+    exec(case, scope)
+    return scope["result"]
+
+
+def _close(a, b, tol):
+    torch.testing.assert_close(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64),
+                               rtol=tol, atol=tol)
+
+
 def test_dopri5_step_control_is_the_same_at_O0(tmp_path):
-    got = _at_O0(DOPRI5, tmp_path / "warp")
-    here = {}
-    exec(DOPRI5, here)
-    ref = here["result"]
+    got = _elsewhere(DOPRI5, tmp_path / "warp", "import warp as wp\nwp.config.optimization_level = 0")
+    ref = _here(DOPRI5)
     assert got["n_steps"] == ref["n_steps"]
-    ys, ys_ref = (torch.tensor(r["ys"], dtype=torch.float64) for r in (got, ref))
-    torch.testing.assert_close(ys, ys_ref, rtol=1e-12, atol=1e-12)
+    _close(got["ys"], ref["ys"], 1e-12)
+
+
+def test_rigid_rollouts_and_gradients_are_the_same_at_both_levels(tmp_path):
+    other = "" if rigid_optimization_level() == 0 else "0"  # "": Warp's default
+    got = _elsewhere(RIGID, tmp_path / "warp", **{RIGID_OPTIMIZATION_LEVEL_ENV: other})
+    ref = _here(RIGID)
+    for name in ("ball_and_box", "acrobot"):
+        assert got[name]["gradcheck"] and ref[name]["gradcheck"], name
+        for key in ("qs", "vs"):
+            _close(got[name][key], ref[name][key], 1e-10)
+        for g_got, g_ref in zip(got[name]["grads"], ref[name]["grads"]):
+            _close(g_got, g_ref, 1e-8)

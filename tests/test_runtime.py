@@ -37,3 +37,17 @@ def test_warp_scalar():
     assert runtime.warp_scalar(torch.float64) is wp.float64
     with pytest.raises(TypeError, match="float32 or torch.float64"):
         runtime.warp_scalar(torch.int32)
+
+
+def test_rigid_optimization_level_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(runtime.RIGID_OPTIMIZATION_LEVEL_ENV, raising=False)
+    assert runtime.rigid_optimization_level() is None
+    options = eval(runtime.rigid_module_options(backward=False))
+    assert options == {"cpu_compiler_flags": runtime.FAST_MATH_CPU_FLAGS, "enable_backward": False}
+    monkeypatch.setenv(runtime.RIGID_OPTIMIZATION_LEVEL_ENV, "0")
+    assert runtime.rigid_optimization_level() == 0
+    assert eval(runtime.rigid_module_options())["optimization_level"] == 0
+    for bad in ("4", "-1", "O2", "fast"):
+        monkeypatch.setenv(runtime.RIGID_OPTIMIZATION_LEVEL_ENV, bad)
+        with pytest.raises(ValueError, match="DIFFSIM_RIGID_OPTIMIZATION_LEVEL must be one of 0, 1, 2, 3"):
+            runtime.rigid_optimization_level()

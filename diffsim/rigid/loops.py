@@ -60,7 +60,7 @@ FLAG_LIMITED, FLAG_SPRUNG = 1, 2
 _SOURCE = '''"""diffsim.rigid.loops: the rigid-body dynamics of any model, as loops over its arrays."""
 import warp as wp
 
-wp.set_module_options({{"cpu_compiler_flags": "{cpu_flags}"}})
+wp.set_module_options({options})
 
 S = wp.{scalar}
 V3 = wp.types.vector(3, S)
@@ -627,7 +627,7 @@ def source(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING) -> str:
                   JOINT_SLIDE=codegen.SLIDE, JOINT_FREE=codegen.FREE, DOF_FREE_LIN=codegen.FREE_LIN,
                   DERIVED_PER_BODY=codegen.DERIVED_PER_BODY)
     header = "\n".join(f"{k} = wp.constant({v})" for k, v in consts.items())
-    return _SOURCE.format(cpu_flags=runtime.FAST_MATH_CPU_FLAGS, scalar=scalar, header=header,
+    return _SOURCE.format(options=runtime.rigid_module_options(), scalar=scalar, header=header,
                           helpers=_helpers(friction_smoothing))
 
 
@@ -637,9 +637,9 @@ _MODULES: dict = {}
 def module(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING):
     """The loops module for ``scalar`` ("float32" or "float64") and a model's ``friction_smoothing`` (m/s),
     imported once per process."""
-    key = (scalar, float(friction_smoothing))
+    key = (scalar, float(friction_smoothing), runtime.rigid_optimization_level())  # the level is in the source
     if key not in _MODULES:
-        _MODULES[key], _ = runtime.import_generated(source(*key), "rigid", "loops")
+        _MODULES[key], _ = runtime.import_generated(source(*key[:2]), "rigid", "loops")
     return _MODULES[key]
 
 

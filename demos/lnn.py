@@ -6,7 +6,12 @@ exact accelerations of the double pendulum (m = l = 1, g = 9.8) as targets, L1 l
 rate. Two changes keep the training from collapsing at the peak learning rate: an acceleration error beyond
 ``--loss-cap`` (100 rad/s^2) counts as the cap, without gradient -- a state where the learned d2L/dqdot2 is nearly
 singular otherwise swamps the batch's gradient -- and each step's gradient is clipped at ``--clip-factor`` (2) times
-the median norm of the last 100 steps. ``--definite-weight w`` (off by default) adds ``w`` times the batch's
+the median norm of the last 100 steps. One addition makes it converge from every initialisation tried:
+``--inverse-weight`` (1) times the batch's mean :func:`~controllers.dynamics.lnn.inverse_dynamics_error` (Deep
+Lagrangian Networks' inverse-dynamics loss: the learned Euler-Lagrange residual at the exact accelerations, which
+needs no inverse of d2L/dqdot2 and so keeps a gradient where it is singular) is added to the capped L1; without it
+a network whose d2L/dqdot2 starts indefinite over most states can stay so (0: the loss as the paper's).
+``--definite-weight w`` (off by default) adds ``w`` times the batch's
 :func:`~controllers.dynamics.lnn.indefiniteness` of the learned mass matrix d2L/dqdot2 (``--definite-margin``: the
 share of the eigenvalues' magnitude each must reach) to the LNN's loss: the matrix must be definite for the
 accelerations to be right, but a network whose matrix starts indefinite over most states can stay so (an eigenvalue
@@ -19,7 +24,7 @@ Test as the notebook: 40 starts theta ~ U[0, 2 pi), omega ~ U[0, 0.1], t in [0, 
 integrated with RK4 (``--dt``), metric |E(T) - E_true(T)| / 29.4 at the final time (29.4 J = the largest potential
 energy), the truth from diffsim's ``double_pendulum`` field. The paper's numbers: 0.43 % (LNN), 7.4 % (baseline).
 Writes ``results.json`` and each model's checkpoint (``--resume`` continues from them); at the defaults the LNN
-trains in ~15-20 minutes on one CPU core, the baseline in ~3 (``--device cuda``: on a GPU).
+trains in ~16-22 minutes on one CPU core, the baseline in ~3 (``--device cuda``: on a GPU).
 """
 from __future__ import annotations
 
@@ -210,9 +215,9 @@ def main(argv=None):
                         help="weight of the learned mass matrix's indefiniteness in the LNN's loss (0: off)")
     parser.add_argument("--definite-margin", type=float, default=0.0,
                         help="share of the eigenvalues' magnitude each must reach (indefiniteness's margin)")
-    parser.add_argument("--inverse-weight", type=float, default=0.0,
+    parser.add_argument("--inverse-weight", type=float, default=1.0,
                         help="weight of the inverse-dynamics error (Deep Lagrangian Networks') in the LNN's loss "
-                             "(0: off)")
+                             "(0: off, the paper's loss)")
     parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (the paper's notebook: 1e-6)")
     parser.add_argument("--kinetic-prior", type=float, default=0.0,
                         help="c |qdot|^2 / 2 added to the learned L (0: the paper's LNN)")

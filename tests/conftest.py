@@ -7,10 +7,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # ODE kernels take one fixed step per launch instead of unrolling 16: the same states and gradients (checked in
 # tests/ode/test_ode_gradients.py) and a cold Warp compile of the ODE tests ~40 % shorter than at 4
 os.environ.setdefault("DIFFSIM_ODE_STEPS_PER_LAUNCH", "1")
-# The rigid-body modules compile at -O0: compiling them dominates a cold suite, and -O0 compiles the rigid-body
-# tests ~2.4x faster (they then run slower); tests/test_optimised_build.py runs a contact scene and a loops model at
-# Warp's default level (what users get) in a fresh process and compares them with these numbers
-os.environ.setdefault("DIFFSIM_RIGID_OPTIMIZATION_LEVEL", "0")
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # one pytest-xdist worker per core: each worker computes on one thread (torch and Warp's CPU launches), so
     # the workers do not oversubscribe the cores; tests of the multi-thread paths set their thread counts

@@ -6,8 +6,7 @@ the rigid-body modules' fast-math flags let the compiler round a forward kernel 
 adjoint differently (gradcheck's reentrancy check: two backward passes must agree to the bit). Each case runs here
 and in a fresh process with an empty kernel cache at the other level: every Warp module at -O0
 (``wp.config.optimization_level``) for the ODE case; for the rigid-body case the rigid modules' level
-(``DIFFSIM_RIGID_OPTIMIZATION_LEVEL``), which the suite sets to 0 (conftest.py), so that there the fresh process
-compiles them at the default level.
+(``DIFFSIM_RIGID_OPTIMIZATION_LEVEL``), which tests/rigid/ sets to 0 for its own tests (compiling dominates there).
 """
 import json
 import os

@@ -127,37 +127,39 @@ def _definite_fraction(model, n=512):
     return max(float((ev > 0).all(-1).double().mean()), float((ev < 0).all(-1).double().mean()))
 
 
+def _definite_fractions(seed: int, **option) -> list:
+    """The definite fraction of a small LNN (seed ``seed``) at initialisation, after 150 steps of the plain capped and
+    clipped loss, and after the same steps with ``option`` (a keyword of ``lnn.train``) from the same start."""
+    fractions = []
+    for options in ({}, option):
+        torch.manual_seed(seed)
+        model = LNN(dof=2, hidden=16, layers=3, periodic=[True, True])
+        start = _definite_fraction(model)
+        lnn.train(model, 150, 32, 3e-3, seed, False, loss_cap=100.0, clip_factor=2.0, **options)
+        fractions.append(_definite_fraction(model))
+    return [start, *fractions]
+
+
+@pytest.mark.parametrize("name", ["inverse_weight", "definite_weight"])
+def test_lnn_options_for_the_mass_matrix_refuse_other_models_and_bad_weights(name):
+    with pytest.raises(ValueError, match=f"{name} needs a model with a learned mass matrix"):
+        lnn.train(MLPField(dof=2, hidden=8), 1, 4, 1e-3, 0, False, **{name: 1.0})
+    for bad in (-1.0, 0.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match=f"{name} must be > 0 or None"):
+            lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, **{name: bad})
+
+
 def test_lnn_inverse_weight_turns_the_learned_mass_matrix_definite():
     """Under the plain loss this network's d2L/dqdot2 goes from definite on 15 % of the states to 5 %; with the
     inverse-dynamics term (no inverse of that matrix, so a gradient where it is singular) to every state."""
-    fractions = []
-    for weight in (None, 1.0):
-        torch.manual_seed(0)
-        model = LNN(dof=2, hidden=16, layers=3, periodic=[True, True])
-        assert 0.1 < _definite_fraction(model) < 0.2
-        lnn.train(model, 150, 32, 3e-3, 0, False, loss_cap=100.0, clip_factor=2.0, inverse_weight=weight)
-        fractions.append(_definite_fraction(model))
-    assert fractions[0] < 0.1 and fractions[1] > 0.95
-    with pytest.raises(ValueError, match="inverse_weight needs a model with a learned mass matrix"):
-        lnn.train(MLPField(dof=2, hidden=8), 1, 4, 1e-3, 0, False, inverse_weight=1.0)
-    with pytest.raises(ValueError, match="inverse_weight must be > 0 or None"):
-        lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, inverse_weight=math.nan)
+    start, plain, inverse = _definite_fractions(0, inverse_weight=1.0)
+    assert 0.1 < start < 0.2 and plain < 0.1 and inverse > 0.95
 
 
 def test_lnn_definite_weight_makes_the_learned_mass_matrix_definite():
     """This network starts with d2L/dqdot2 definite on a third of the states and, under the plain loss, ends
     indefinite everywhere; with the indefiniteness term it ends definite everywhere."""
-    fractions = []
-    for weight in (None, 100.0):
-        torch.manual_seed(2)
-        model = LNN(dof=2, hidden=16, layers=3, periodic=[True, True])
-        assert 0.2 < _definite_fraction(model) < 0.5
-        lnn.train(model, 150, 32, 3e-3, 2, False, loss_cap=100.0, clip_factor=2.0, definite_weight=weight)
-        fractions.append(_definite_fraction(model))
-    assert fractions[0] < 0.05 and fractions[1] == 1.0
-    with pytest.raises(ValueError, match="definite_weight needs a model with a learned mass matrix"):
-        lnn.train(MLPField(dof=2, hidden=8), 1, 4, 1e-3, 0, False, definite_weight=1.0)
-    with pytest.raises(ValueError, match="definite_weight must be > 0 or None"):
-        lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, definite_weight=-1.0)
+    start, plain, term = _definite_fractions(2, definite_weight=100.0)
+    assert 0.2 < start < 0.5 and plain < 0.05 and term == 1.0
     with pytest.raises(ValueError, match=r"definite_margin must be in \[0, 1 / dof\) = \[0, 0.5\)"):
         lnn.train(_small_lnn(), 1, 4, 1e-3, 0, False, definite_weight=1.0, definite_margin=0.5)

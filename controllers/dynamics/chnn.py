@@ -105,6 +105,21 @@ class CHNN(FieldModel):
         rel, relv = self._relative(x, v)
         return torch.cat([rel.square().sum(-1) - self.lengths.square(), 2 * (rel * relv).sum(-1)], -1)
 
+    def _inverse_mass_and_rod_gram(self):
+        """``M^-1`` per point ``(n, 1)`` and ``W = D M^-1 D^T`` ``(C, C)`` (``D`` the incidence matrix), from which
+        :meth:`_rod_gram` forms ``G(x_a) M^-1 G(x_b)^T`` (a rod's row of ``G`` is ``2 rel^T`` on its points)."""
+        inv_mass = (-self.log_mass).exp()[:, None]
+        return inv_mass, (self.incidence * inv_mass.T) @ self.incidence.T
+
+    @staticmethod
+    def _rod_gram(W, rel_a, rel_b):
+        """``G(x_a) M^-1 G(x_b)^T`` ``(batch, C, C)`` from the rods' relative vectors at two positions."""
+        return 4 * W * (rel_a @ rel_b.transpose(-1, -2))
+
+    def _reaction(self, lam, rel):
+        """``G^T lambda`` ``(batch, n, dim)`` for multipliers ``lam`` ``(batch, C, 1)``."""
+        return self.incidence.T @ (2 * lam * rel)
+
     def _relative(self, x, v):
         shape = (self.points, self.space)
         rel = self.incidence @ x.unflatten(-1, shape) - self.anchors  # (batch, C, dim)
@@ -125,8 +140,7 @@ class CHNN(FieldModel):
         x, v = self.split(self.check(y))
         shape = (self.points, self.space)
         D = self.incidence
-        inv_mass = (-self.log_mass).exp()[:, None]  # (n, 1)
-        W = (D * inv_mass.T) @ D.T  # D M^-1 D^T, (C, C)
+        inv_mass, W = self._inverse_mass_and_rod_gram()
         if isinstance(h, torch.Tensor):
             h = h.reshape(-1, 1, 1)
         x = x.unflatten(-1, shape)
@@ -145,27 +159,23 @@ class CHNN(FieldModel):
             for _ in range(iterations):
                 rel1 = rel_free - 2 * W @ (lam.unsqueeze(-1) * rel0)
                 g = rel1.square().sum(-1) - self.lengths.square()
-                jac = -4 * W * (rel1 @ rel0.transpose(-1, -2))  # d g_k / d lam_j
+                jac = -self._rod_gram(W, rel1, rel0)  # d g_k / d lam_j
                 lam = lam - torch.linalg.solve(jac, g.unsqueeze(-1)).squeeze(-1)
-            x1 = x + dt * v_free - inv_mass * (D.T @ (2 * lam.unsqueeze(-1) * rel0))
+            x1 = x + dt * v_free - inv_mass * self._reaction(lam.unsqueeze(-1), rel0)
             rel1 = D @ x1 - self.anchors
             f = force(x1)
             v_free = (x1 - x) / dt + 0.5 * dt * inv_mass * f
-            A = 4 * W * (rel1 @ rel1.transpose(-1, -2))  # G M^-1 G^T at x1
             b = 2 * (rel1 * (D @ v_free)).sum(-1)
-            mu = torch.linalg.solve(A, b.unsqueeze(-1))  # (batch, C, 1)
-            x, v = x1, v_free - inv_mass * (D.T @ (2 * mu * rel1))
+            mu = torch.linalg.solve(self._rod_gram(W, rel1, rel1), b.unsqueeze(-1))  # (batch, C, 1)
+            x, v = x1, v_free - inv_mass * self._reaction(mu, rel1)
         return torch.cat([x.flatten(-2), v.flatten(-2)], -1)
 
     def forward(self, t, y):
         x, v = self.split(self.check(y))
         force = -gradient(self.potential, x).unflatten(-1, (self.points, self.space))  # (batch, n, dim)
         rel, relv = self._relative(x, v)
-        inv_mass = (-self.log_mass).exp()
-        D = self.incidence
-        A = 4 * (rel @ rel.transpose(-1, -2)) * ((D * inv_mass) @ D.T)  # G M^-1 G^T, (batch, C, C)
-        b = 2 * (rel * (D @ (inv_mass[:, None] * force))).sum(-1) + 2 * relv.square().sum(-1)
-        lam = torch.linalg.solve(A, b.unsqueeze(-1))  # (batch, C, 1)
-        reaction = D.T @ (2 * lam * rel)  # G^T lambda, (batch, n, dim)
-        acc = inv_mass[:, None] * (force - reaction)
+        inv_mass, W = self._inverse_mass_and_rod_gram()
+        b = 2 * (rel * (self.incidence @ (inv_mass * force))).sum(-1) + 2 * relv.square().sum(-1)
+        lam = torch.linalg.solve(self._rod_gram(W, rel, rel), b.unsqueeze(-1))  # (batch, C, 1)
+        acc = inv_mass * (force - self._reaction(lam, rel))
         return torch.cat([v, acc.flatten(-2)], -1)

@@ -28,8 +28,9 @@ class LNN(FieldModel):
     ``kinetic_prior = c > 0`` adds ``c |qdot|^2 / 2`` to the network's ``L``: at initialisation the network's own
     ``d2L/dqdot2`` is tiny and indefinite (eigenvalues ~1e-3 for the double pendulum's inputs), so the
     accelerations through its pseudo-inverse are ill-conditioned; the prior makes it ``~ c I`` from the start.
-    ``0`` (default) is the paper's LNN. Trained with the errors of nearly singular states capped (``demos.lnn``),
-    the paper's LNN learns the double pendulum better than one with the prior (BENCHMARKS.md).
+    ``0`` (default) is the paper's LNN. Trained with the errors of nearly singular states capped and
+    :func:`inverse_dynamics_error` as a second loss (``demos.lnn``), the paper's LNN learns the double pendulum from
+    every initialisation tried, better than one with the prior (BENCHMARKS.md).
     ``velocity_scale = s`` feeds ``qdot / s`` to the network (a fixed input normalisation, ``s`` in the units of
     ``qdot``); 1 (default) feeds ``qdot`` as it is.
     """

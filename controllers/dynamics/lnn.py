@@ -135,6 +135,12 @@ class LNN(FieldModel):
         return (qdot * dL_dv).sum(-1) - self.lagrangian(q, qdot)
 
 
+def _check_mass(mass: torch.Tensor) -> None:
+    """Refuse a batch of mass matrices not of shape ``(batch, dof, dof)``."""
+    if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
+        raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+
+
 def check_margin(margin: float, dof: int, name: str = "margin") -> None:
     """Refuse an :func:`indefiniteness` margin outside ``[0, 1 / dof)`` (no ``dof`` shares can each exceed 1 / dof),
     naming the argument ``name``."""
@@ -153,8 +159,7 @@ def indefiniteness(mass: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
     ``margin > 0`` (in ``[0, 1 / dof)``) also asks each eigenvalue to be at least that share of the sum. Eigenvalues
     only, so the gradient stays finite where two eigenvalues meet.
     """
-    if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
-        raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+    _check_mass(mass)
     check_margin(margin, mass.shape[-1])
     ev = torch.linalg.eigvalsh(0.5 * (mass + mass.transpose(1, 2)))
     sign = torch.sign(ev.sum(-1).mean()).detach()
@@ -179,8 +184,7 @@ def inverse_dynamics_error(mass: torch.Tensor, rhs: torch.Tensor, qddot: torch.T
     Dividing by the matrix's scale makes it the same for ``L`` and ``c L`` (the same motion for any ``c != 0``; the
     sign follows ``c``'s) and zero exactly where ``qddot`` solves the learned equations.
     """
-    if mass.dim() != 3 or mass.shape[-1] != mass.shape[-2]:
-        raise ValueError(f"mass must have shape (batch, dof, dof), got {tuple(mass.shape)}")
+    _check_mass(mass)
     if rhs.shape != mass.shape[:2] or qddot.shape != rhs.shape:
         raise ValueError(f"rhs and qddot must have shape {tuple(mass.shape[:2])}, got {tuple(rhs.shape)} and "
                          f"{tuple(qddot.shape)}")

@@ -3,6 +3,8 @@ import os
 import pytest
 import torch
 
+from diffsim.runtime import RIGID_OPTIMIZATION_LEVEL_ENV
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 # ODE kernels take one fixed step per launch instead of unrolling 16: the same states and gradients (checked in
 # tests/ode/test_ode_gradients.py) and a cold Warp compile of the ODE tests ~40 % shorter than at 4
@@ -17,6 +19,25 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def rigid_modules_at_O0(monkeypatch):
+    """The rigid-body modules built while the test runs compile at -O0
+    (:func:`diffsim.runtime.rigid_optimization_level`): a first gradient of four steps of Gymnasium's hopper (its
+    module with adjoints compiled) took 5.4 s against 44 s at Warp's -O2, the next ones 21x longer (one core shared
+    with a training, 2026-12-01), so -O0 suits tests whose time is the compile (tests/rigid/, and tests marked
+    ``compile_bound``); where running dominates (training, long rollouts) -O2 is faster.
+    tests/test_optimised_build.py compares the two levels. A level set in the environment wins
+    (``DIFFSIM_RIGID_OPTIMIZATION_LEVEL=`` empty: Warp's default)."""
+    if os.environ.get(RIGID_OPTIMIZATION_LEVEL_ENV) is None:
+        monkeypatch.setenv(RIGID_OPTIMIZATION_LEVEL_ENV, "0")
+
+
+@pytest.fixture(autouse=True)
+def _compile_bound(request):
+    if request.node.get_closest_marker("compile_bound"):
+        request.getfixturevalue("rigid_modules_at_O0")
 
 
 # Test files that share Warp modules (the learned models' fields and solvers; the rigid-body envs' models) run on one

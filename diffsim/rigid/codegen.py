@@ -763,8 +763,8 @@ def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dt
 '''
 
 _LOADED: dict = {}  # source hash -> module
-_BY_TOPOLOGY: dict = {}  # (topology, scalar) -> module: skips regenerating the source on every rollout call
-_WITH_ADJOINTS: set = set()  # (topology, scalar, part) whose module with adjoints this process has used
+_BY_TOPOLOGY: dict = {}  # (topology, scalar, part, level) -> module: skips regenerating the source on every call
+_WITH_ADJOINTS: set = set()  # (topology, scalar, part, level) whose module with adjoints this process has used
 
 
 def topology(model) -> tuple:
@@ -777,8 +777,8 @@ def topology(model) -> tuple:
 def load(model, scalar: str, topo: tuple | None = None, part: str = "dynamics"):
     """Import (generating if needed) the ``part`` module (see :func:`generate`) of ``model``'s topology
     (``topo``, if the caller has it)."""
-    topo = (topology(model) if topo is None else topo, scalar, part)
-    if topo in _BY_TOPOLOGY:
+    topo = (topology(model) if topo is None else topo, scalar, part, runtime.rigid_optimization_level())
+    if topo in _BY_TOPOLOGY:  # the level is part of the source (a level set later gets its own module)
         return _BY_TOPOLOGY[topo]
     src = generate(model, scalar, part)
     key = hashlib.sha256(src.encode()).hexdigest()[:16]
@@ -797,8 +797,9 @@ def load_for_call(model, scalar: str, topo: tuple | None, part: str, grad: bool)
     this process already uses the one with adjoints, whose forward kernels are the same code (bit for bit the
     same results; one compile spared)."""
     topo = topology(model) if topo is None else topo
+    key = (topo, scalar, part, runtime.rigid_optimization_level())
     if grad:
-        _WITH_ADJOINTS.add((topo, scalar, part))
-    elif (topo, scalar, part) not in _WITH_ADJOINTS:
+        _WITH_ADJOINTS.add(key)
+    elif key not in _WITH_ADJOINTS:
         part = part + "_forward"
     return load(model, scalar, topo, part)

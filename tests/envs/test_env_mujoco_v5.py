@@ -13,6 +13,11 @@ from envs.walker2d import Walker2dDynamics, Walker2dEnv
 
 pytest.importorskip("mujoco")
 
+# The models of the generated code run at -O0 in this file (tests/conftest.py): here their modules' compile, not
+# their running, is most of the time. Ant and Humanoid run as loops, whose one module also serves runtime-heavy
+# tests, and keep Warp's level. test_env_rigid.py marks the same models.
+COMPILE_BOUND = pytest.mark.compile_bound
+
 def _random(rng, step, shape):  # pushes of up to 0.5 of the control range: the pole falls within ~20 steps
     return rng.uniform(-0.5, 0.5, shape)
 
@@ -26,6 +31,7 @@ CASES = {"inverted_pendulum": (InvertedPendulumEnv, "InvertedPendulum-v5", _rand
          "swimmer": (SwimmerEnv, "Swimmer-v5", _gait, 300)}
 
 
+@COMPILE_BOUND
 @pytest.mark.parametrize("name", list(CASES))
 def test_episodes_match_gymnasium_v5_step_for_step(name):
     """Same seed: the same start (Gymnasium's draws); then the same actions: the float64 state equals MuJoCo's
@@ -55,15 +61,12 @@ def test_episodes_match_gymnasium_v5_step_for_step(name):
             assert term and step > 5  # random pushes topple the pole within the episode
 
 
-@pytest.mark.parametrize("env_id,steps,threshold", [("diffsim/InvertedPendulum-v0", 1000, 950.0),
-                                                    ("diffsim/InvertedDoublePendulum-v0", 1000, 9100.0),
-                                                    ("diffsim/Reacher-v0", 50, -3.75),
-                                                    ("diffsim/Swimmer-v0", 1000, 360.0),
-                                                    ("diffsim/Hopper-v0", 1000, 3800.0),
-                                                    ("diffsim/HalfCheetah-v0", 1000, 4800.0),
-                                                    ("diffsim/Ant-v0", 1000, 6000.0),
-                                                    ("diffsim/Humanoid-v0", 1000, None),
-                                                    ("diffsim/Walker2d-v0", 1000, None)])
+@pytest.mark.parametrize("env_id,steps,threshold", [
+    *(pytest.param(*case, marks=COMPILE_BOUND) for case in (
+        ("diffsim/InvertedPendulum-v0", 1000, 950.0), ("diffsim/InvertedDoublePendulum-v0", 1000, 9100.0),
+        ("diffsim/Reacher-v0", 50, -3.75), ("diffsim/Swimmer-v0", 1000, 360.0), ("diffsim/Hopper-v0", 1000, 3800.0),
+        ("diffsim/HalfCheetah-v0", 1000, 4800.0), ("diffsim/Walker2d-v0", 1000, None))),
+    ("diffsim/Ant-v0", 1000, 6000.0), ("diffsim/Humanoid-v0", 1000, None)])
 def test_registered_and_checked(env_id, steps, threshold):
     """Gymnasium's spec values and ``check_env`` (rendering included; the other rigid-body envs are checked in
     test_env_rigid.py)."""
@@ -76,6 +79,7 @@ def test_registered_and_checked(env_id, steps, threshold):
         gym.make(env_id, reset_noise_scale=-1.0)
 
 
+@COMPILE_BOUND
 @pytest.mark.parametrize("dyn_cls,env_cls,gym_id,terminates", [(HopperDynamics, HopperEnv, "Hopper-v5", True),
                                                                (Walker2dDynamics, Walker2dEnv, "Walker2d-v5", True),
                                                                (HalfCheetahDynamics, HalfCheetahEnv, "HalfCheetah-v5",
@@ -217,6 +221,7 @@ def _idp_reward(tip, qvel):  # InvertedDoublePendulum-v5's reward from a tip pos
     return 10.0 * (y > 1) - 0.01 * x ** 2 - (y - 2) ** 2 - 1e-3 * qvel[1] ** 2 - 5e-3 * qvel[2] ** 2
 
 
+@COMPILE_BOUND
 def test_inverted_double_pendulum_matches_gymnasium_v5_step_for_step():
     """Same seed and actions: the float64 state equals MuJoCo's to 1e-9 at every step (no contacts; the cart stays
     off its slider limit, where both report zero constraint force) and the observation equals Gymnasium's. The
@@ -255,6 +260,7 @@ def test_inverted_double_pendulum_matches_gymnasium_v5_step_for_step():
     assert steps > 15
 
 
+@COMPILE_BOUND
 def test_reacher_matches_gymnasium_v5_step_for_step():
     """Same seed (Gymnasium's rejection-sampled goal included) and actions: the float64 state equals MuJoCo's to
     1e-9 at every step of three 50-step episodes (while the elbow stays off its limit: with full-range random
@@ -311,6 +317,7 @@ def test_hopper_training_shaping_is_zero_upright_and_minus_one_at_each_terminati
     assert nxt.grad[5, 1] > 0  # and up
 
 
+@COMPILE_BOUND
 def test_randomized_worlds_step_like_worlds_built_with_their_scaled_parameters():
     """Domain randomisation: each world's factors (drawn at reset within their ranges, carried unchanged, not
     observed) scale its contact friction and damping; one step of a randomised batch equals, world by world, the
@@ -340,6 +347,7 @@ def test_randomized_worlds_step_like_worlds_built_with_their_scaled_parameters()
     assert not torch.allclose(nxt[:, :12], plain.step(state[:, :12], action)[0])  # the factors matter
 
 
+@COMPILE_BOUND
 def test_randomized_step_gradients_match_finite_differences_through_the_factors():
     """gradcheck (float64, central differences) of one randomised step w.r.t. the worlds' factors: the gradient
     reaches the per-world contact parameters (pressed into the floor and sliding, so both act)."""
@@ -371,6 +379,7 @@ def test_bad_randomize_is_refused_naming_it(randomize, match):
         HopperDynamics(randomize=randomize)
 
 
+@COMPILE_BOUND
 def test_randomized_gymnasium_env_draws_new_factors_at_each_reset():
     env = gym.make("diffsim/Hopper-v0", randomize={"density": (0.8, 1.2)})
     obs, _ = env.reset(seed=3)

@@ -44,12 +44,23 @@ def test_registered_vector_entry_point(env_id):
     assert venv.reset(seed=0)[0].shape == (2, *venv.single_observation_space.shape)
 
 
+# Gymnasium's MuJoCo models that run as generated code compile at -O0 in this file and in test_env_mujoco_v5.py
+# (tests/conftest.py): there their modules' compile, not their running, is most of the time; the vector-env test
+# reuses the module with adjoints that the gradcheck built. The other models' modules also serve training and
+# trajectory tests (at Warp's level), and Ant and Humanoid run as loops, whose one module serves runtime-heavy tests.
+COMPILE_BOUND = pytest.mark.compile_bound
+
+
 @pytest.mark.parametrize("vec_cls,single_cls,steps", [
     (CartPoleSwingUpVectorEnv, CartPoleSwingUpEnv, 14), (DoublePendulumVectorEnv, DoublePendulumEnv, 14),
     (QuadrotorVectorEnv, QuadrotorEnv, 14), (ThrowVectorEnv, ThrowEnv, 4),
-    (InvertedPendulumVectorEnv, InvertedPendulumEnv, 14), (SwimmerVectorEnv, SwimmerEnv, 6),
-    (InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8), (ReacherVectorEnv, ReacherEnv, 6),
-    (HopperVectorEnv, HopperEnv, 6), (Walker2dVectorEnv, Walker2dEnv, 6), (HalfCheetahVectorEnv, HalfCheetahEnv, 6),
+    pytest.param(InvertedPendulumVectorEnv, InvertedPendulumEnv, 14, marks=COMPILE_BOUND),
+    pytest.param(SwimmerVectorEnv, SwimmerEnv, 6, marks=COMPILE_BOUND),
+    pytest.param(InvertedDoublePendulumVectorEnv, InvertedDoublePendulumEnv, 8, marks=COMPILE_BOUND),
+    pytest.param(ReacherVectorEnv, ReacherEnv, 6, marks=COMPILE_BOUND),
+    *(pytest.param(v, e, 6, marks=COMPILE_BOUND) for v, e in ((HopperVectorEnv, HopperEnv),
+                                                               (Walker2dVectorEnv, Walker2dEnv),
+                                                               (HalfCheetahVectorEnv, HalfCheetahEnv))),
     (AntVectorEnv, AntEnv, 6), (HumanoidVectorEnv, HumanoidEnv, 6)],
     ids=["swingup", "double_pendulum", "quadrotor", "throw", "inverted_pendulum", "swimmer",
          "inverted_double_pendulum", "reacher", "hopper", "walker2d", "half_cheetah", "ant", "humanoid"])
@@ -183,8 +194,9 @@ def test_humanoid_step_gradients_through_contacts_match_central_differences():
 
 
 @pytest.mark.parametrize("dyn_cls", [CartPoleSwingUpDynamics, DoublePendulumDynamics, QuadrotorDynamics,
-                                     InvertedPendulumDynamics, InvertedDoublePendulumDynamics, ReacherDynamics,
-                                     SwimmerDynamics],
+                                     *(pytest.param(c, marks=COMPILE_BOUND) for c in (
+                                         InvertedPendulumDynamics, InvertedDoublePendulumDynamics, ReacherDynamics,
+                                         SwimmerDynamics))],
                          ids=["swingup", "double_pendulum", "quadrotor", "inverted_pendulum",
                               "inverted_double_pendulum", "reacher", "swimmer"])
 def test_functional_step_gradcheck(dyn_cls):
@@ -321,6 +333,7 @@ def test_reacher_goals_lie_in_the_disc_and_the_target_starts_still():
         assert np.all(np.abs(x[:, :2]) <= 0.1)
 
 
+@pytest.mark.compile_bound
 def test_substeps_trade_step_length_for_speed():
     """``substeps`` (diffsim steps per simulator step) is an env argument; the default is the task's."""
     assert HalfCheetahDynamics().substeps == 2 and HalfCheetahDynamics(substeps=4).substeps == 4

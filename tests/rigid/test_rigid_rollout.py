@@ -1,11 +1,13 @@
 """rollout on pooled per-shape workspaces: forward-only and differentiable calls, reuse, recompute, limits."""
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 import torch
 
 from diffsim.rigid import builtin_model, codegen, default_state, load_mjcf, rollout
 from diffsim.rigid.rollout import _Workspace
+from diffsim.runtime import RIGID_OPTIMIZATION_LEVEL_ENV
 
 F64 = torch.float64
 
@@ -42,6 +44,20 @@ def test_no_grad_calls_reuse_the_module_with_adjoints_once_it_is_in_use(monkeypa
         plain = rollout(model, qpos, qvel, ctrl)
     assert [key[2] for key in codegen._BY_TOPOLOGY] == ["dynamics"]
     torch.testing.assert_close(plain[0], taped[0].detach(), rtol=0, atol=0)
+
+
+def test_a_level_set_later_gets_its_own_module(monkeypatch):
+    """The rigid modules' compiler level is part of their source, and of the per-topology lookup: a level set
+    after a model's module was loaded in this process gets a module at that level, not the one already loaded."""
+    monkeypatch.setattr(codegen, "_BY_TOPOLOGY", {})
+    model = load_mjcf(builtin_model("pendulum"), num_worlds=1, dtype=F64)
+    modules = {}
+    for level in ("0", "1", "0"):
+        monkeypatch.setenv(RIGID_OPTIMIZATION_LEVEL_ENV, level)
+        module = codegen.load(model, "float64", part="dynamics_forward")  # imported, not compiled before a launch
+        assert f"'optimization_level': {level}" in Path(module.__file__).read_text()
+        assert modules.setdefault(level, module) is module
+    assert modules["0"] is not modules["1"]
 
 
 def test_forward_only_results_are_not_overwritten_and_follow_the_parameters():

@@ -99,12 +99,14 @@ def relative_error(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
 
 def summarize(err: torch.Tensor) -> dict:
     """For each horizon: per-trajectory geometric mean over 0 < t <= horizon of ``err`` ``(T, n)``, then its mean and
-    geometric mean over trajectories; and the median error curve."""
+    geometric mean over trajectories, and the per-trajectory values (``per_start``: the mean over a few chaotic
+    starts can rest on one of them); and the median error curve."""
     out = {}
     for name, samples in HORIZONS.items():
         if samples <= err.shape[0]:
             per_traj = err[1:samples].clamp_min(1e-300).log().mean(0).exp()
-            out[name] = dict(mean=float(per_traj.mean()), geometric_mean=float(per_traj.log().mean().exp()))
+            out[name] = dict(mean=float(per_traj.mean()), geometric_mean=float(per_traj.log().mean().exp()),
+                             per_start=per_traj.tolist())
     return dict(horizons=out, median_curve=err.median(1).values.tolist())
 
 

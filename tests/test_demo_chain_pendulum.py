@@ -13,4 +13,6 @@ def test_short_run_writes_results_and_plot(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     run = saved["runs"]["chnn"][0]
     assert len(run["masses"]) == 2 and len(run["median_curve"]) == 101 and run["train_seconds"] > 0
+    per_start = run["horizons"]["3s"]["per_start"]  # one value per test start, their mean the reported mean
+    assert len(per_start) == 4 and abs(sum(per_start) / 4 - run["horizons"]["3s"]["mean"]) < 1e-12 * max(per_start)
     assert (tmp_path / "rollout_error.png").stat().st_size > 0 and (tmp_path / "chnn_seed0.pt").exists()

@@ -1,6 +1,11 @@
 """benchmarks.gpu_check_sim runs end to end (on the CPU against itself, small sizes), so that the GPU check is
 ready to run in one go when a GPU is lent; CPU against CPU must agree exactly, also through a saved reference."""
+import pytest
+
 from benchmarks import gpu_check_sim
+
+# small models, few steps: compiling their rigid-body modules is the time here (tests/conftest.py)
+pytestmark = pytest.mark.compile_bound
 
 
 def test_gpu_check_script_runs_on_the_cpu(tmp_path):

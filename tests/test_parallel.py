@@ -10,6 +10,9 @@ from diffsim.rigid.state import default_state
 
 F64 = torch.float64
 
+# small models, few steps: compiling their rigid-body modules is the time here (tests/conftest.py)
+pytestmark = pytest.mark.compile_bound
+
 
 @pytest.fixture
 def small_blocks(monkeypatch):

@@ -28,8 +28,6 @@ The weight decay is decoupled from the gradient as in the authors' AdamW; ``--op
 gradient as L2 instead (Adam then normalises the decay with the gradient, so its pull towards zero weights does not
 shrink as the data's gradient does; BENCHMARKS.md's "Adam + L2" rows). ``--chnn-method rattle4`` trains CHNN
 through a symplectic, rod-keeping integrator (RATTLE composed to fourth order) instead of RK4.
-``--chnn-potential linear+mlp`` gives CHNN's potential a learned linear term beside the network
-(``CHNN(linear_potential=True)``).
 """
 from __future__ import annotations
 
@@ -85,10 +83,10 @@ def to_cartesian(name: str, zs: torch.Tensor, prm: dict) -> torch.Tensor:
     return chain_cartesian(zs, prm["l1"], prm["l2"])
 
 
-def make(name: str, prm: dict, hidden: int, chnn_potential: str = "mlp"):
+def make(name: str, prm: dict, hidden: int):
     if name == "chnn":
         return CHNN(points=2, dim=2, rods=[(0, 1, prm["l2"])], tethers=[(0, (0.0, 0.0), prm["l1"])],
-                    hidden=hidden, layers=3, linear_potential=chnn_potential == "linear+mlp")
+                    hidden=hidden, layers=3)
     if name == "hnn":
         return HNN(dof=2, hidden=hidden, layers=3, periodic=[True, True])
     return MLPField(dof=2, hidden=hidden, layers=3, periodic=[True, True])
@@ -130,8 +128,6 @@ def main(argv=None):
                         help="RK4 steps per 0.03 s sample interval in training (1: the paper's grid)")
     parser.add_argument("--chnn-method", choices=("rk4", "rattle", "rattle4"), default="rk4",
                         help="integrator CHNN is trained through (rattle, rattle4: symplectic, rods kept exactly)")
-    parser.add_argument("--chnn-potential", choices=("mlp", "linear+mlp"), default="mlp",
-                        help="CHNN's potential: the paper's network (mlp), or a learned linear term beside it")
     parser.add_argument("--optimizer", choices=("adam", "adamw"), default="adamw",
                         help="adamw: weight decay 1e-4 decoupled (the authors' AdamW); adam: as L2 in the gradient")
     parser.add_argument("--rollout", type=int, default=1000, help="test rollout length in samples of 0.03 s")
@@ -159,7 +155,7 @@ def main(argv=None):
             chain_cartesian(perturbed, prm["l1"], prm["l2"]), truth))))
         for name in args.models:
             torch.manual_seed(seed)
-            model = make(name, prm, args.hidden, args.chnn_potential)
+            model = make(name, prm, args.hidden)
             checkpoint = args.out / f"{name}_seed{seed}.pt"
             t0 = time.perf_counter()
             history = fit(model, data["t"], to_model(name, data["train"], prm), mode="trajectory",

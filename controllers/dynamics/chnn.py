@@ -5,9 +5,7 @@ Cartesian coordinates the mass matrix is constant, so the Hamiltonian is
 
     H(x, p) = sum_i |p_i|^2 / (2 m_i) + V(x)
 
-with learned masses ``m_i = exp(s_i)`` and a learned potential ``V`` (a network; with ``linear_potential`` a learned
-linear term ``w . x`` beside it, so that a uniform field such as gravity holds exactly in every configuration, the
-rarely visited ones included, and the network only learns what departs from it). Each rod is a holonomic
+with learned masses ``m_i = exp(s_i)`` and a learned potential ``V`` (a network). Each rod is a holonomic
 constraint ``g_k(x) = |x_a - x_b|^2 - l_k^2 = 0`` (``x_b`` an anchor for a tether), enforced by Lagrange
 multipliers:
 
@@ -40,13 +38,11 @@ class CHNN(FieldModel):
     ``y = [x, xdot]`` of shape ``(batch, 2 * points * dim)``, ``x`` point-major (``x_0``, then ``x_1``, ...;
     m, m/s). ``rods``: ``(a, b, length)`` joins points ``a`` and ``b``; ``tethers``: ``(a, anchor, length)`` joins
     point ``a`` to the fixed point ``anchor`` (``dim`` numbers). Potential network: ``layers`` x ``hidden`` tanh
-    (the paper's 3 x 256), masses initialised at 1. ``linear_potential``: add a learned linear term ``w . x`` (J,
-    ``w`` initialised at zero) to the network's potential (the paper's CHNN has none).
+    (the paper's 3 x 256), masses initialised at 1.
     """
 
     def __init__(self, points: int = 2, dim: int = 2, rods: Sequence = ((0, 1, 1.0),),
-                 tethers: Sequence = ((0, (0.0, 0.0), 1.0),), hidden: int = 256, layers: int = 3,
-                 linear_potential: bool = False):
+                 tethers: Sequence = ((0, (0.0, 0.0), 1.0),), hidden: int = 256, layers: int = 3):
         for name, v in (("points", points), ("dim", dim)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
@@ -81,8 +77,6 @@ class CHNN(FieldModel):
         self.register_buffer("lengths", torch.tensor(lengths, dtype=torch.float64))
         self.log_mass = nn.Parameter(torch.zeros(points, dtype=torch.float64))
         self.potential_net = network(points * dim, 1, hidden, layers, "tanh", out_bias=False)
-        self.potential_linear = nn.Parameter(torch.zeros(points * dim, dtype=torch.float64)) if linear_potential \
-            else None
 
     def _check_rod(self, name, a, length):
         if isinstance(a, bool) or not isinstance(a, int) or not 0 <= a < self.points:
@@ -97,8 +91,7 @@ class CHNN(FieldModel):
 
     def potential(self, x: torch.Tensor) -> torch.Tensor:
         """``V(x)``, shape ``(batch,)`` for positions ``(batch, points * dim)``."""
-        v = self.potential_net(x).squeeze(-1)
-        return v if self.potential_linear is None else v + x @ self.potential_linear
+        return self.potential_net(x).squeeze(-1)
 
     def hamiltonian(self, y: torch.Tensor) -> torch.Tensor:
         """Energy ``sum_i m_i |xdot_i|^2 / 2 + V(x)`` (the Hamiltonian at ``p = M xdot``), shape ``(batch,)``."""

@@ -156,24 +156,6 @@ def test_chnn_with_the_true_potential_and_masses_is_the_double_pendulum():
     assert float(model.constraints(z).abs().max()) < 1e-13
 
 
-def test_chnn_linear_potential_term_alone_is_gravity():
-    """``linear_potential``: with the network's output layer zeroed and the linear term set to ``g m_i`` on the
-    vertical coordinates, the model is the double pendulum again; the term starts at zero and is trained."""
-    m1, m2, l1, l2, g = 1.3, 0.7, 1.1, 0.8, 9.81
-    model = CHNN(points=2, dim=2, rods=[(0, 1, l2)], tethers=[(0, (0.0, 0.0), l1)], hidden=8, linear_potential=True)
-    assert float(model.potential_linear.abs().max()) == 0.0
-    assert any(p is model.potential_linear for p in model.parameters())
-    assert _chain(8).potential_linear is None
-    with torch.no_grad():
-        model.log_mass.copy_(torch.tensor([m1, m2], dtype=F64).log())
-        model.potential_net[-1].weight.zero_()
-        model.potential_linear.copy_(torch.tensor([0.0, g * m1, 0.0, g * m2], dtype=F64))
-    y = torch.cat([6 * torch.rand(16, 2, dtype=F64) - 3, 8 * torch.rand(16, 2, dtype=F64) - 4], -1)
-    dy = fields.double_pendulum([m1, m2, l1, l2, g]).evaluate(y)
-    z, dz = torch.func.jvp(lambda a: chain_cartesian(a, l1, l2), (y,), (dy,))
-    torch.testing.assert_close(model(0.0, z), dz, rtol=1e-12, atol=1e-11)
-
-
 def test_chnn_with_random_weights_keeps_its_rods_and_conserves_its_energy():
     torch.manual_seed(1)
     model = _chain()

@@ -18,6 +18,7 @@ pytest.importorskip("mujoco")
 # tests, and keep Warp's level. test_env_rigid.py marks the same models.
 COMPILE_BOUND = pytest.mark.compile_bound
 
+
 def _random(rng, step, shape):  # pushes of up to 0.5 of the control range: the pole falls within ~20 steps
     return rng.uniform(-0.5, 0.5, shape)
 

@@ -29,9 +29,13 @@ OWN_IDS = ["diffsim/CartPoleSwingUp-v0", "diffsim/DoublePendulum-v0", "diffsim/Q
 MUJOCO_IDS = ["diffsim/InvertedPendulum-v0", "diffsim/InvertedDoublePendulum-v0", "diffsim/Reacher-v0",
               "diffsim/Swimmer-v0", "diffsim/Hopper-v0", "diffsim/HalfCheetah-v0", "diffsim/Walker2d-v0",
               "diffsim/Ant-v0", "diffsim/Humanoid-v0"]  # check_env'd in test_env_mujoco_v5.py
-IDS = OWN_IDS + MUJOCO_IDS
-# generated code: a reset is all their entry-point test runs, so it compiles at -O0 (COMPILE_BOUND below)
-GENERATED_MUJOCO_IDS = MUJOCO_IDS[:7]
+LOOPS_IDS = ["diffsim/Ant-v0", "diffsim/Humanoid-v0"]
+
+# Gymnasium's MuJoCo models that run as generated code compile at -O0 in this file and in test_env_mujoco_v5.py
+# (tests/conftest.py): there their modules' compile, not their running, is most of the time; the vector-env test
+# reuses the module with adjoints that the gradcheck built. The other models' modules also serve training and
+# trajectory tests (at Warp's level), and Ant and Humanoid run as loops, whose one module serves runtime-heavy tests.
+COMPILE_BOUND = pytest.mark.compile_bound
 
 
 @pytest.mark.parametrize("env_id", OWN_IDS)
@@ -39,19 +43,12 @@ def test_check_env(env_id):
     check_env(gym.make(env_id, render_mode="rgb_array").unwrapped, skip_render_check=False)
 
 
-@pytest.mark.parametrize("env_id", [pytest.param(i, marks=pytest.mark.compile_bound) if i in GENERATED_MUJOCO_IDS
-                                    else i for i in IDS])
+@pytest.mark.parametrize("env_id", [*OWN_IDS, *(i if i in LOOPS_IDS else pytest.param(i, marks=COMPILE_BOUND)
+                                                 for i in MUJOCO_IDS)])  # the generated ones only reset here
 def test_registered_vector_entry_point(env_id):
     venv = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
     assert type(venv.unwrapped).__name__ == type(gym.make(env_id).unwrapped).__name__.replace("Env", "VectorEnv")
     assert venv.reset(seed=0)[0].shape == (2, *venv.single_observation_space.shape)
-
-
-# Gymnasium's MuJoCo models that run as generated code compile at -O0 in this file and in test_env_mujoco_v5.py
-# (tests/conftest.py): there their modules' compile, not their running, is most of the time; the vector-env test
-# reuses the module with adjoints that the gradcheck built. The other models' modules also serve training and
-# trajectory tests (at Warp's level), and Ant and Humanoid run as loops, whose one module serves runtime-heavy tests.
-COMPILE_BOUND = pytest.mark.compile_bound
 
 
 @pytest.mark.parametrize("vec_cls,single_cls,steps", [

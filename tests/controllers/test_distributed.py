@@ -1,6 +1,7 @@
 """Training under torchrun (gloo, two CPU processes): the same step as one process, checkpoints that resume on
 another number of ranks, a two-"node" rendezvous on the loopback address, and a failing rank that stops the job
-(the two-node run and the killed rank are `slow`: each starts its own processes, ~10-30 s)."""
+(one torchrun job serves the default tests; the two-node run and the killed rank are `slow`: each starts its own
+processes, ~10-30 s)."""
 import os
 import socket
 import subprocess
@@ -29,14 +30,29 @@ def params(path):
         torch.cat([v.reshape(-1).double() for k, v in sorted(saved["critic"].items())])
 
 
-def test_two_ranks_take_one_process_step_and_checkpoints_resume_on_one(tmp_path):
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """One torchrun job of two ranks runs the three phases of helpers/ranks.py (a fit, 2 SHAC iterations, a run
+    whose rank 1 fails) after the same fit and training in this process, which the ranks are compared with (run
+    first: the ranks then find their compiled kernels). Returns the output folder and the finished job."""
+    out = tmp_path_factory.mktemp("ranks")
+    sys.path.insert(0, str(HELPERS))
+    try:
+        from fit_ranks import fitted
+    finally:
+        sys.path.remove(str(HELPERS))
+    torch.save(fitted(distributed.Context()).state_dict(), out / "fit_one.pt")
+    train_main([*ARGS, "--iterations", "2", "--out", str(out / "one")])
+    return out, torchrun(str(HELPERS / "ranks.py"), str(out), *ARGS, timeout=240)
+
+
+def test_two_ranks_take_one_process_step_and_checkpoints_resume_on_one(two_ranks):
     """2 ranks x 4 worlds == 1 process x 8 worlds after 2 SHAC iterations (actor float64 to 1e-9, critic float32
     to 1e-4: the all-reduce sums in another order); the 2-rank checkpoint resumed by one process for a third
     iteration ends where the 1-process run continued does."""
-    two, one = tmp_path / "two", tmp_path / "one"
-    train_main([*ARGS, "--iterations", "2", "--out", str(one)])  # first: the ranks then find its compiled kernels
-    run = torchrun("-m", "controllers.train", *ARGS, "--iterations", "2", "--out", str(two))
-    assert run.returncode == 0, run.stderr[-3000:]
+    out, run = two_ranks
+    assert "phase 2 done" in run.stdout, run.stderr[-3000:]
+    two, one = out / "train", out / "one"
     s2, a2, c2 = params(two / "checkpoint.pt")
     s1, a1, c1 = params(one / "checkpoint.pt")
     assert s2["iteration"] == s1["iteration"] == 2
@@ -54,20 +70,23 @@ def test_two_ranks_take_one_process_step_and_checkpoints_resume_on_one(tmp_path)
     torch.testing.assert_close(a2, a1, rtol=1e-8, atol=1e-8)
 
 
-def test_fit_on_two_ranks_takes_the_steps_of_one(tmp_path):
-    sys.path.insert(0, str(HELPERS))
-    try:
-        from fit_ranks import fitted
-    finally:
-        sys.path.remove(str(HELPERS))
-    from controllers.distributed import Context
-
-    one = fitted(Context()).state_dict()  # first: the ranks then find its compiled kernels
-    run = torchrun(str(HELPERS / "fit_ranks.py"), str(tmp_path / "two.pt"))
-    assert run.returncode == 0, run.stderr[-3000:]
-    two = torch.load(tmp_path / "two.pt", weights_only=True)
+def test_fit_on_two_ranks_takes_the_steps_of_one(two_ranks):
+    out, run = two_ranks
+    assert "phase 1 done" in run.stdout, run.stderr[-3000:]
+    one = torch.load(out / "fit_one.pt", weights_only=True)
+    two = torch.load(out / "fit.pt", weights_only=True)
     for k in one:
         torch.testing.assert_close(two[k], one[k], rtol=1e-10, atol=1e-12)
+
+
+def test_a_nan_on_one_rank_stops_every_rank_and_the_last_good_checkpoint_is_kept(two_ranks):
+    out, run = two_ranks
+    assert "phase 2 done" in run.stdout, run.stderr[-3000:]
+    assert run.returncode != 0
+    assert "non-finite loss at iteration 2 on rank(s) [1]" in run.stderr
+    saved = torch.load(out / "faulty" / "checkpoint.pt", weights_only=True)  # written after 2 good iterations
+    assert saved["iteration"] == 2
+    assert all(torch.isfinite(v).all() for v in saved["actor"].values())
 
 
 @pytest.mark.slow
@@ -85,13 +104,11 @@ def test_two_nodes_rendezvous_on_the_loopback_address(tmp_path):
     assert saved["iteration"] == 2 and saved["state"].shape[0] == 8
 
 
-@pytest.mark.parametrize("mode", ["nan", pytest.param("kill", marks=pytest.mark.slow)])
-def test_a_failing_rank_stops_every_rank_and_the_last_good_checkpoint_is_kept(tmp_path, mode):
-    run = torchrun(str(HELPERS / "faulty_rank.py"), mode, *ARGS, "--iterations", "6", "--out", str(tmp_path),
+@pytest.mark.slow
+def test_a_killed_rank_stops_every_rank_and_the_last_good_checkpoint_is_kept(tmp_path):
+    run = torchrun(str(HELPERS / "faulty_rank.py"), "kill", *ARGS, "--iterations", "6", "--out", str(tmp_path),
                    timeout=120)
     assert run.returncode != 0
-    if mode == "nan":
-        assert "non-finite loss at iteration 2 on rank(s) [1]" in run.stderr
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # written after 2 good iterations
     assert saved["iteration"] == 2
     assert all(torch.isfinite(v).all() for v in saved["actor"].values())

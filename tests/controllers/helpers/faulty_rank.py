@@ -10,18 +10,22 @@ import sys
 
 from controllers import shac, train
 
-mode, argv = sys.argv[1], sys.argv[2:]
-original = shac.Trainer.actor_loss
+
+def make_faulty(mode: str) -> None:
+    """From now on rank 1 fails at SHAC iteration 2 (``mode``: ``nan`` or ``kill``)."""
+    original = shac.Trainer.actor_loss
+
+    def faulty(self):
+        loss, window = original(self)
+        if self.ctx.rank == 1 and self.iteration == 2:
+            if mode == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            loss = loss * math.nan
+        return loss, window
+
+    shac.Trainer.actor_loss = faulty
 
 
-def faulty(self):
-    loss, window = original(self)
-    if self.ctx.rank == 1 and self.iteration == 2:
-        if mode == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        loss = loss * math.nan
-    return loss, window
-
-
-shac.Trainer.actor_loss = faulty
-train.main(argv)
+if __name__ == "__main__":
+    make_faulty(sys.argv[1])
+    train.main(sys.argv[2:])

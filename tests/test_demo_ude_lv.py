@@ -3,13 +3,22 @@ coefficients, and a short run writes its results."""
 import json
 
 import numpy as np
+import pytest
 import torch
 
-from demos import ude_lv
 from diffsim.ode.mlp_field import torch_mlp
 
 
-def test_each_ensemble_row_is_its_own_ude():
+@pytest.fixture
+def ude_lv():
+    """Imported by the tests that use it: it imports PySINDy and scikit-learn (seconds), and every pytest-xdist
+    worker collects this file."""
+    from demos import ude_lv
+
+    return ude_lv
+
+
+def test_each_ensemble_row_is_its_own_ude(ude_lv):
     ens = ude_lv.Ensemble(3, seed=0, path="torch")
     torch.manual_seed(0)
     first = ude_lv.UDE(ude_lv.known, dof=1, hidden=5, layers=3, activation="gaussian")  # run 0, same seed
@@ -25,7 +34,7 @@ def test_each_ensemble_row_is_its_own_ude():
     assert torch.equal(moved[0], rows[0]) and torch.equal(moved[2], rows[2]) and not torch.equal(moved[1], rows[1])
 
 
-def test_warp_and_torch_paths_are_the_same_model():
+def test_warp_and_torch_paths_are_the_same_model(ude_lv):
     # (the Warp network's solves and gradients equal torch_mlp's: tests/ode/test_mlp_field.py)
     y = torch.tensor([[0.5, 4.0], [1.0, 1.0]], dtype=torch.float64)
     ens = ude_lv.Ensemble(2, seed=0, path="torch")
@@ -38,14 +47,14 @@ def test_warp_and_torch_paths_are_the_same_model():
     torch.testing.assert_close(warp.field(theta).evaluate(y), expected, rtol=1e-13, atol=1e-13)
 
 
-def test_refit_finds_the_true_coefficients_from_clean_data():
+def test_refit_finds_the_true_coefficients_from_clean_data(ude_lv):
     t = torch.linspace(0, 3, 31, dtype=torch.float64)
     clean = ude_lv.truth(3.0, 31)
     coef = ude_lv.refit(np.array([[-0.8, 0.7]]), clean[None], t, step=0.05)
     np.testing.assert_allclose(coef[0], [-ude_lv.B, ude_lv.C], rtol=1e-3)
 
 
-def test_short_run_writes_results(tmp_path):
+def test_short_run_writes_results(ude_lv, tmp_path):
     r = ude_lv.main(["--runs", "1", "--noise", "0.001", "--adam-steps", "3", "--maxiter", "3", "--t-end", "4",
                      "--path", "torch", "--out", str(tmp_path), "--no-progress"])
     (level,) = r["levels"]

@@ -3,10 +3,18 @@ import numpy as np
 import pytest
 import torch
 
-from controllers.dynamics.discovery import sparse_terms
 from diffsim.ode import fields, odeint
 
 pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture
+def sparse_terms():
+    """Imported by the tests that use it: PySINDy and scikit-learn take seconds to import, and every pytest-xdist
+    worker collects this file."""
+    from controllers.dynamics.discovery import sparse_terms
+
+    return sparse_terms
 
 
 def _lv_trajectory():
@@ -16,7 +24,7 @@ def _lv_trajectory():
     return odeint(lv, torch.tensor([[0.44249296, 4.6280594]], dtype=torch.float64), t, rtol=1e-12)[:, 0].numpy()
 
 
-def test_recovers_the_lotka_volterra_interaction_terms():
+def test_recovers_the_lotka_volterra_interaction_terms(sparse_terms):
     X = _lv_trajectory()
     xy = X[:, 0] * X[:, 1]
     found = sparse_terms(X, np.stack([-0.9 * xy, 0.8 * xy], 1), ["x", "y"])
@@ -25,7 +33,7 @@ def test_recovers_the_lotka_volterra_interaction_terms():
     assert found.equations(["dx", "dy"]) == ["dx = -0.9 x y", "dy = 0.8 x y"]
 
 
-def test_keeps_every_term_of_a_richer_function_and_predicts_it():
+def test_keeps_every_term_of_a_richer_function_and_predicts_it(sparse_terms):
     # states spread over the plane: one trajectory's monomials are too collinear to tell three terms apart
     X = np.random.default_rng(1).uniform([0.2, 0.2], [2.0, 5.0], size=(200, 2))
     x, y = X[:, 0], X[:, 1]
@@ -36,7 +44,7 @@ def test_keeps_every_term_of_a_richer_function_and_predicts_it():
     np.testing.assert_allclose(found.model.predict(X), target, atol=1e-6)
 
 
-def test_small_noise_on_the_targets_still_gives_the_terms():
+def test_small_noise_on_the_targets_still_gives_the_terms(sparse_terms):
     X = _lv_trajectory()
     xy = X[:, 0] * X[:, 1]
     target = np.stack([-0.9 * xy, 0.8 * xy], 1)
@@ -46,7 +54,7 @@ def test_small_noise_on_the_targets_still_gives_the_terms():
     np.testing.assert_allclose([found.terms[0][0][1], found.terms[1][0][1]], [-0.9, 0.8], rtol=0.01)
 
 
-def test_bad_input_is_refused():
+def test_bad_input_is_refused(sparse_terms):
     X = _lv_trajectory()
     with pytest.raises(ValueError, match="same n"):
         sparse_terms(X, X[:-1])

@@ -124,7 +124,8 @@ def test_transformer_newest_weights_are_multihead_attentions_own():
 
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_each_model_overfits_a_tiny_set(name):
-    """Eight windows of a driven oscillator: 300 Adam steps bring the loss below 2 % of the untrained model's."""
+    """Eight windows of a driven oscillator: 150 Adam steps bring the loss below 2 % of the untrained model's
+    (0.02-0.34 % for the seven models on 2026-12-01)."""
     t = torch.arange(T + H, dtype=torch.float32) * 0.2
     phase = torch.arange(8, dtype=torch.float32)[:, None] * 0.7
     u = torch.stack([torch.sin(0.5 * t + phase), torch.cos(0.3 * t - phase)], -1)
@@ -136,7 +137,7 @@ def test_each_model_overfits_a_tiny_set(name):
     model.set_scale(past, exog)
     with torch.no_grad():
         before = float(_loss(model, past, future, exog))
-    fit(model, past, future, exog, steps=300, lr=3e-3, batch_size=8, progress=False)
+    fit(model, past, future, exog, steps=150, lr=6e-3, batch_size=8, progress=False)
     with torch.no_grad():
         after = float(_loss(model, past, future, exog))
     assert after < 0.02 * before, (after, before)

@@ -33,6 +33,11 @@ import torch.distributed as dist
 
 from diffsim import parallel
 
+# set by close() once this process has left its process group: torch names a group created after the default one was
+# destroyed as it named the first (its keys on torchrun's store carry the same prefix), so joining again in the same
+# process can meet the old group's keys and hang; init() refuses instead
+_left_group = False
+
 
 @dataclass(frozen=True)
 class Context:
@@ -97,6 +102,10 @@ def init(timeout_s: float = 300.0) -> Context:
     device = f"cuda:{local_rank}" if cuda else "cpu"
     backend, threads = None, parallel.cpu_threads()
     if world_size > 1:
+        if _left_group and not dist.is_initialized():
+            raise RuntimeError("a process joins the torchrun process group once: init() was called after close() in "
+                               "this process; run each training in its own process, or call close() only after the "
+                               "last one")
         threads = max(1, _cores() // max(1, local_world_size))
         torch.set_num_threads(threads)
         parallel.set_cpu_threads(threads)
@@ -112,11 +121,14 @@ def close(ctx: Context) -> None:
     """Leave the process group (at the end of a run), after a barrier (no collective still in flight on any rank
     when the connections close) and a garbage collection (whatever still holds gloo work is freed while the
     interpreter is whole). Without them a rank has occasionally aborted at exit, after finishing its work
-    ("terminate called without an active exception", exit code -6: a race in torch's gloo teardown)."""
+    ("terminate called without an active exception", exit code -6: a race in torch's gloo teardown). The process
+    cannot join a group again afterwards (:func:`init` raises)."""
+    global _left_group
     if ctx.distributed and dist.is_initialized():
         dist.barrier()
         gc.collect()
         dist.destroy_process_group()
+        _left_group = True
 
 
 def gather_worlds(ctx: Context, x: torch.Tensor, dim: int = 0) -> torch.Tensor:

@@ -122,3 +122,15 @@ def test_ranks_take_a_gpu_each_or_all_run_on_the_cpu(monkeypatch, gpus, local_ra
     for name, value in dict(WORLD_SIZE="1", RANK="0", LOCAL_RANK=str(local_rank), LOCAL_WORLD_SIZE="2").items():
         monkeypatch.setenv(name, value)
     assert distributed.init().device == device
+
+
+def test_joining_again_after_close_is_refused(monkeypatch):
+    """A second process group in one process would reuse the first one's keys on torchrun's store (it hung once):
+    init() after close() raises before touching the store."""
+    for name, value in dict(WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", LOCAL_WORLD_SIZE="2").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(distributed, "_left_group", True)
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda *a, **k: pytest.fail("joined again"))
+    with pytest.raises(RuntimeError, match="joins the torchrun process group once"):
+        distributed.init()

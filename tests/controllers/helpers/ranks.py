@@ -8,8 +8,8 @@ torch, Warp and the package, takes seconds):
 3. ``controllers.train`` for 6 iterations into ``OUT/faulty`` with rank 1's loss NaN at iteration 2: the job then
    fails as ``faulty_rank.py nan`` does.
 Rank 0 prints ``phase N done`` after each of the first two. The phases share one process group (``close`` between
-them only waits for every rank): with the group destroyed and created again between phases, the third creation hung
-once in a full test run (2026-12-01)."""
+them only waits for every rank): a process joins its group once (``distributed.init`` refuses after ``close``;
+re-created between phases, the group hung once in a full test run, 2026-12-01)."""
 import sys
 from pathlib import Path
 

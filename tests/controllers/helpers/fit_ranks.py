@@ -1,10 +1,7 @@
-"""Fit an HNN for a few steps with ``controllers.dynamics.fit`` under ``torchrun`` (or alone) and save its
-parameters (for the distributed tests):  ``torchrun --nproc_per_node=2 fit_ranks.py OUT.pt``"""
-import sys
-
+"""The HNN fit the distributed tests run in one process and on two ranks (``ranks.py``), with
+``controllers.dynamics.fit``."""
 import torch
 
-from controllers import distributed
 from controllers.dynamics import HNN, fit
 from controllers.dynamics.data import hnn_task
 
@@ -19,10 +16,3 @@ def fitted(ctx):
         ctx=ctx)
     return model
 
-
-if __name__ == "__main__":
-    ctx = distributed.init()
-    model = fitted(ctx)
-    if ctx.is_main:
-        torch.save(model.state_dict(), sys.argv[1])
-    distributed.close(ctx)

@@ -21,7 +21,9 @@ runs is taken from the last directory given; different seeds merge).
 Usage: ``python -m benchmarks.bench_controllers --tasks diffsim/Pendulum-v0 --seeds 0 1 2``
 (needs the ``rl`` extra: ``pip install -e .[rl]``). Locomotion: ``--tasks diffsim/HalfCheetah-v0 --methods shac
 sac ppo --wall-clock 1200 --sb3-on-twin``: every method trains for the same 20 minutes, SAC and PPO on
-Gymnasium's MuJoCo env, and every policy is evaluated on both engines (``summarize_twin``).
+Gymnasium's MuJoCo env, and every policy is evaluated on both engines (``summarize_twin``). ``--set FIELD=VALUE
+...`` changes fields of the first-order recipe's :class:`~controllers.shac.TrainConfig` (SAPO's own settings, say:
+``--methods sapo --set state_std=True "activation='silu'" critic_lr=5e-4 grad_clip=0.5``).
 """
 from __future__ import annotations
 
@@ -106,10 +108,12 @@ def _returns(env_id, act, episodes):
     return ret, float(episode_returns(twin, act, episodes).mean()) if twin else float("nan")
 
 
-def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points, wall_clock=None, log_every=None):
-    """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own);
-    with ``wall_clock`` (s), stopped after that much training time if the recipe's iterations take longer."""
-    cfg = recipe(env_id, algo=algo, seed=seed)
+def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points, wall_clock=None, log_every=None,
+                    overrides=None):
+    """The task's recipe, as ``python -m controllers.train`` runs it (``algo`` may differ from the recipe's own;
+    ``overrides``: other :class:`TrainConfig` fields changed); with ``wall_clock`` (s), stopped after that much
+    training time if the recipe's iterations take longer."""
+    cfg = recipe(env_id, algo=algo, seed=seed, **(overrides or {}))
     if wall_clock:  # the recipe's iterations still set the learning-rate decay; the run stops at the budget
         cfg = dataclasses.replace(cfg, eval_episodes=min(cfg.eval_episodes, 4))
     trainer = Trainer(cfg, make_functional(env_id, **cfg.env_kwargs()))
@@ -122,6 +126,26 @@ def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points
     every = log_every or max(1, recipe(env_id).iterations // n_points)
     trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False, log_every=every, on_log=on_log,
                   stop=(lambda: clock() >= wall_clock) if wall_clock else None)
+
+
+def parse_overrides(items) -> dict:
+    """``["field=value", ...]`` -> ``{field: value}``: each field a :class:`TrainConfig` field, each value a Python
+    literal (checked by ``TrainConfig`` itself when the run starts)."""
+    import ast
+
+    from controllers.shac import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"env_id", "algo", "seed"}
+    out = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or field not in names:
+            raise ValueError(f"--set takes FIELD=VALUE with FIELD one of {sorted(names)}, got {item!r}")
+        try:
+            out[field] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"--set {field}: the value must be a Python literal, got {value!r}") from None
+    return out
 
 
 MPC_TASKS = {  # the tasks MPC runs on (Warp-function envs: cheap steps), with its settings per method
@@ -239,8 +263,12 @@ def main(argv=None):
                         help="SAC and PPO train on the task's Gymnasium MuJoCo twin (MUJOCO_TWIN), not on diffsim's")
     parser.add_argument("--log-every", type=int, default=None,
                         help="first-order methods: iterations between evaluations (default: the recipe's / --points)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE", dest="overrides",
+                        help="first-order methods: TrainConfig fields changed from the recipe, values as Python "
+                             "literals (e.g. state_std=True activation='silu' hidden=(128,64))")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_controllers"))
     args = parser.parse_args(argv)
+    overrides = parse_overrides(args.overrides)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.summarize:  # a (task, method, seed) measured in several runs is taken from the last one given
         runs = [_read(d / "results.csv") for d in args.summarize]
@@ -283,7 +311,7 @@ def main(argv=None):
                     run_mpc(method, task, args.eval_episodes, log, clock)
                 else:
                     run_first_order(method, task, seed, args.eval_episodes, log, clock, args.out, args.points,
-                                    args.wall_clock, args.log_every)
+                                    args.wall_clock, args.log_every, overrides)
                 last = results[-1]
                 print(f"| {task} | {method} | {seed} | {last['env_steps']} | {last['wall_s']:.0f} s | "
                       f"{last['eval_return']:.1f} | {last['twin_return']:.1f} |", flush=True)

@@ -1,10 +1,10 @@
 """Helpers of the benchmark scripts whose numbers go into BENCHMARKS.md: the gradient-growth probe and the
-locomotion comparison's MuJoCo summary."""
+locomotion comparison's MuJoCo summary and its `--set` overrides."""
 import math
 
 import pytest
 
-from benchmarks.bench_controllers import summarize_twin
+from benchmarks.bench_controllers import parse_overrides, summarize_twin
 from benchmarks.bench_gradient_growth import growth, open_loop, scales
 
 
@@ -26,6 +26,15 @@ def test_scale_flags_become_a_fixed_randomisation_and_bad_ones_are_refused():
     for bad in ("contact_damping", "contact_damping=x", "=2"):
         with pytest.raises(ValueError, match="NAME=FACTOR"):
             scales([bad])
+
+
+def test_set_flags_become_train_config_fields_and_bad_ones_are_refused():
+    assert parse_overrides(["state_std=True", "activation='silu'", "hidden=(128, 64)", "critic_lr=5e-4"]) == dict(
+        state_std=True, activation="silu", hidden=(128, 64), critic_lr=5e-4)
+    for bad, match in (("no_such_field=1", "FIELD=VALUE"), ("critic_lr", "FIELD=VALUE"), ("seed=1", "FIELD=VALUE"),
+                       ("activation=silu", "Python literal")):
+        with pytest.raises(ValueError, match=match):
+            parse_overrides([bad])
 
 
 def _row(method, seed, steps, ours, mujoco):

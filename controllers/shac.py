@@ -18,6 +18,11 @@ One loop, three algorithms (as the SHAC/SAPO reference code does it, ``algo`` sw
   at ``H_target = -0.5 dim(A)``; two critics (the mean for the actor, the min for targets) and no
   target network (Xing et al., ICLR 2025; ``etaoxing/mineral``).
 
+With ``reference="mujoco"`` (Gymnasium MuJoCo tasks, :mod:`controllers.reference`) diffsim supplies only the
+actor's gradient over each window: after the actor's update the window is run again in MuJoCo from the same start
+states, without gradients, and that run is what the critic fits and where the next window starts; the policy
+trains on the states it visits in the engine it is meant for, and its critic values MuJoCo's returns.
+
 The actor samples its actions during training (reparameterised) and acts with its mean when
 evaluated. Observations are normalised with running statistics that stay fixed within a window.
 Adam with betas (0.7, 0.95), learning rates decayed linearly to ``min_lr``, gradients clipped
@@ -88,6 +93,9 @@ class TrainConfig:
     substeps: int | None = None    # rigid tasks: diffsim steps per MuJoCo step of the env trained on (None: the env's)
     randomize: dict | None = None  # Gymnasium MuJoCo tasks: {parameter: (low, high)} scale factors drawn per world
     #                                and episode in the env trained on (envs.rigid_core.RANDOMIZABLE)
+    reference: str | None = None   # Gymnasium MuJoCo tasks, "mujoco": each window starts where the policy's own
+    #                                actions took MuJoCo's copy of the task, and the critic learns MuJoCo's returns;
+    #                                diffsim gives the actor's gradient over the window (controllers.reference)
 
     def __post_init__(self):
         if self.algo not in ALGOS:
@@ -119,6 +127,13 @@ class TrainConfig:
             from envs.rigid_core import check_randomize
 
             object.__setattr__(self, "randomize", check_randomize(self.randomize) or None)  # frozen: normalised
+        if self.reference is not None:
+            from controllers.reference import REFERENCES
+
+            if self.reference not in REFERENCES:
+                raise ValueError(f"reference must be None or one of {REFERENCES}, got {self.reference!r}")
+            if self.gradient != "first":
+                raise ValueError(f"reference={self.reference!r} needs gradient='first', got {self.gradient!r}")
         if self.train_episode_steps is not None and self.train_episode_steps < 1:
             raise ValueError(f"train_episode_steps must be >= 1 or None, got {self.train_episode_steps}")
         for name in ("gamma", "lam", "target_keep"):
@@ -253,6 +268,11 @@ class Trainer:
         self.iteration, self.rows = 0, []
         self.state = self._starts(1)[0]
         self.age = torch.zeros(self.state.shape[0], dtype=torch.int64, device=self.device)
+        self.reference = None
+        if cfg.reference is not None:
+            from controllers.reference import MujocoWorlds
+
+            self.reference = MujocoWorlds(dyn, self.state.shape[0])
         self.objective = distributed.wrap(self.ctx, _WindowObjective(self))
         self.critic_ddp = distributed.wrap(self.ctx, self.critic) if self.critic is not None else None
 
@@ -367,9 +387,43 @@ class Trainer:
         window.update(state=s.detach(), age=age, mean_reward=raw / horizon)
         return -total / (n * horizon) + self.cfg.bound_coef * bound / horizon, window
 
+    def _reference_window(self):
+        """With ``cfg.reference``: the window run again, from the same start states and with the updated actor
+        (sampling its actions), in the reference worlds (:mod:`controllers.reference`), without gradients. It
+        replaces diffsim's window as what the critic fits and the observation statistics see, and its last states
+        start the next window."""
+        cfg, dyn = self.cfg, self.dyn
+        alpha = float(self.log_alpha.detach().exp())
+        s, age = self.state.detach(), self.age.clone()
+        fresh = self._starts(cfg.window)
+        raw = torch.zeros((), dtype=torch.float64, device=self.device)
+        buf = {k: [] for k in ("obs", "rewards", "next_obs", "term", "ends", "entropy")}
+        with torch.no_grad():
+            for t in range(cfg.window):
+                obs = dyn.observe(s)
+                action, log_prob, _ = self._act(obs)
+                s_next = self.reference.step(s, action)
+                reward, term = dyn.reward(s, action, s_next), dyn.terminated(s_next)
+                raw = raw + reward.mean()
+                r = self._training_reward(s, action, s_next, reward)
+                if cfg.algo == "sapo":
+                    r = r + alpha * (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
+                    buf["entropy"].append(-log_prob)
+                age = age + 1
+                restart = term | (age >= (cfg.train_episode_steps or cfg.episode_steps))
+                end = restart | (t == cfg.window - 1)
+                for k, v in (("obs", obs), ("rewards", r), ("next_obs", dyn.observe(s_next)), ("term", term),
+                             ("ends", end)):
+                    buf[k].append(v)
+                s = torch.where(restart[:, None], fresh[t], s_next)
+                age = torch.where(restart, 0, age)
+        window = {k: torch.stack(v) for k, v in buf.items() if v}
+        window.update(state=s, age=age, mean_reward=raw / cfg.window)
+        return window
+
     def step(self) -> float:
         """One window: actor update, then critic (and temperature) updates. Returns the window's mean
-        env reward per world step."""
+        env reward per world step (with ``cfg.reference``: the reference worlds' window)."""
         cfg, it, ctx = self.cfg, self.iteration, self.ctx
         loss, window = self.objective()
         where = distributed.failure(ctx, bool(torch.isfinite(loss)))
@@ -382,6 +436,8 @@ class Trainer:
             raise FloatingPointError(f"non-finite actor gradient at iteration {it}")
         self._set_lr()
         self.actor_opt.step()
+        if self.reference is not None:
+            window = self._reference_window()
         if self.critic is not None:
             self._fit_critic(window["obs"], window["rewards"], window["next_obs"], window["term"], window["ends"])
         if "entropy" in window:

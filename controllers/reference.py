@@ -30,7 +30,7 @@ class MujocoWorlds:
         try:
             import mujoco
         except ImportError:
-            raise ImportError("reference='mujoco' needs the mujoco package: pip install -e '.[test]'") from None
+            raise ImportError("reference='mujoco' needs the mujoco package: pip install -e '.[rl]'") from None
         if not hasattr(dyn, "model_file") or not hasattr(dyn, "frame_skip"):
             raise ValueError(f"reference='mujoco' needs a Gymnasium MuJoCo task's dynamics, got {type(dyn).__name__}")
         if n < 1:

@@ -41,6 +41,9 @@ def main(argv=None):
             parser.add_argument(flag, choices=ALGOS, default=None, help="default: the recipe's")
         else:
             parser.add_argument(flag, type=kind, default=None, help="default: the recipe's")
+    parser.add_argument("--reference", choices=("mujoco", "none"), default=None,
+                        help="Gymnasium MuJoCo tasks: windows start in MuJoCo's copy of the task and the critic "
+                             "learns MuJoCo's returns (controllers.reference); default: the recipe's")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--eval-episodes", type=int, default=20)
@@ -51,6 +54,8 @@ def main(argv=None):
     if (args.threads is not None and args.threads < 1) or args.eval_episodes < 0:
         parser.error("--threads must be >= 1 and --eval-episodes >= 0")
     overrides = {name: getattr(args, name) for name, _ in OVERRIDES if getattr(args, name) is not None}
+    if args.reference is not None:
+        overrides["reference"] = None if args.reference == "none" else args.reference
     try:
         cfg = recipe(args.env, **overrides)
     except ValueError as exc:

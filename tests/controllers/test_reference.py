@@ -104,3 +104,19 @@ def test_a_run_with_reference_worlds_resumes_bit_for_bit(tmp_path):
     a, b = full.state_dict(), resumed.state_dict()
     same = [torch.equal(x, b[k][name]) for k in ("actor", "critic", "target") for name, x in a[k].items()]
     assert all(same) and torch.equal(a["state"], b["state"]) and torch.equal(a["rows"], b["rows"])
+
+
+@pytest.mark.compile_bound
+def test_cli_reference_flag_reaches_the_run(tmp_path):
+    """``controllers.train --reference mujoco`` trains with reference worlds (saved in the checkpoint's
+    configuration); Hopper's recipe has them on."""
+    from controllers.evaluate import load_policy
+    from controllers.recipes import recipe
+    from controllers.train import main
+
+    main(["--env", "diffsim/InvertedPendulum-v0", "--reference", "mujoco", "--iterations", "1", "--num-envs", "2",
+          "--window", "2", "--out", str(tmp_path), "--no-progress", "--eval-episodes", "1"])
+    cfg, _, _ = load_policy(tmp_path / "checkpoint.pt")
+    assert cfg.reference == "mujoco" and recipe("diffsim/InvertedPendulum-v0").reference is None
+    assert recipe("diffsim/Hopper-v0").reference == "mujoco"
+    assert recipe("diffsim/Hopper-v0", reference=None).reference is None

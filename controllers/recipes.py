@@ -39,7 +39,7 @@ RECIPES: dict[str, dict] = {
     # randomised contacts and limits (halving the contact damping or friction made a policy fall on diffsim).
     # ~3 300 on diffsim within 4 minutes; in MuJoCo 1 509, 1 048, 1 066 after 20 min (PPO 1 227-3 602). Then windows
     # started in MuJoCo, whose returns the critic learns (reference="mujoco", needs the mujoco package): in MuJoCo
-    # 3 520, 785, 3 134 after 20 min, above 3 000 at 14 of their 19 evaluations (BENCHMARKS.md)
+    # 3 520, 785, 3 134, 3 497, 3 297 after 20 min (PPO on the same machine 2 106, 999, 3 281; BENCHMARKS.md)
     "diffsim/Hopper-v0":           dict(algo="shac", iterations=3000, window=16, friction_smoothing=0.1, substeps=2,
                                         actor_lr=5e-4, randomize=HOPPER_RANDOMIZE, reference="mujoco"),
     # Ant: its feet's stiff, damped contacts make the gradient explode past ~8 steps (bench_gradient_growth --scale);

@@ -295,6 +295,16 @@ class Trainer:
         extra = self.dyn.shaping(s, action, s_next) if self.cfg.shaping else None
         return (reward if extra is None else reward + extra) * self.cfg.reward_scale
 
+    def _entropy_bonus(self, log_prob):
+        """SAPO's normalised entropy estimate ``h (B,)`` of the taken actions (see the module docstring)."""
+        return (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
+
+    def _episode_ends(self, term, age, t: int):
+        """``(restart, end)`` at step ``t`` of a window: worlds whose episode restarts (terminated, or ``age``
+        reached the training episode length), and worlds whose return segment ends (a restart or the window's end)."""
+        restart = term | (age >= (self.cfg.train_episode_steps or self.cfg.episode_steps))
+        return restart, restart | (t == self.cfg.window - 1)
+
     def _act(self, obs):
         """``(action, log_prob, saturation)``: ``saturation (B,)`` is the bound penalty of the pre-squash mean."""
         mu, log_std = self.actor.distribution(obs)
@@ -362,14 +372,12 @@ class Trainer:
             raw = raw + reward.detach().mean()
             r = self._training_reward(s, action, s_next, reward)
             if entropy_on:
-                h = (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
-                r = r + alpha * h
+                r = r + alpha * self._entropy_bonus(log_prob)
                 buf["entropy"].append(-log_prob.detach())
             ret = ret + disc * r
             disc = disc * cfg.gamma
             age = age + 1
-            restart = term | (age >= (cfg.train_episode_steps or cfg.episode_steps))
-            end = restart | (t == horizon - 1)
+            restart, end = self._episode_ends(term, age, t)
             segments.append((torch.where(end, ret, 0.0), torch.where(end & ~term, disc, 0.0), obs_next))
             ret = torch.where(end, 0.0, ret)
             disc = torch.where(end, 1.0, disc)
@@ -407,11 +415,10 @@ class Trainer:
                 raw = raw + reward.mean()
                 r = self._training_reward(s, action, s_next, reward)
                 if cfg.algo == "sapo":
-                    r = r + alpha * (-log_prob - self.target_entropy) / (2 * abs(self.target_entropy))
+                    r = r + alpha * self._entropy_bonus(log_prob)
                     buf["entropy"].append(-log_prob)
                 age = age + 1
-                restart = term | (age >= (cfg.train_episode_steps or cfg.episode_steps))
-                end = restart | (t == cfg.window - 1)
+                restart, end = self._episode_ends(term, age, t)
                 for k, v in (("obs", obs), ("rewards", r), ("next_obs", dyn.observe(s_next)), ("term", term),
                              ("ends", end)):
                     buf[k].append(v)

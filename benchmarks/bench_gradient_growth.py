@@ -20,10 +20,11 @@ drives the growth.
 ``--optimize N`` then also asks whether the gradient is usable: open-loop actions over the longest window (``tanh``
 of free variables, from zero) optimised by Adam (``--lr``) for ``N`` iterations from the same start states through
 :func:`controllers.trajopt.optimize_controls`; printed: the mean reward per step every ``N / 5`` iterations and the
-best. ``--substeps`` sets the contact tasks' diffsim steps per MuJoCo step (default: the env's).
+best. ``--substeps`` sets the contact tasks' diffsim steps per MuJoCo step and ``--integrator`` what each runs
+(``rk4`` or ``euler``; default: the env's).
 
 Usage: ``python -m benchmarks.bench_gradient_growth --tasks diffsim/HalfCheetah-v0 [--windows 1 2 4 8 16 32]
-[--friction-smoothing 0.1] [--substeps 4] [--scale contact_stiffness=0.25] [--optimize 100 --lr 0.02]``
+[--friction-smoothing 0.1] [--substeps 4] [--integrator euler] [--scale contact_stiffness=0.25] [--optimize 100 --lr 0.02]``
 """
 from __future__ import annotations
 
@@ -99,12 +100,14 @@ def main(argv=None):
     parser.add_argument("--worlds", type=int, default=16)
     parser.add_argument("--friction-smoothing", type=float, default=None, help="m/s (default: the env's)")
     parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per MuJoCo step (default: the env's)")
+    parser.add_argument("--integrator", choices=("rk4", "euler"), default=None, help="default: the env's")
     parser.add_argument("--scale", action="append", default=[], metavar="NAME=FACTOR",
                         help="scale one physical parameter of the Gymnasium MuJoCo tasks in every world (repeatable)")
     parser.add_argument("--optimize", type=int, default=0, metavar="N", help="also N Adam steps on open-loop actions")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam's step size for --optimize")
     args = parser.parse_args(argv)
-    env_kwargs = {k: getattr(args, k) for k in ("friction_smoothing", "substeps") if getattr(args, k) is not None}
+    env_kwargs = {k: getattr(args, k) for k in ("friction_smoothing", "substeps", "integrator")
+                  if getattr(args, k) is not None}
     if args.scale:
         try:
             env_kwargs["randomize"] = scales(args.scale)

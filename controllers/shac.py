@@ -91,6 +91,8 @@ class TrainConfig:
     friction_smoothing: float | None = None  # contact tasks: the friction's slip speed (m/s) of the env trained on
     #                                          (None: the env's default; see diffsim.rigid.Model.friction_smoothing)
     substeps: int | None = None    # rigid tasks: diffsim steps per MuJoCo step of the env trained on (None: the env's)
+    integrator: str | None = None  # rigid tasks: what each of those steps runs, "rk4" or "euler" (None: the env's)
+    structure: str | None = None   # rigid tasks: "generated" or "loops" (diffsim.rigid.Model.structure; None: "auto")
     randomize: dict | None = None  # Gymnasium MuJoCo tasks: {parameter: (low, high)} scale factors drawn per world
     #                                and episode in the env trained on (envs.rigid_core.RANDOMIZABLE)
     reference: str | None = None   # Gymnasium MuJoCo tasks, "mujoco": each window starts where the policy's own
@@ -123,6 +125,10 @@ class TrainConfig:
                              f"got {self.friction_smoothing!r}")
         if self.substeps is not None and self.substeps < 1:
             raise ValueError(f"substeps must be None or >= 1, got {self.substeps!r}")
+        if self.integrator is not None and self.integrator not in ("rk4", "euler"):
+            raise ValueError(f"integrator must be None, 'rk4' or 'euler', got {self.integrator!r}")
+        if self.structure is not None and self.structure not in ("auto", "generated", "loops"):
+            raise ValueError(f"structure must be None, 'auto', 'generated' or 'loops', got {self.structure!r}")
         if self.randomize is not None:
             from envs.rigid_core import check_randomize
 
@@ -145,7 +151,8 @@ class TrainConfig:
 
     def env_kwargs(self) -> dict:
         """Keywords for ``envs.make_functional(env_id, ...)``: the env this configuration trains on."""
-        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps", "randomize")
+        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps", "integrator", "structure",
+                                                    "randomize")
                 if getattr(self, k) is not None}
 
     @classmethod

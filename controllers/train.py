@@ -29,7 +29,8 @@ from envs import FUNCTIONAL, make_functional
 
 OVERRIDES = (("algo", str), ("iterations", int), ("num_envs", int), ("window", int), ("actor_lr", float),
              ("critic_lr", float), ("seed", int), ("friction_smoothing", float),
-             ("substeps", int), ("world_clip", float))
+             ("substeps", int), ("integrator", str), ("structure", str),
+             ("world_clip", float))
 
 
 def main(argv=None):

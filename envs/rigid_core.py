@@ -19,6 +19,7 @@ from gymnasium import spaces
 
 from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
+from diffsim.rigid.rollout import INTEGRATORS
 from diffsim.rigid.model import FRICTION_SMOOTHING, PARAM_NAMES
 from envs import pcg64
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
@@ -41,7 +42,9 @@ class RigidDynamics(ClassicDynamics):
     ``initial_bounds``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
     the continuous actions, which map linearly onto the actuators' control ranges. ``timestep`` (s) overrides the
     model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
-    but stiff contacts may chatter or blow up), ``friction_smoothing`` (m/s) the slip speed of the contacts'
+    but stiff contacts may chatter or blow up), ``integrator`` what each of those steps runs (``"rk4"`` or
+    ``"euler"``, :func:`diffsim.rigid.rollout`; default: the task's), ``structure`` how the model's dynamics run
+    (:attr:`diffsim.rigid.Model.structure`: generated code or loops; default ``"auto"``), ``friction_smoothing`` (m/s) the slip speed of the contacts'
     smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger slows the growth of gradients
     through sliding feet over long windows), other keywords the physical parameters of ``template``."""
 
@@ -57,14 +60,19 @@ class RigidDynamics(ClassicDynamics):
         return builtin_model(self.model_name)
 
     def __init__(self, device: str = "cpu", timestep: float | None = None, substeps: int | None = None,
-                 friction_smoothing: float = FRICTION_SMOOTHING, **overrides):
+                 friction_smoothing: float = FRICTION_SMOOTHING, integrator: str | None = None,
+                 structure: str = "auto", **overrides):
+        if integrator is not None:
+            if integrator not in INTEGRATORS:
+                raise ValueError(f"integrator must be None or one of {INTEGRATORS}, got {integrator!r}")
+            self.integrator = integrator
         if substeps is not None:
             if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
                 raise ValueError(f"substeps must be an int >= 1 (diffsim steps per simulator step), got {substeps!r}")
             self.substeps = int(substeps)
         self.device = device
         self.template = load_mjcf(self.model_file(), num_worlds=1, dtype=torch.float64, device=device,
-                                  timestep=timestep, friction_smoothing=friction_smoothing)
+                                  timestep=timestep, friction_smoothing=friction_smoothing, structure=structure)
         for name, value in overrides.items():  # physical parameter overrides, e.g. body_mass=tensor
             if name not in PARAM_NAMES:
                 raise ValueError(f"unknown physical parameter {name!r}; one of {PARAM_NAMES}")

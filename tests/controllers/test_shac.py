@@ -211,6 +211,12 @@ def test_bad_configuration_is_refused():
     with pytest.raises(ValueError, match="substeps must be None or >= 1, got 0"):
         TrainConfig(substeps=0)
     assert TrainConfig(friction_smoothing=0.1, substeps=4).env_kwargs() == dict(friction_smoothing=0.1, substeps=4)
+    assert TrainConfig(integrator="euler").env_kwargs() == dict(integrator="euler")
+    with pytest.raises(ValueError, match="integrator must be None, 'rk4' or 'euler', got 'rk45'"):
+        TrainConfig(integrator="rk45")
+    assert TrainConfig(structure="loops").env_kwargs() == dict(structure="loops")
+    with pytest.raises(ValueError, match="structure must be None, 'auto', 'generated' or 'loops', got 'tiles'"):
+        TrainConfig(structure="tiles")
     with pytest.raises(ValueError, match=r"randomize\['friction'\] must satisfy 0 < low <= high"):
         TrainConfig(randomize={"friction": (-1, 1)})
     assert TrainConfig(randomize={"friction": [1, 2]}).env_kwargs() == dict(randomize={"friction": (1.0, 2.0)})

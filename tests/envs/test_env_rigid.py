@@ -333,6 +333,32 @@ def test_reacher_goals_lie_in_the_disc_and_the_target_starts_still():
         assert np.all(np.abs(x[:, :2]) <= 0.1)
 
 
+def test_integrator_and_structure_are_env_arguments():
+    """``integrator`` picks what each diffsim step runs (MuJoCo's RK4 or its semi-implicit Euler); the default is
+    the task's. The env's step is exactly ``frame_skip * substeps`` steps of :func:`diffsim.rigid.rollout`."""
+    from diffsim.rigid import rollout
+
+    dyn = InvertedPendulumDynamics(integrator="euler", substeps=2)
+    assert InvertedPendulumDynamics().integrator == "rk4" and dyn.integrator == "euler"
+    state = dyn.reset(3, torch.Generator().manual_seed(0))
+    action = torch.tensor([[0.5], [-1.0], [2.5]], dtype=torch.float64)
+    next_state = dyn.step(state, action)[0]
+    steps = dyn.frame_skip * dyn.substeps
+    qs, vs = rollout(dyn.model_for(3), state[:, :dyn.nq].clone(), state[:, dyn.nq:].clone(),
+                     action[:, None].expand(3, steps, 1).contiguous(), integrator="euler",
+                     timestep=dyn.template.timestep / 2)
+    torch.testing.assert_close(next_state, torch.cat([qs[:, -1], vs[:, -1]], 1), rtol=0, atol=0)
+    rk4 = InvertedPendulumDynamics(substeps=2).step(state, action)[0]
+    assert (next_state - rk4).abs().max() > 1e-6  # the two integrators differ at this step
+    with pytest.raises(ValueError, match=r"integrator must be None or one of \('rk4', 'euler'\), got 'verlet'"):
+        InvertedPendulumDynamics(integrator="verlet")
+    # ``structure``: the same dynamics as loops (what large models run by default) as in generated code
+    as_loops = InvertedPendulumDynamics(substeps=2, structure="loops").step(state, action)[0]
+    torch.testing.assert_close(as_loops, rk4, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="structure must be one of"):
+        InvertedPendulumDynamics(structure="unrolled")
+
+
 @pytest.mark.compile_bound
 def test_substeps_trade_step_length_for_speed():
     """``substeps`` (diffsim steps per simulator step) is an env argument; the default is the task's."""

@@ -123,7 +123,7 @@ def run_first_order(algo, env_id, seed, eval_episodes, log, clock, out, n_points
             ret, twin = _returns(env_id, policy_act(actor), eval_episodes)
         log(algo, seed, row["env_steps"], clock(), ret, twin)
 
-    every = log_every or max(1, recipe(env_id).iterations // n_points)
+    every = log_every or max(1, cfg.iterations // n_points)  # the iterations asked for, overrides included
     trainer.train(out / f"{env_id.replace('/', '_')}_{algo}_{seed}", progress=False, log_every=every, on_log=on_log,
                   stop=(lambda: clock() >= wall_clock) if wall_clock else None)
 

@@ -24,7 +24,8 @@ best. ``--substeps`` sets the contact tasks' diffsim steps per MuJoCo step and `
 (``rk4`` or ``euler``; default: the env's).
 
 Usage: ``python -m benchmarks.bench_gradient_growth --tasks diffsim/HalfCheetah-v0 [--windows 1 2 4 8 16 32]
-[--friction-smoothing 0.1] [--substeps 4] [--integrator euler] [--scale contact_stiffness=0.25] [--optimize 100 --lr 0.02]``
+[--friction-smoothing 0.1] [--substeps 4] [--integrator euler] [--scale contact_stiffness=0.25]
+[--optimize 100 --lr 0.02]``
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from gymnasium import spaces
 
 from diffsim import runtime
 from diffsim.rigid import builtin_model, load_mjcf, rollout
-from diffsim.rigid.rollout import INTEGRATORS
 from diffsim.rigid.model import FRICTION_SMOOTHING, PARAM_NAMES
+from diffsim.rigid.rollout import INTEGRATORS
 from envs import pcg64
 from envs.core import ClassicDynamics, ClassicEnv, ClassicVectorEnv, box_action
 from envs.rendering import side_view
@@ -44,7 +44,8 @@ class RigidDynamics(ClassicDynamics):
     model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
     but stiff contacts may chatter or blow up), ``integrator`` what each of those steps runs (``"rk4"`` or
     ``"euler"``, :func:`diffsim.rigid.rollout`; default: the task's), ``structure`` how the model's dynamics run
-    (:attr:`diffsim.rigid.Model.structure`: generated code or loops; default ``"auto"``), ``friction_smoothing`` (m/s) the slip speed of the contacts'
+    (:attr:`diffsim.rigid.Model.structure`: generated code or loops; default ``"auto"``),
+    ``friction_smoothing`` (m/s) the slip speed of the contacts'
     smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger slows the growth of gradients
     through sliding feet over long windows), other keywords the physical parameters of ``template``."""
 

@@ -333,6 +333,7 @@ def test_reacher_goals_lie_in_the_disc_and_the_target_starts_still():
         assert np.all(np.abs(x[:, :2]) <= 0.1)
 
 
+@pytest.mark.compile_bound
 def test_integrator_and_structure_are_env_arguments():
     """``integrator`` picks what each diffsim step runs (MuJoCo's RK4 or its semi-implicit Euler); the default is
     the task's. The env's step is exactly ``frame_skip * substeps`` steps of :func:`diffsim.rigid.rollout`."""

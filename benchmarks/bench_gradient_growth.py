@@ -36,6 +36,7 @@ import platform
 import torch
 
 from controllers.trajopt import optimize_controls
+from diffsim.rigid.rollout import INTEGRATORS
 from envs import make_functional
 
 
@@ -101,7 +102,7 @@ def main(argv=None):
     parser.add_argument("--worlds", type=int, default=16)
     parser.add_argument("--friction-smoothing", type=float, default=None, help="m/s (default: the env's)")
     parser.add_argument("--substeps", type=int, default=None, help="diffsim steps per MuJoCo step (default: the env's)")
-    parser.add_argument("--integrator", choices=("rk4", "euler"), default=None, help="default: the env's")
+    parser.add_argument("--integrator", choices=INTEGRATORS, default=None, help="default: the env's")
     parser.add_argument("--scale", action="append", default=[], metavar="NAME=FACTOR",
                         help="scale one physical parameter of the Gymnasium MuJoCo tasks in every world (repeatable)")
     parser.add_argument("--optimize", type=int, default=0, metavar="N", help="also N Adam steps on open-loop actions")

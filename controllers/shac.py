@@ -125,10 +125,13 @@ class TrainConfig:
                              f"got {self.friction_smoothing!r}")
         if self.substeps is not None and self.substeps < 1:
             raise ValueError(f"substeps must be None or >= 1, got {self.substeps!r}")
-        if self.integrator is not None and self.integrator not in ("rk4", "euler"):
-            raise ValueError(f"integrator must be None, 'rk4' or 'euler', got {self.integrator!r}")
-        if self.structure is not None and self.structure not in ("auto", "generated", "loops"):
-            raise ValueError(f"structure must be None, 'auto', 'generated' or 'loops', got {self.structure!r}")
+        if self.integrator is not None or self.structure is not None:
+            from diffsim.rigid.model import STRUCTURES
+            from diffsim.rigid.rollout import INTEGRATORS
+
+            for name, accepted in (("integrator", INTEGRATORS), ("structure", STRUCTURES)):
+                if getattr(self, name) is not None and getattr(self, name) not in accepted:
+                    raise ValueError(f"{name} must be None or one of {accepted}, got {getattr(self, name)!r}")
         if self.randomize is not None:
             from envs.rigid_core import check_randomize
 
@@ -151,9 +154,8 @@ class TrainConfig:
 
     def env_kwargs(self) -> dict:
         """Keywords for ``envs.make_functional(env_id, ...)``: the env this configuration trains on."""
-        return {k: getattr(self, k) for k in ("friction_smoothing", "substeps", "integrator", "structure",
-                                                    "randomize")
-                if getattr(self, k) is not None}
+        names = ("friction_smoothing", "substeps", "integrator", "structure", "randomize")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

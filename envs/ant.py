@@ -41,6 +41,7 @@ CTRL_COST_WEIGHT = 0.5
 CONTACT_COST_WEIGHT = 5e-4
 CONTACT_FORCE_RANGE = (-1.0, 1.0)
 HEALTHY_Z = (0.2, 1.0)
+SOFT_Z = (0.3, 0.85)  # training-only soft walls start here (see ``shaping``)
 
 
 class AntDynamics(GymnasiumMujocoDynamics):
@@ -70,6 +71,15 @@ class AntDynamics(GymnasiumMujocoDynamics):
     def healthy(self, state):
         z = state[:, 2]
         return torch.isfinite(state).all(dim=1) & (z >= HEALTHY_Z[0]) & (z <= HEALTHY_Z[1])
+
+    def shaping(self, state, action, next_state):
+        """Soft walls inside the healthy range, ``(B,)``: 0 while the torso's height is within [0.3, 0.85] m, falling
+        quadratically to -1 at each termination edge (0.2 m, 1 m), so that the gradient sees a termination coming
+        (a policy trained without them bounced its torso past 1 m in MuJoCo)."""
+        z = next_state[:, 2]
+        low = torch.relu(SOFT_Z[0] - z) / (SOFT_Z[0] - HEALTHY_Z[0])
+        high = torch.relu(z - SOFT_Z[1]) / (HEALTHY_Z[1] - SOFT_Z[1])
+        return -(low ** 2) - high ** 2
 
     def contact_cost(self, state):
         return CONTACT_COST_WEIGHT * (self.contact_forces(state) ** 2).sum(dim=(1, 2))

@@ -318,6 +318,22 @@ def test_hopper_training_shaping_is_zero_upright_and_minus_one_at_each_terminati
     assert nxt.grad[5, 1] > 0  # and up
 
 
+def test_ant_training_shaping_is_zero_inside_the_soft_walls_and_minus_one_at_each_termination_edge():
+    """The training-only soft walls on the torso's height: nothing within [0.3, 0.85] m, -1 where the episode
+    terminates (0.2 m, 1 m), pushing back inside."""
+    from envs.ant import AntDynamics
+
+    dyn = AntDynamics()
+    nxt = torch.zeros(6, dyn.nq + dyn.nv, dtype=torch.float64)
+    nxt[:, 2] = torch.tensor([0.3, 0.55, 0.85, 0.2, 1.0, 0.25], dtype=torch.float64)
+    nxt.requires_grad_(True)
+    extra = dyn.shaping(nxt.detach(), torch.zeros(6, dyn.nu, dtype=torch.float64), nxt)
+    torch.testing.assert_close(extra, torch.tensor([0.0, 0.0, 0.0, -1.0, -1.0, -0.25], dtype=torch.float64))
+    extra.sum().backward()
+    assert nxt.grad[3, 2] > 0 > nxt.grad[4, 2]  # up from the floor, down from the ceiling
+    assert nxt.grad[:3].abs().sum() == 0
+
+
 @COMPILE_BOUND
 def test_randomized_worlds_step_like_worlds_built_with_their_scaled_parameters():
     """Domain randomisation: each world's factors (drawn at reset within their ranges, carried unchanged, not

@@ -84,17 +84,24 @@ class Actor(nn.Module):
 
     ``state_std=False``: one learned log-std per action dimension (SHAC's actor), initialised at
     ``log_std_init``; ``True``: a second head gives it per state (SAPO's actor), clamped to
-    ``[-5, 2]``.
+    ``[-5, 2]``. ``mean_init_scale`` multiplies the initial weights and bias of the layer that outputs the
+    mean (PyTorch's default initialisation at 1): near 0 the policy starts at the box's centre.
     """
 
     LOG_STD_RANGE = (-5.0, 2.0)
 
     def __init__(self, obs_dim: int, act_dim: int, low, high, hidden=(64, 64), activation: str = "elu",
-                 layer_norm: bool = True, state_std: bool = False, log_std_init: float = -1.0):
+                 layer_norm: bool = True, state_std: bool = False, log_std_init: float = -1.0,
+                 mean_init_scale: float = 1.0):
         super().__init__()
+        if not 0 <= mean_init_scale < float("inf"):
+            raise ValueError(f"mean_init_scale must be a finite factor >= 0, got {mean_init_scale!r}")
         self.norm = RunningNorm(obs_dim)
         self.act_dim, self.state_std = act_dim, state_std
         self.net = mlp(obs_dim, hidden, 2 * act_dim if state_std else act_dim, activation, layer_norm)
+        with torch.no_grad():
+            self.net[-1].weight[:act_dim] *= mean_init_scale
+            self.net[-1].bias[:act_dim] *= mean_init_scale
         if state_std:
             with torch.no_grad():
                 self.net[-1].bias[act_dim:] = log_std_init

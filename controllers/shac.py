@@ -73,6 +73,8 @@ class TrainConfig:
     activation: str = "elu"
     state_std: bool = False        # per-state log-std head (SAPO) instead of one learned log-std
     log_std_init: float = -1.0
+    mean_init_scale: float = 1.0   # the actor's mean layer starts at this multiple of PyTorch's default init (near 0:
+    #                                the policy starts at the action box's centre; controllers.policies.Actor)
     stochastic: bool = True        # sample actions while training (False: act with the mean)
     mean_bound: float = 2.0        # pre-squash means beyond +-mean_bound are penalised ...
     bound_coef: float = 1.0        # ... by bound_coef * excess^2 (tanh saturates there and its gradient dies)
@@ -118,6 +120,8 @@ class TrainConfig:
         for name in ("actor_lr", "critic_lr", "alpha_lr", "grad_clip", "reward_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.mean_init_scale < math.inf:
+            raise ValueError(f"mean_init_scale must be a finite factor >= 0, got {self.mean_init_scale!r}")
         if self.world_clip is not None and not 0 < self.world_clip < math.inf:
             raise ValueError(f"world_clip must be None or a factor > 0, got {self.world_clip!r}")
         if self.friction_smoothing is not None and not 0 < self.friction_smoothing < math.inf:
@@ -177,7 +181,7 @@ def make_actor(dyn, cfg: TrainConfig) -> Actor:
     obs_dim = dyn.observe(dyn.reset(1, torch.Generator().manual_seed(0))).shape[-1]
     low, high = action_bounds(dyn)
     return Actor(obs_dim, dyn.action_dim, low, high, hidden=cfg.hidden, activation=cfg.activation,
-                 state_std=cfg.state_std, log_std_init=cfg.log_std_init)
+                 state_std=cfg.state_std, log_std_init=cfg.log_std_init, mean_init_scale=cfg.mean_init_scale)
 
 
 def closed_loop(dyn, act, state: torch.Tensor, steps: int):

@@ -36,6 +36,27 @@ def test_actor_log_prob_is_the_squashed_gaussian_density():
     torch.testing.assert_close(actor(obs), actor.low + (actor.high - actor.low) * 0.5 * (torch.tanh(mu) + 1))
 
 
+def test_mean_init_scale_shrinks_the_initial_mean_and_nothing_else():
+    """The mean layer's initial weights and bias times ``mean_init_scale``; at 0 every mean is the box's centre; the
+    per-state log-std rows and the hidden layers keep their initialisation."""
+    obs = torch.randn(16, 3, dtype=torch.float64)
+    torch.manual_seed(0)
+    ref = Actor(3, 2, [-2.0, 0.0], [2.0, 10.0], state_std=True)
+    for scale in (0.0, 0.01):
+        torch.manual_seed(0)
+        actor = Actor(3, 2, [-2.0, 0.0], [2.0, 10.0], state_std=True, mean_init_scale=scale)
+        torch.testing.assert_close(actor.net[-1].weight[:2], scale * ref.net[-1].weight[:2])
+        torch.testing.assert_close(actor.net[-1].bias[:2], scale * ref.net[-1].bias[:2])
+        torch.testing.assert_close(actor.distribution(obs)[1], ref.distribution(obs)[1])
+        torch.testing.assert_close(actor.net[0].weight, ref.net[0].weight)
+    torch.testing.assert_close(Actor(3, 2, [-2.0, 0.0], [2.0, 10.0], mean_init_scale=0.0)(obs),
+                               torch.tensor([[0.0, 5.0]], dtype=torch.float64).expand(16, 2))
+    with pytest.raises(ValueError, match="mean_init_scale must be a finite factor >= 0, got -1.0"):
+        Actor(3, 2, [-2.0], [2.0], mean_init_scale=-1.0)
+    with pytest.raises(ValueError, match="mean_init_scale must be a finite factor >= 0, got nan"):
+        TrainConfig(mean_init_scale=float("nan"))
+
+
 def test_td_lambda_limits():
     """lambda = 0 is the one-step target, lambda = 1 the Monte-Carlo return to the segment's end."""
     gen = torch.Generator().manual_seed(0)

@@ -35,7 +35,7 @@ import torch
 from gymnasium import spaces
 
 from diffsim.rigid.kinematics import body_kinematics, contact_wrench
-from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv
+from envs.rigid_core import GymnasiumMujocoDynamics, RigidEnv, RigidVectorEnv, soft_wall
 
 CTRL_COST_WEIGHT = 0.5
 CONTACT_COST_WEIGHT = 5e-4
@@ -77,9 +77,7 @@ class AntDynamics(GymnasiumMujocoDynamics):
         quadratically to -1 at each termination edge (0.2 m, 1 m), so that the gradient sees a termination coming
         (a policy trained without them bounced its torso past 1 m in MuJoCo)."""
         z = next_state[:, 2]
-        low = torch.relu(SOFT_Z[0] - z) / (SOFT_Z[0] - HEALTHY_Z[0])
-        high = torch.relu(z - SOFT_Z[1]) / (HEALTHY_Z[1] - SOFT_Z[1])
-        return -(low ** 2) - high ** 2
+        return -soft_wall(z, SOFT_Z[0], HEALTHY_Z[0]) - soft_wall(z, SOFT_Z[1], HEALTHY_Z[1])
 
     def contact_cost(self, state):
         return CONTACT_COST_WEIGHT * (self.contact_forces(state) ** 2).sum(dim=(1, 2))

@@ -27,9 +27,7 @@ the episode).
 """
 from __future__ import annotations
 
-import torch
-
-from envs.rigid_core import PlanarLocomotionDynamics, RigidEnv, RigidVectorEnv
+from envs.rigid_core import PlanarLocomotionDynamics, RigidEnv, RigidVectorEnv, soft_wall
 
 HEALTHY_Z, HEALTHY_ANGLE, HEALTHY_STATE = 0.7, 0.2, 100.0
 SOFT_ANGLE, SOFT_Z = 0.1, 0.9  # training-only soft walls start here (see ``shaping``)
@@ -48,9 +46,7 @@ class HopperDynamics(PlanarLocomotionDynamics):
         """Soft walls inside the healthy range, ``(B,)``: 0 while ``|angle| <= 0.1`` rad and ``z >= 0.9`` m, falling
         quadratically to -1 at each termination edge (0.2 rad, 0.7 m), so that the gradient sees a fall coming."""
         z, angle = next_state[:, 1], next_state[:, 2]
-        lean = torch.relu(angle.abs() - SOFT_ANGLE) / (HEALTHY_ANGLE - SOFT_ANGLE)
-        low = torch.relu(SOFT_Z - z) / (SOFT_Z - HEALTHY_Z)
-        return -(lean ** 2) - low ** 2
+        return -soft_wall(angle.abs(), SOFT_ANGLE, HEALTHY_ANGLE) - soft_wall(z, SOFT_Z, HEALTHY_Z)
 
 
 class HopperEnv(RigidEnv):

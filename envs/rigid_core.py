@@ -211,6 +211,12 @@ class GymnasiumMujocoDynamics(RigidDynamics):
         return np.concatenate([std, np.zeros(self.context_dim + len(self.randomize))]) if self.randomize else std
 
 
+def soft_wall(x: torch.Tensor, soft: float, edge: float) -> torch.Tensor:
+    """A training-only wall before a termination edge (the locomotion tasks' ``shaping``): 0 while ``x`` is on
+    ``soft``'s side of ``soft``, then ``((x - soft) / (edge - soft))^2``, 1 at ``edge`` (works for either side)."""
+    return torch.relu((x - soft) / (edge - soft)) ** 2
+
+
 def check_randomize(randomize) -> dict:
     """``randomize`` as ``{name: (low, high)}`` in :data:`RANDOMIZABLE`'s order, or a clear error."""
     if randomize is None:

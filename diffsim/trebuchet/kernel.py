@@ -22,6 +22,7 @@ that the original differentiated with ForwardDiff.
 
 Per-lane status codes are in ``STATUS``; a step cap ends lanes that never land.
 """
+import dataclasses
 import math
 
 import warp as wp
@@ -52,7 +53,6 @@ def _build(model: TrebuchetModel, S):
     theta0 = math.asin(hp / Ll)
     fd_liftoff, two_sided, use_rk4 = model.finite_difference_liftoff, model.two_sided_release, model.integrator == "rk4"
     rk_b = RK4.b
-    max_steps = model.max_steps
 
     @wp.func
     def sling_pos(U: M):
@@ -214,7 +214,7 @@ def _build(model: TrebuchetModel, S):
               distance: wp.array(dtype=S), jac: wp.array(dtype=J3), status: wp.array(dtype=wp.int32),
               t_release: wp.array(dtype=S), release: wp.array(dtype=R4), t_land: wp.array(dtype=S),
               steps: wp.array(dtype=wp.int32),
-              record: int, traj: wp.array2d(dtype=P2)):
+              record: int, traj: wp.array2d(dtype=P2), max_steps: int):
         i = wp.tid()
         zero = S(0.0)
         w = D(wind[i], S(1.0), zero, zero, zero)
@@ -345,8 +345,10 @@ _CACHE: dict = {}
 
 
 def shot_kernel(model: TrebuchetModel, dtype):
+    """The shot kernel of ``model``'s physics in ``dtype``; the step cap is the launch's last argument, so models
+    that differ only in ``name`` or ``max_steps`` share one compiled module."""
     S = runtime.warp_scalar(dtype)
-    key = (model, S)
+    key = (dataclasses.replace(model, name="", max_steps=0), S)
     if key not in _CACHE:
-        _CACHE[key] = _build(model, S)
+        _CACHE[key] = _build(key[0], S)
     return _CACHE[key]

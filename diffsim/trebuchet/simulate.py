@@ -59,7 +59,8 @@ def _launch(model: TrebuchetModel, wind, angle, mass, record: bool):
                   outputs=[w(out["distance"], lo, hi), w(out["jac"], lo, hi, wp.types.vector(3, S)),
                            w(out["status"], lo, hi), w(out["t_release"], lo, hi),
                            w(out["release"], lo, hi, wp.types.vector(4, S)), w(out["t_land"], lo, hi),
-                           w(out["steps"], lo, hi), int(record), w(out["path"], *p, wp.types.vector(2, S))],
+                           w(out["steps"], lo, hi), int(record), w(out["path"], *p, wp.types.vector(2, S)),
+                           int(model.max_steps)],
                   device=device)
 
     device = runtime.resolve_device(str(dev))
@@ -119,6 +120,10 @@ def simulate(wind, angle, mass, model: str | TrebuchetModel = "original", *, ret
         if model not in MODELS:
             raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
         model = MODELS[model]
+    if not isinstance(model, TrebuchetModel):
+        raise TypeError(f"model must be a name or a TrebuchetModel, got {type(model).__name__}")
+    if int(model.max_steps) < 1:
+        raise ValueError(f"model.max_steps must be >= 1 (steps per shot), got {model.max_steps}")
     ref = next((x for x in (wind, angle, mass) if isinstance(x, torch.Tensor)), None)
     wind = _as_tensor("wind", wind, ref)
     angle = _as_tensor("angle", angle, wind)

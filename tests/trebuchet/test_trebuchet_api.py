@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from diffsim.trebuchet import LB, ORIGINAL, STEP_CAP, simulate
+from diffsim.trebuchet import LANDED, LB, ORIGINAL, STEP_CAP, simulate
+from diffsim.trebuchet.kernel import shot_kernel
 
 F64 = torch.float64
 
@@ -40,10 +41,19 @@ def test_angle_is_folded_like_the_original():
 
 
 def test_step_cap_flags_nan_not_garbage():
+    """The cap is a launch argument: the capped model runs the original's compiled kernel, stops every shot after
+    exactly ``max_steps`` steps, and the same kernel with the original cap lands them."""
     capped = dataclasses.replace(ORIGINAL, max_steps=100)
-    d, info = simulate(torch.zeros(2, dtype=F64), torch.full((2,), 0.7, dtype=F64),
-                       torch.full((2,), 90.0, dtype=F64), model=capped, return_info=True)
-    assert (info["status"] == STEP_CAP).all() and torch.isnan(d).all()
+    assert shot_kernel(capped, F64) is shot_kernel(ORIGINAL, F64)
+    args = torch.zeros(2, dtype=F64), torch.full((2,), 0.7, dtype=F64), torch.full((2,), 90.0, dtype=F64)
+    d, info = simulate(*args, model=capped, return_info=True)
+    assert (info["status"] == STEP_CAP).all() and torch.isnan(d).all() and (info["steps"] == 100).all()
+    d, info = simulate(*args, model=ORIGINAL, return_info=True)
+    assert (info["status"] == LANDED).all() and torch.isfinite(d).all() and (info["steps"] > 100).all()
+    with pytest.raises(ValueError, match="model.max_steps must be >= 1"):
+        simulate(*args, model=dataclasses.replace(ORIGINAL, max_steps=0))
+    with pytest.raises(TypeError, match="model must be a name or a TrebuchetModel"):
+        simulate(*args, model=42)
 
 
 def test_recorded_path_starts_on_ground_and_ends_at_distance():

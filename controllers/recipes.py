@@ -49,8 +49,9 @@ RECIPES: dict[str, dict] = {
     # earns) and the default initialisation it did not learn (317 in MuJoCo after 800 iterations). Acting with the
     # mean, starting near zero actions (mean_init_scale) and with the env's soft walls on the torso height
     # (AntDynamics.shaping) it walks: 6 715 / 3 531 on diffsim after 20 min (seeds 0, 1), 479 / 1 865 in MuJoCo (seed
-    # 0's policy bounces past the 1 m termination there); with windows started in MuJoCo (reference="mujoco") 1 835
-    # and 1 604 in MuJoCo (seeds 0, 1) against SB3 PPO's 1 347 and 399 and SAC's 237 (BENCHMARKS.md)
+    # 0's policy bounces past the 1 m termination there); with windows started in MuJoCo (reference="mujoco"):
+    # 1 835, 1 604 and 1 183 in MuJoCo (seeds 0-2) against SB3 PPO's 1 347, 399 and 1 764 and SAC's 237, 199 and
+    # 171 (BENCHMARKS.md)
     "diffsim/Ant-v0":              dict(algo="shac", iterations=1200, window=8, friction_smoothing=0.1, actor_lr=5e-4,
                                         integrator="euler", structure="generated", world_clip=3.0, stochastic=False,
                                         mean_init_scale=0.01, reference="mujoco"),

@@ -39,8 +39,12 @@ RECIPES: dict[str, dict] = {
     # randomised contacts and limits (halving the contact damping or friction made a policy fall on diffsim).
     # ~3 300 on diffsim within 4 minutes; in MuJoCo 1 509, 1 048, 1 066 after 20 min (PPO 1 227-3 602). Then windows
     # started in MuJoCo, whose returns the critic learns (reference="mujoco", needs the mujoco package): in MuJoCo
-    # 3 520, 785, 3 134, 3 497, 3 297 after 20 min (PPO on the same machine 2 106, 999, 3 281; BENCHMARKS.md)
-    "diffsim/Hopper-v0":           dict(algo="shac", iterations=3000, window=16, friction_smoothing=0.1, substeps=2,
+    # 3 520, 785, 3 134, 3 497, 3 297 after 20 min (PPO on the same machine 2 106, 999, 3 281), but with 3 000
+    # iterations setting the learning-rate decay 20 minutes ran 1 700-2 000 of them, and the last policy still moved
+    # (seed 1: 3 249, then 785). 1 800 iterations (15 min on a 2-core EPYC of CPU family 26, ~20 on one of model 17)
+    # end with the decay done; in MuJoCo then 3 456, 3 242, 3 250, 3 495, 3 458 (seeds 0-4) against PPO's 2 257,
+    # 2 513, 3 115 and SAC's 395, 614 on the same machine (BENCHMARKS.md)
+    "diffsim/Hopper-v0":           dict(algo="shac", iterations=1800, window=16, friction_smoothing=0.1, substeps=2,
                                         actor_lr=5e-4, randomize=HOPPER_RANDOMIZE, reference="mujoco"),
     # Ant: its feet's stiff, damped contacts make the gradient explode past ~8 steps (bench_gradient_growth --scale);
     # window 8 on smoother friction at the env's 0.625 ms, through MuJoCo's Euler in generated code (1.5 s per

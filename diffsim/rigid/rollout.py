@@ -21,7 +21,8 @@ inputs in and replays the launches; the backward replays the adjoints (Warp's ge
 of each kernel). A generated model's step is one launch per dynamics evaluation (``stage``: 1 for Euler, 4 for
 RK4), each storing its derivatives, and one that combines them, so that each evaluation's adjoint recomputes it
 once (Warp's adjoint of a *called* function recomputes the function again inside the caller's recomputation); a
-rollout with gradients keeps every step's stages (4 rows of nq + nv per world and RK4 step, 1 for Euler). Workspaces are pooled per shape: a call takes one whose last call's graph
+rollout with gradients keeps every step's stages (4 rows of nq + nv per world and RK4 step, 1 for Euler).
+Workspaces are pooled per shape: a call takes one whose last call's graph
 is gone, or a new one while the pools stay within ``_Workspace.MAX_CACHED_BYTES``; past that it
 reuses the least recently used one, and the backward of the call it displaced first re-runs that
 call's forward from its saved inputs (checkpointing, in effect). A rollout larger than

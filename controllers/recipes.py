@@ -31,9 +31,14 @@ RECIPES: dict[str, dict] = {
     # from it; window 16 and a lower actor learning rate, ~600 iterations in 20 minutes on one core. The runs were
     # erratic (918, -69, 2 469, 866, 159 in MuJoCo after 20 minutes, seeds 0-4) until each world's action gradient
     # was capped per step at 3x the median world's (world_clip): 1 529, 1 501, 2 718, 2 841, 1 002; SAC and PPO in
-    # MuJoCo, same 20 minutes: 692 and 4 205, 1 707 and 4 212 (seeds 0, 1; BENCHMARKS.md)
-    "diffsim/HalfCheetah-v0":      dict(algo="shac", iterations=600, window=16, friction_smoothing=0.1, substeps=8,
-                                        actor_lr=5e-4, world_clip=3.0),
+    # MuJoCo, same 20 minutes: 692 and 4 205, 1 707 and 4 212 (seeds 0, 1). Then, one change at a time: MuJoCo's
+    # Euler at 0.625 ms (half the dynamics evaluations), windows started in MuJoCo (reference="mujoco"), acting with
+    # the mean from near-zero actions, Hopper's randomised contacts and limits: 985, 2 987, 2 687, 1 044 in MuJoCo.
+    # SAPO (maximum entropy through the simulator; sampled actions) with SHAC's own Cheetah actor (128, 64, 32):
+    # 3 050, 3 036, 3 067, 1 751 (seeds 0-3; BENCHMARKS.md)
+    "diffsim/HalfCheetah-v0":      dict(algo="sapo", iterations=900, window=16, friction_smoothing=0.1, substeps=16,
+                                        integrator="euler", actor_lr=5e-4, world_clip=3.0, hidden=(128, 64, 32),
+                                        mean_init_scale=0.01, randomize=HOPPER_RANDOMIZE, reference="mujoco"),
     # Hopper: the same smoother friction at 1 ms steps (substeps=2), the env's training-only soft walls before its
     # termination edges (HopperDynamics.shaping: without them the policy leaned to the edge and fell in MuJoCo), and
     # randomised contacts and limits (halving the contact damping or friction made a policy fall on diffsim).

@@ -25,11 +25,6 @@ conventions):
 * ``qacc = M^-1 (gear ctrl - damping qvel - c + springs + limits)`` by MuJoCo's tree-sparse ``L^T D L``
   factorisation (no fill-in); MuJoCo's Euler factors ``M + h diag(damping)`` instead (implicit damping).
 
-The dynamics are written out in the kernel ``stage`` (one evaluation, its derivatives stored), not in a function
-the step kernels call: Warp's adjoint of a kernel recomputes the kernel's forward, and the adjoint of each
-function it calls recomputes that function once more, so a called evaluation was computed three times per
-gradient; written out, twice (``rollout`` launches the stages and then the step's update).
-
 The generated code grows with the number of (dof, ancestor dof) pairs and contacts. First use, cold caches
 (``benchmarks/bench_compile.py``, 2-core Xeon, 2026-11-29): a 16-link chain's module (87 kB) compiles, forward
 and adjoint, in 65 s where the per-body Jacobian form it replaced (``O(nv^2 nbody)`` terms and a dense
@@ -279,9 +274,7 @@ def _v3(o):
 
 
 def generate(model, scalar: str, part: str = "dynamics") -> str:
-    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``; ``stage``, one evaluation of
-    the dynamics written out in the kernel, and ``euler_update`` and ``rk4_combine``, which make a step of
-    its stages),
+    """The Warp source of ``model``'s ``part``: ``"dynamics"`` (kernels ``derive``, ``step_rk4``, ``step_euler``),
     ``"kinematics"`` (``derive`` and ``kinematics``) or ``"kinematics_contacts"`` (the same kinematics kernel also
     evaluating every contact: a large module for models with many geom pairs), each also as ``"..._forward"``,
     compiled without adjoint kernels: the adjoints are most of a module's compile time (66 of 90 s for a 16-link
@@ -303,23 +296,9 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     if base != "dynamics":
         raise ValueError("part must be 'dynamics', 'kinematics' or 'kinematics_contacts', or one of them with "
                          f"'_forward', got {part!r}")
-    header, lines = lines, []  # the stage kernel's lines, placed after the functions it calls
-    lines += ["", "", "@wp.kernel",
-             "def stage(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S),",
-             "          P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), KQ: wp.array3d(dtype=S),",
-             "          KV: wp.array3d(dtype=S), pw: int, nu: int, k: int, rin: int, a: S, r: int, hd: S, w0: int):",
-             "    # One evaluation of the dynamics, written out in the kernel (not a called function, whose adjoint",
-             "    # would recompute it once more): at (q, qd) = (Q[k], QD[k]) + a (KQ[rin], KV[rin]) (rin < 0: the",
-             "    # state itself), with step k's controls, it stores dq/dt in KQ[r] and qacc in KV[r].",
+    lines += ["", "@wp.func",
+             "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int, hd: S):",
              "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation",
-             "    wi = wp.tid() + w0",
-             "    w = wi * pw",
-             "    q = load_q(Q, k, wi)",
-             "    qd = load_v(QD, k, wi)",
-             "    if rin >= 0:",
-             "        q = q + a * load_q(KQ, rin, wi)",
-             "        qd = qd + a * load_v(KV, rin, wi)",
-             "    u = load_u(U, k, wi, nu)",
              f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
     body_lines, dof_body = _body_lines(model, o, with_acc=True)
     lines += body_lines
@@ -386,7 +365,6 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
                 force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
         lines.append(f"    f{i} = " + " + ".join(force) + f" - bias{i}")
     lines += _sparse_ldl_solve(nv, anc)
-    stage, lines = lines, header
     lines += ["", "", "@wp.func", "def integrate(q: VQ, qd: VV, h: S):",
               "    # MuJoCo's mj_integratePos: q + h qd, quaternions by the exponential map of the local rate"]
     entries = []
@@ -415,7 +393,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     lines.append("    return VQ(" + ", ".join(entries) + ")")
     lines += _derive(model, o)
     lines += _STEP.format(nu=max(nu, 1), nq=nq, nv=nv).splitlines()
-    return "\n".join(lines + stage) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def dof_ancestors(model, dof_body: dict, body_dofs: list) -> list[list[int]]:
@@ -470,7 +448,7 @@ def _sparse_ldl_solve(nv: int, anc: list[list[int]]) -> list[str]:
             xs[i] = f"sx{i}_{k}"
     for k in range(nv):
         out.append(f"    qa{k} = " + " - ".join([f"{xs[k]} / dg{k}"] + [f"L{k}_{i} * qa{i}" for i in anc[k]]))
-    out.append("    store(KQ, KV, r, wi, qpos_rate(q, qd), VV(" + ", ".join(f"qa{i}" for i in range(nv)) + "))")
+    out.append("    return VV(" + ", ".join(f"qa{i}" for i in range(nv)) + ")")
     return out
 
 
@@ -744,25 +722,44 @@ def store(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), k: int, w: int, q: VQ
 
 
 @wp.kernel
-def euler_update(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), KV: wp.array3d(dtype=S), k: int, r: int, h: S,
-                 w0: int):
-    # MuJoCo's Euler after the stage (qacc with implicit joint damping in KV[r]): qd' = qd + h qacc;
-    # q' = q + h qd' (semi-implicit)
+def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
+             D: wp.array2d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
     w = wp.tid() + w0
-    qdn = load_v(QD, k, w) + h * load_v(KV, r, w)
-    store(Q, QD, k + 1, w, integrate(load_q(Q, k, w), qdn, h), qdn)
+    pi = w * pw
+    q = load_q(Q, k, w)
+    qd = load_v(QD, k, w)
+    u = load_u(U, k, w, nu)
+    # classic RK4 on (qpos, qvel), quaternions as 4-vectors (matches MuJoCo's mjINT_RK4)
+    k1q = qpos_rate(q, qd)
+    k1v = qacc(q, qd, u, P, D, pi, S(0.0))
+    q2 = q + (S(0.5) * h) * k1q
+    v2 = qd + (S(0.5) * h) * k1v
+    k2q = qpos_rate(q2, v2)
+    k2v = qacc(q2, v2, u, P, D, pi, S(0.0))
+    q3 = q + (S(0.5) * h) * k2q
+    v3 = qd + (S(0.5) * h) * k2v
+    k3q = qpos_rate(q3, v3)
+    k3v = qacc(q3, v3, u, P, D, pi, S(0.0))
+    q4 = q + h * k3q
+    v4 = qd + h * k3v
+    k4q = qpos_rate(q4, v4)
+    k4v = qacc(q4, v4, u, P, D, pi, S(0.0))
+    qn = q + h * (b0 * k1q + b1 * k2q + b2 * k3q + b3 * k4q)
+    qdn = qd + h * (b0 * k1v + b1 * k2v + b2 * k3v + b3 * k4v)
+    store(Q, QD, k + 1, w, qn, qdn)
 
 
 @wp.kernel
-def rk4_combine(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), KQ: wp.array3d(dtype=S), KV: wp.array3d(dtype=S),
-                k: int, r: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
-    # classic RK4 from the four stages in rows r..r+3 (quaternions as 4-vectors; matches MuJoCo's mjINT_RK4)
+def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
+               D: wp.array2d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+    # MuJoCo's Euler: semi-implicit, and implicit in joint damping:
+    # qd' = qd + h (M + h diag(damping))^-1 f(q, qd); q' = q + h qd'
     w = wp.tid() + w0
-    qn = load_q(Q, k, w) + h * (b0 * load_q(KQ, r, w) + b1 * load_q(KQ, r + 1, w) + b2 * load_q(KQ, r + 2, w)
-                                + b3 * load_q(KQ, r + 3, w))
-    qdn = load_v(QD, k, w) + h * (b0 * load_v(KV, r, w) + b1 * load_v(KV, r + 1, w) + b2 * load_v(KV, r + 2, w)
-                                  + b3 * load_v(KV, r + 3, w))
-    store(Q, QD, k + 1, w, qn, qdn)
+    pi = w * pw
+    q = load_q(Q, k, w)
+    qd = load_v(QD, k, w)
+    qdn = qd + h * qacc(q, qd, load_u(U, k, w, nu), P, D, pi, h)
+    store(Q, QD, k + 1, w, integrate(q, qdn, h), qdn)
 '''
 
 _LOADED: dict = {}  # source hash -> module

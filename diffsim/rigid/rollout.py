@@ -15,14 +15,10 @@ How it runs: a call that no gradient can reach (grad mode off, or no input and n
 requiring grad) uses the model's dynamics module compiled without adjoint kernels, which compiles in about a
 quarter of the time; one that needs gradients uses the full module. Each call runs in a :class:`_Workspace`
 of its shape (topology, module, dtype, device, worlds, steps, integrator, timestep): persistent trajectory
-and parameter buffers, recorded Warp launches (on the CPU, blocks of worlds on all cores through
+and parameter buffers, one recorded Warp launch per step (on the CPU, blocks of worlds on all cores through
 :mod:`diffsim.parallel`) and, once a gradient is asked for, the recorded adjoint launches in reverse. A call copies its
 inputs in and replays the launches; the backward replays the adjoints (Warp's generated adjoint
-of each kernel). A generated model's step is one launch per dynamics evaluation (``stage``: 1 for Euler, 4 for
-RK4), each storing its derivatives, and one that combines them, so that each evaluation's adjoint recomputes it
-once (Warp's adjoint of a *called* function recomputes the function again inside the caller's recomputation); a
-rollout with gradients keeps every step's stages (4 rows of nq + nv per world and RK4 step, 1 for Euler).
-Workspaces are pooled per shape: a call takes one whose last call's graph
+of each step kernel). Workspaces are pooled per shape: a call takes one whose last call's graph
 is gone, or a new one while the pools stay within ``_Workspace.MAX_CACHED_BYTES``; past that it
 reuses the least recently used one, and the backward of the call it displaced first re-runs that
 call's forward from its saved inputs (checkpointing, in effect). A rollout larger than
@@ -104,15 +100,15 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
         dyn, program = loops.module(scalar, model.friction_smoothing), loops.program(model, topo)
     else:
         dyn, program = codegen.load_for_call(model, scalar, topo, "dynamics", grad), None
-    key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__, grad)
-    # generated code: every stage's derivatives (rows of KQ, KV) kept for the adjoint when a gradient is needed
-    stages = 0 if program is not None else (4 if integrator == "rk4" else 1) * (T if grad else 1)
+    key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
 
     def make():
-        return _Workspace(dyn, integrator, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
-                          S, h, dtype, qpos.device, program, keep_stages=grad)
+        kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler
+        scalars = [S(h), *(S(x) for x in RK4.b)]
+        return _Workspace(dyn, kernel, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
+                          scalars, dtype, qpos.device, program)
 
-    nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel() + stages * W * (nq + nv)
+    nbytes = qpos.element_size() * (W * (T + 1) * (nq + nv) + u.numel() + P.numel()
                                     + (4 * W * program.nx if program is not None else 0))  # X: 4 stages
     Q, QD = _Rollout.apply(_Workspace.get(key, make, nbytes), qpos, qvel, u, P)
     return Q.permute(1, 0, 2), QD.permute(1, 0, 2)
@@ -141,20 +137,6 @@ class _Rollout(torch.autograd.Function):
         with ws.lock:
             grads = ws.backward(ctx.saved_tensors, ctx.token, gQ, gQD)
         return (None, *(g if need else None for g, need in zip(grads, ctx.needs_input_grad[1:])))
-
-
-def _generated_step(dyn, integrator, A, k, S, h, nu, keep_stages):
-    """The launches of step ``k`` (time step ``h`` s, Warp scalar type ``S``) of a generated module: its stages,
-    then the update from them. The stages' rows of ``A["KQ"]``, ``A["KV"]`` are step ``k``'s own when
-    ``keep_stages`` (the adjoint reads them), else every step reuses the first ones."""
-    args = [A["Q"], A["QD"], A["U"], A["P"], A["D"], A["KQ"], A["KV"], 1, nu, k]
-    if integrator == "euler":
-        r = k if keep_stages else 0
-        return [(dyn.stage, [*args, -1, S(0.0), r, S(h)]), (dyn.euler_update, [A["Q"], A["QD"], A["KV"], k, r, S(h)])]
-    r = 4 * k if keep_stages else 0
-    stages = [(dyn.stage, [*args, rin, S(a), r + s, S(0.0)])
-              for s, (rin, a) in enumerate(((-1, 0.0), (r, 0.5 * h), (r + 1, 0.5 * h), (r + 2, h)))]
-    return stages + [(dyn.rk4_combine, [A["Q"], A["QD"], A["KQ"], A["KV"], k, r, S(h), *(S(x) for x in RK4.b)])]
 
 
 class _Workspace:
@@ -198,9 +180,8 @@ class _Workspace:
             cls._cache[key] = pool
             return ws
 
-    def __init__(self, dyn, integrator, sizes, S, h, dtype, torch_device, program=None, keep_stages=False):
-        """``dyn``: the generated module of the model (``keep_stages``: every step's stage derivatives are kept for
-        the adjoint, else one step's rows are reused), or the loops module with the model's ``program``
+    def __init__(self, dyn, kernel, sizes, scalars, dtype, torch_device, program=None):
+        """``dyn``: the generated module of the model, or the loops module with the model's ``program``
         (:class:`diffsim.rigid.loops.Program`), whose steps also take its arrays and a scratch array."""
         W, T, nq, nv, nu, ncol, npar, nder = sizes
         self.lock = threading.Lock()
@@ -208,9 +189,6 @@ class _Workspace:
         shapes = dict(Q=(T + 1, W, nq), QD=(T + 1, W, nv), U=(T, W, ncol), P=(W, npar), D=(W, nder))
         if program is not None:
             shapes["X"] = (4, W, program.nx)
-        else:
-            stages = (4 if integrator == "rk4" else 1) * (T if keep_stages else 1)
-            shapes.update(KQ=(stages, W, nq), KV=(stages, W, nv))
         self.bufs = {k: torch.zeros(v, dtype=dtype, device=torch_device) for k, v in shapes.items()}
         self.nbytes = 2 * sum(t.numel() * t.element_size() for t in self.bufs.values())  # with their gradients
         self.Q, self.QD = self.bufs["Q"], self.bufs["QD"]
@@ -218,11 +196,9 @@ class _Workspace:
         self.W, self.derive_kernel = W, dyn.derive
         if program is None:
             self.derive_extra = []
-            self.launches = lambda A: [launch for k in range(T)
-                                       for launch in _generated_step(dyn, integrator, A, k, S, h, nu, keep_stages)]
+            self.launches = lambda A: [(kernel, [A["Q"], A["QD"], A["U"], A["P"], A["D"], 1, nu, k, *scalars])
+                                       for k in range(T)]
         else:
-            kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler
-            scalars = [S(h), *(S(x) for x in RK4.b)]
             Tarr, Carr, Oarr = program.arrays(dtype, self.device)
             self.derive_extra = [Tarr, program.quat_offset, program.axis_offset]
 

@@ -35,7 +35,8 @@ RECIPES: dict[str, dict] = {
     # Euler at 0.625 ms (half the dynamics evaluations), windows started in MuJoCo (reference="mujoco"), acting with
     # the mean from near-zero actions, Hopper's randomised contacts and limits: 985, 2 987, 2 687, 1 044 in MuJoCo.
     # SAPO (maximum entropy through the simulator; sampled actions) with SHAC's own Cheetah actor (128, 64, 32):
-    # 3 050, 3 036, 3 067, 1 751 (seeds 0-3; BENCHMARKS.md)
+    # 3 050, 3 036, 3 067, 1 751, 1 341, 1 460 (seeds 0-5, mean 2 284) against PPO's mean 2 205 and SAC's 3 047 over
+    # four seeds each, trained in MuJoCo on the same machine (BENCHMARKS.md)
     "diffsim/HalfCheetah-v0":      dict(algo="sapo", iterations=900, window=16, friction_smoothing=0.1, substeps=16,
                                         integrator="euler", actor_lr=5e-4, world_clip=3.0, hidden=(128, 64, 32),
                                         mean_init_scale=0.01, randomize=HOPPER_RANDOMIZE, reference="mujoco"),

@@ -1,14 +1,17 @@
 """Gymnasium's locomotion models: diffsim rollouts vs MuJoCo's ``mujoco.rollout``, side by side in one run.
 
 Each model is Gymnasium's own MJCF file (``gymnasium/envs/mujoco/assets``), stepped the way each simulator's env
-steps it: MuJoCo with the file's integrator and timestep (Euler at 10 ms for half_cheetah, RK4 otherwise),
-diffsim with RK4 at the file's timestep divided by the env's ``substeps`` (its explicit penalty contacts need
-shorter steps on HalfCheetah and Ant; see ``envs/``; ``--substeps`` overrides). Both simulate the same time
-from the same starts (qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5
-steps); throughput is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so
-the two are comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default
-all cores) and computes no gradients; diffsim's forward+backward is the gradient of the summed final state
-w.r.t. initial state and controls (float32). Compilation is excluded (one untimed warm-up call).
+steps it: MuJoCo with the file's integrator and timestep (Euler at 10 ms for half_cheetah, RK4 otherwise), diffsim
+with RK4 at the file's timestep divided by the env's ``substeps`` (its explicit penalty contacts need shorter steps
+on HalfCheetah and Ant; see ``envs/``; ``--substeps`` overrides; ``--integrator`` adds rows for ``euler`` or
+``implicit_contacts``, whose linearly implicit contacts stay stable at the file's step). Both simulate the same
+time from the same starts (qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5
+steps); throughput is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so the
+two are comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default all
+cores) and computes no gradients; diffsim's forward+backward is the gradient of the summed final state w.r.t.
+initial state and controls (float32). Compilation is excluded (one untimed warm-up call). What a larger step costs
+in accuracy: ``|dq| 0.2 s`` is the mean absolute difference of diffsim's float64 qpos from MuJoCo's after 20 file
+steps (0.2 s; mean over worlds and coordinates), the trajectories of the timed runs.
 
 ``--device cuda`` runs diffsim on the GPU (MuJoCo stays on the CPU's cores, as ``mujoco.rollout`` runs).
 
@@ -18,7 +21,7 @@ diffsim's step, the controls entering as joint forces (``gear x ctrl``), contact
 ``CollisionPipeline`` every step; ``finite`` says whether every world's state stayed finite.
 
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
-[--device cuda] [--structure generated loops]``
+[--device cuda] [--structure generated loops] [--integrator rk4 implicit_contacts]``
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import torch
 from benchmarks.timing import best_time
 from diffsim import runtime
 from diffsim.rigid import load_mjcf, loops, rollout
+from diffsim.rigid.rollout import INTEGRATORS
 from envs.ant import AntDynamics
 from envs.half_cheetah import HalfCheetahDynamics
 from envs.hopper import HopperDynamics
@@ -70,14 +74,16 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="diffsim's device (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--structure", nargs="+", default=["auto"], choices=("auto", "generated", "loops"),
                         help="Model.structure(s) to run: each gets its rows")
+    parser.add_argument("--integrator", nargs="+", default=["rk4"], choices=INTEGRATORS,
+                        help="diffsim integrator(s) to run: each gets its rows (at --substeps)")
     args = parser.parse_args(argv)
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
           f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}; diffsim on "
           f"{_device_name(args.device)}")
-    print("| model | structure | worlds | MuJoCo (integrator, dt) | diffsim RK4 dt | MuJoCo fwd file-steps/s "
+    print("| model | structure | worlds | MuJoCo (integrator, dt) | diffsim (integrator, dt) | MuJoCo fwd file-steps/s "
           "| diffsim fwd f64 | diffsim fwd f32 | ratio f32/MuJoCo | diffsim fwd+bwd f32 | bwd cost (fwd+bwd / fwd) "
-          "| Newton Featherstone fwd f32 (finite) | ratio diffsim f32/Newton |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| \\|dq\\| 0.2 s | Newton Featherstone fwd f32 (finite) | ratio diffsim f32/Newton |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     for name in args.models:
         path = gymnasium_asset(name)
@@ -91,9 +97,12 @@ def main(argv=None):
                 datas[0].qpos[:], datas[0].qvel[:] = q0[i], v0[i]
                 mujoco.mj_getState(mj, datas[0], state0[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
+            states, _ = mujoco.rollout.rollout(mj, datas, state0, ctrl)
+            mj_q = states[:, :, 1:1 + mj.nq]  # (n, steps, nq): after each file step
             newton = _newton_time(path, mj, n, q0, v0, ctrl, sub, args.repeats, args.device)
             for structure in args.structure:
-                _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, newton)
+                for integrator in args.integrator:
+                    _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q, newton)
 
 
 def _newton_time(path, mj, n, q0, v0, ctrl, sub, repeats, device):
@@ -145,30 +154,38 @@ def _newton_time(path, mj, n, q0, v0, ctrl, sub, repeats, device):
     return seconds, bool(np.isfinite(final.joint_q.numpy()).all() and np.isfinite(final.joint_qd.numpy()).all())
 
 
-def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, newton=None):
+def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q, newton=None):
     res = {}
+    if integrator == "implicit_contacts" and structure == "auto":
+        structure = "generated"  # the implicit contacts exist in the generated code only
     for dtype in (torch.float64, torch.float32):
         model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device, structure=structure)
         structure = "loops" if loops.use_loops(model) else "generated"
         q, v, u = (torch.tensor(x, dtype=dtype, device=args.device)
                    for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
-        res[dtype] = best_time(lambda: rollout(model, q, v, u, timestep=mj.opt.timestep / sub),
-                               args.repeats, args.device)
+        res[dtype] = best_time(lambda: rollout(model, q, v, u, integrator=integrator,
+                                               timestep=mj.opt.timestep / sub), args.repeats, args.device)
+        if dtype == torch.float64 and args.steps >= 20:
+            qs, _ = rollout(model, q, v, u, integrator=integrator, timestep=mj.opt.timestep / sub)
+            dq = float(np.abs(qs[:, 20 * sub].cpu().numpy() - mj_q[:, 19]).mean())
     q, v, u = (torch.tensor(x, dtype=torch.float32, device=args.device, requires_grad=True)
                for x in (q0, v0, np.repeat(ctrl, sub, axis=1)))
 
     def fwd_bwd():
-        qs, vs = rollout(model, q, v, u, timestep=mj.opt.timestep / sub)
+        qs, vs = rollout(model, q, v, u, integrator=integrator, timestep=mj.opt.timestep / sub)
         (qs[:, -1].sum() + vs[:, -1].sum()).backward()
 
     t_grad = best_time(fwd_bwd, args.repeats, args.device)
     steps = n * args.steps
     integ = "Euler" if mj.opt.integrator == mujoco.mjtIntegrator.mjINT_EULER else "RK4"
-    print(f"| {name} | {structure} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms | {mj.opt.timestep / sub * 1e3:g} ms "
+    accuracy = f"{dq:.3g}" if args.steps >= 20 else "—"
+    peer = (f"{steps / newton[0]:,.0f} ({'yes' if newton[1] else 'no'}) | {newton[0] / res[torch.float32]:.2f}x"
+            if newton else "— | —")
+    print(f"| {name} | {structure} | {n} | {integ}, {mj.opt.timestep * 1e3:g} ms "
+          f"| {integrator}, {mj.opt.timestep / sub * 1e3:g} ms "
           f"| {steps / t_mj:,.0f} | {steps / res[torch.float64]:,.0f} | {steps / res[torch.float32]:,.0f} "
           f"| {t_mj / res[torch.float32]:.2f}x | {steps / t_grad:,.0f} | {t_grad / res[torch.float32]:.1f}x "
-          + (f"| {steps / newton[0]:,.0f} ({'yes' if newton[1] else 'no'}) | {newton[0] / res[torch.float32]:.2f}x |"
-             if newton else "| — | — |"), flush=True)
+          f"| {accuracy} | {peer} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,39 @@ def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
 
 
 @wp.func
+def contact_derivatives(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
+    """Damping ``B`` and stiffness ``K`` (3 x 3, symmetric, positive semi-definite) of :func:`contact_force` at
+    (p, v) for a linearly implicit step: the normal force's derivatives ``-dF/dv``, ``-dF/dp`` along n n^T, and
+    for the friction its secant ``mu fn / sqrt(|vt|^2 + eps^2)`` on the tangent plane. The friction's exact
+    derivative vanishes along a fast slip (Coulomb's force does not grow with speed), so a step would apply the
+    whole ``mu fn`` impulse explicitly and could reverse the slip; with the secant it only brakes the slip
+    towards zero. Left out: the friction's dependence on the normal force and the gates' derivatives."""
+    pen = offset - wp.dot(n, p)
+    ds = S({depth_smoothing})
+    depth = softplus(pen, ds)
+    active = S(0.5) + S(0.5) * wp.tanh(S(0.5) * pen / ds)  # also d depth / d pen
+    vn = wp.dot(n, v)
+    z = k * depth - c * vn * active
+    gate = S(0.5) + S(0.5) * wp.tanh(S(0.5) * z / S({force_smoothing}))
+    fn = active * softplus(z, S({force_smoothing}))
+    nn = wp.outer(n, n)
+    vt = v - vn * n
+    eps = S({friction_smoothing})
+    s = wp.sqrt(wp.dot(vt, vt) + eps * eps)
+    return (c * active * active * gate) * nn + (mu * fn / s) * (ID3 - nn), (active * gate * k * active) * nn
+
+
+@wp.func
+def limit_derivatives(q: S, lo: S, hi: S, k: S, c: S):
+    """Damping and stiffness (-d force / d qd, -d force / d q) of :func:`joint_limit`, its gate's derivative left
+    out."""
+    ds = S({depth_smoothing})
+    below = S(0.5) + S(0.5) * wp.tanh(S(0.5) * (lo - q) / ds)
+    above = S(0.5) + S(0.5) * wp.tanh(S(0.5) * (q - hi) / ds)
+    return c * (below + above), k * (below + above)
+
+
+@wp.func
 def closest_points(p1: V3, q1: V3, p2: V3, q2: V3):
     """Closest points of the segments p1-q1 and p2-q2 (either may be a point), as in Ericson's
     Real-Time Collision Detection, 5.1.9."""
@@ -293,12 +326,14 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     if base in ("kinematics", "kinematics_contacts"):
         return "\n".join(lines + _kinematics(model, o, contacts=base == "kinematics_contacts")
                          + _derive(model, o)) + "\n"
-    if base != "dynamics":
-        raise ValueError("part must be 'dynamics', 'kinematics' or 'kinematics_contacts', or one of them with "
-                         f"'_forward', got {part!r}")
+    if base not in ("dynamics", "dynamics_implicit"):
+        raise ValueError("part must be 'dynamics', 'dynamics_implicit', 'kinematics' or 'kinematics_contacts', or "
+                         f"one of them with '_forward', got {part!r}")
+    implicit = base == "dynamics_implicit"
     lines += ["", "@wp.func",
              "def qacc(q: VQ, qd: VV, u: VU, P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), w: int, hd: S):",
-             "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation",
+             "    # hd: the step for implicit joint damping (M + hd diag(damping)); 0 for an explicit evaluation"
+             + ("; with it the plane contacts and joint limits are linearly implicit too" if implicit else ""),
              f"    g = {_v3(o['gravity'])}", "    zero = V3(S(0.0), S(0.0), S(0.0))"]
     body_lines, dof_body = _body_lines(model, o, with_acc=True)
     lines += body_lines
@@ -311,7 +346,8 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
         moving[b] = bool(body_dofs[b]) or (p >= 0 and moving[p])
     ext = {b: [] for b in range(nb)}  # body -> [(sign, world force, world point or None, world torque or None)]
     lines += ["    # --- external forces"]
-    lines += _contacts(model, o, ext)
+    stiff = [] if implicit else None  # (body, contact index) of the contacts treated implicitly
+    lines += _contacts(model, o, ext, stiff)
     lines += _fluid(model, ext)
     lines += _site_actuators(model, o, ext)
     lines += ["    # --- spatial quantities about the point org (the mass matrix and bias do not depend on it)",
@@ -353,6 +389,8 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
                 expr += f" + P[w, {o['dof_armature'] + i}] + hd * P[w, {o['dof_damping'] + i}]"
             lines.append(f"    Mm{i}_{j} = {expr}")
         lines.append(f"    bias{j} = " + (f"wp.dot(sw{j}, Ns{bj}) + " if sw else "") + f"wp.dot(sv{j}, Fs{bj})")
+    if implicit:
+        lines += _implicit_contact_terms(model, stiff, dof_body, body_dofs, anc)
     for i in range(nv):
         force = [f"-P[w, {o['dof_damping'] + i}] * qd[{i}]"]
         if model.dof_sprung and model.dof_sprung[i]:
@@ -360,6 +398,13 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
                          f"- P[w, {o['dof_springref'] + i}])")
         if model.dof_limited[i]:
             force.append(_limit_force(model, o, i))
+            if implicit:  # backward Euler linearised: M_ii + hd b + hd^2 k, and the force at q + hd qd
+                qa = model_qadr_of_dof(model, i)
+                lines += [f"    lb{i}, lk{i} = limit_derivatives(q[{qa}], P[w, {o['dof_range'] + 2 * i}], "
+                          f"P[w, {o['dof_range'] + 2 * i + 1}], P[w, {o['dof_limit'] + 2 * i}], "
+                          f"P[w, {o['dof_limit'] + 2 * i + 1}])",
+                          f"    Mm{i}_{i} = Mm{i}_{i} + hd * lb{i} + hd * hd * lk{i}"]
+                force.append(f"-hd * lk{i} * qd[{i}]")
         for a_, dof in enumerate(model.actuator_dof):
             if dof == i:
                 force.append(f"P[w, {o['actuator_gear'] + 6 * a_}] * u[{a_}]")
@@ -559,8 +604,11 @@ def _contact_points(model, gi):
     raise ValueError(f"contacts with {gtype} geoms are not supported (sphere, capsule, box, cylinder and planes are)")
 
 
-def _contacts(model, o, ext: dict) -> list[str]:
-    """Soft spring-damper normal forces with smooth Coulomb friction, added to ``ext`` as forces at points."""
+def _contacts(model, o, ext: dict, stiff: list | None = None) -> list[str]:
+    """Soft spring-damper normal forces with smooth Coulomb friction, added to ``ext`` as forces at points. With
+    ``stiff`` (a list) each plane contact is also linearised for a linearly implicit step of size ``hd``: its
+    force is taken at ``p + hd v`` (``F - hd K v``), ``iC{n} = hd B + hd^2 K`` is formed for the mass matrix
+    (:func:`_implicit_contact_terms`) and ``(body, n)`` appended to ``stiff``."""
     out = []
     n = 0
     for gi, (b, gtype, size, pos, quat) in enumerate(model.geoms):
@@ -588,6 +636,13 @@ def _contacts(model, o, ext: dict) -> list[str]:
                 out += [f"    pc{n} = {point}",
                         f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {nrm}, "
                         f"S({offset!r}), {mu}, {k}, {c})"]
+                if stiff is not None:
+                    out += [f"    ivp{n} = v{b} + wp.cross(om{b}, pc{n} - c{b})",
+                            f"    iB{n}, iK{n} = contact_derivatives(pc{n}, ivp{n}, {nrm}, S({offset!r}), "
+                            f"{mu}, {k}, {c})",
+                            f"    F{n}c = F{n}c - hd * (iK{n} @ ivp{n})",
+                            f"    iC{n} = hd * iB{n} + (hd * hd) * iK{n}"]
+                    stiff.append((b, n))
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))
                 n += 1
     for pi, (g1, g2) in enumerate(model.geom_pairs):  # closest points of segments (axes), or against a cylinder
@@ -617,6 +672,29 @@ def _contacts(model, o, ext: dict) -> list[str]:
         ext[b1].append((1, f"F{n}c", f"pc{n}", None))
         ext[b2].append((-1, f"F{n}c", f"pc{n}", None))
         n += 1
+    return out
+
+
+def _implicit_contact_terms(model, stiff: list, dof_body: dict, body_dofs: list, anc: list) -> list[str]:
+    """``M_ij += J_i . (iC_n J_j)`` for every implicit plane contact ``n`` on body ``b`` and every pair of dofs
+    ``i <= j`` moving ``b`` (``J_i``: the contact point's velocity per unit rate of dof ``i``). The dofs moving
+    one body lie on one path of the tree, so every term falls inside the mass matrix's tree sparsity."""
+    out = []
+    for b, n in stiff:
+        d = b
+        while d >= 0 and not body_dofs[d]:
+            d = model.body_parent[d]
+        if d < 0:
+            continue
+        last = body_dofs[d][-1]
+        chain = anc[last] + [last]
+        for i in chain:
+            has_w = dof_body[i][1] in (HINGE, FREE_ROT)
+            out += [f"    iJ{n}_{i} = " + (f"wp.cross(sw{i}, pc{n} - org) + " if has_w else "") + f"sv{i}",
+                    f"    iCJ{n}_{i} = iC{n} @ iJ{n}_{i}"]
+        for jj, j in enumerate(chain):
+            for i in chain[:jj + 1]:
+                out.append(f"    Mm{i}_{j} = Mm{i}_{j} + wp.dot(iJ{n}_{i}, iCJ{n}_{j})")
     return out
 
 

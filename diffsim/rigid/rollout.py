@@ -7,7 +7,13 @@
 same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
 ``integrator="rk4"`` is MuJoCo's RK4; ``"euler"`` is MuJoCo's Euler: semi-implicit (positions
 advance with the new velocities) and implicit in joint damping, ``qvel' = qvel + h (M + h
-diag(damping))^-1 f``, which keeps strongly damped joints stable at large steps.
+diag(damping))^-1 f``, which keeps strongly damped joints stable at large steps. ``"implicit_contacts"`` is that
+Euler step made linearly implicit in the plane contacts and joint limits as well (backward Euler linearised
+about the current state, in the generated code only): ``qvel' = qvel + h (M + h D + h B + h^2 K)^-1 f(q + h qvel)``
+with ``B``, ``K`` the contacts' and limits' damping and stiffness mapped through their Jacobians (symmetric: the
+friction's dependence on the normal force is left out) and ``f(q + h qvel)`` their forces extrapolated to the
+step's end to first order; its rest states are the explicit steps', and stiff contacts stay stable at steps
+several times larger. Contacts between two bodies (``geom_pairs``) stay explicit.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...).
 
@@ -40,7 +46,7 @@ from diffsim.parallel import record_worlds
 from diffsim.rigid import codegen, loops
 from diffsim.rigid.model import PARAM_NAMES, Model
 
-INTEGRATORS = ("rk4", "euler")
+INTEGRATORS = ("rk4", "euler", "implicit_contacts")
 
 
 def flat_params(model: Model) -> torch.Tensor:
@@ -97,9 +103,13 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
     if loops.use_loops(model, topo):
+        if integrator == "implicit_contacts":
+            raise ValueError("integrator 'implicit_contacts' needs the generated dynamics (build the model with "
+                             "structure='generated'); this model runs as loops")
         dyn, program = loops.module(scalar, model.friction_smoothing), loops.program(model, topo)
     else:
-        dyn, program = codegen.load_for_call(model, scalar, topo, "dynamics", grad), None
+        part = "dynamics_implicit" if integrator == "implicit_contacts" else "dynamics"
+        dyn, program = codegen.load_for_call(model, scalar, topo, part, grad), None
     key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
 
     def make():

@@ -93,7 +93,8 @@ class TrainConfig:
     friction_smoothing: float | None = None  # contact tasks: the friction's slip speed (m/s) of the env trained on
     #                                          (None: the env's default; see diffsim.rigid.Model.friction_smoothing)
     substeps: int | None = None    # rigid tasks: diffsim steps per MuJoCo step of the env trained on (None: the env's)
-    integrator: str | None = None  # rigid tasks: what each of those steps runs, "rk4" or "euler" (None: the env's)
+    integrator: str | None = None  # rigid tasks: what each of those steps runs, "rk4", "euler" or
+    # "implicit_contacts" (diffsim.rigid.rollout; None: the env's)
     structure: str | None = None   # rigid tasks: "generated" or "loops" (diffsim.rigid.Model.structure; None: "auto")
     randomize: dict | None = None  # Gymnasium MuJoCo tasks: {parameter: (low, high)} scale factors drawn per world
     #                                and episode in the env trained on (envs.rigid_core.RANDOMIZABLE)

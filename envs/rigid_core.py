@@ -42,8 +42,9 @@ class RigidDynamics(ClassicDynamics):
     ``initial_bounds``, ``observe``, ``reward``, ``terminated``; ``action_low``/``action_high`` bound
     the continuous actions, which map linearly onto the actuators' control ranges. ``timestep`` (s) overrides the
     model file's, ``substeps`` the task's number of diffsim steps per simulator step (longer steps run faster
-    but stiff contacts may chatter or blow up), ``integrator`` what each of those steps runs (``"rk4"`` or
-    ``"euler"``, :func:`diffsim.rigid.rollout`; default: the task's), ``structure`` how the model's dynamics run
+    but stiff contacts may chatter or blow up), ``integrator`` what each of those steps runs (``"rk4"``,
+    ``"euler"`` or ``"implicit_contacts"``, :func:`diffsim.rigid.rollout`; default: the task's), ``structure``
+    how the model's dynamics run
     (:attr:`diffsim.rigid.Model.structure`: generated code or loops; default ``"auto"``),
     ``friction_smoothing`` (m/s) the slip speed of the contacts'
     smooth Coulomb friction (:attr:`diffsim.rigid.Model.friction_smoothing`: larger slows the growth of gradients
@@ -52,7 +53,7 @@ class RigidDynamics(ClassicDynamics):
     model_name: str
     frame_skip: int
     context_dim: int = 0
-    integrator: str = "rk4"  # what one simulator step runs (MuJoCo's RK4 or Euler, see diffsim.rigid.rollout)
+    integrator: str = "rk4"  # what one simulator step runs (see diffsim.rigid.rollout's INTEGRATORS)
     substeps: int = 1  # diffsim steps per simulator step (penalty contacts may need a shorter step than MuJoCo's)
     randomize: dict = {}  # {name: (low, high)} scale factors per world (GymnasiumMujocoDynamics); none here
 

@@ -4,14 +4,15 @@ Each model is Gymnasium's own MJCF file (``gymnasium/envs/mujoco/assets``), step
 steps it: MuJoCo with the file's integrator and timestep (Euler at 10 ms for half_cheetah, RK4 otherwise), diffsim
 with RK4 at the file's timestep divided by the env's ``substeps`` (its explicit penalty contacts need shorter steps
 on HalfCheetah and Ant; see ``envs/``; ``--substeps`` overrides; ``--integrator`` adds rows for ``euler`` or
-``implicit_contacts``, whose linearly implicit contacts stay stable at the file's step). Both simulate the same
-time from the same starts (qpos0 + U(-0.1, 0.1), qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5
-steps); throughput is given in *file steps* per second (worlds x simulated time / file timestep / wall time) so the
-two are comparable whatever step each takes. MuJoCo runs one ``MjData`` per thread (``--threads``, default all
-cores) and computes no gradients; diffsim's forward+backward is the gradient of the summed final state w.r.t.
-initial state and controls (float32). Compilation is excluded (one untimed warm-up call). What a larger step costs
-in accuracy: ``|dq| 0.2 s`` is the mean absolute difference of diffsim's float64 qpos from MuJoCo's after 20 file
-steps (0.2 s; mean over worlds and coordinates), the trajectories of the timed runs.
+``implicit_contacts``, whose linearly implicit contacts stay stable at the file's step, each optionally at its own
+number of steps, ``implicit_contacts:1``). Both simulate the same time from the same starts (qpos0 + U(-0.1, 0.1),
+qvel 0.1 N(0, 1)) under the same random bang-bang controls (held 5 steps); throughput is given in *file steps* per
+second (worlds x simulated time / file timestep / wall time) so the two are comparable whatever step each takes.
+MuJoCo runs one ``MjData`` per thread (``--threads``, default all cores) and computes no gradients; diffsim's
+forward+backward is the gradient of the summed final state w.r.t. initial state and controls (float32). Compilation
+is excluded (one untimed warm-up call). What a larger step costs in accuracy: ``|dq| 0.2 s`` is the mean absolute
+difference of diffsim's float64 qpos from MuJoCo's after 20 file steps (0.2 s; mean over worlds and coordinates),
+the trajectories of the timed runs.
 
 ``--device cuda`` runs diffsim on the GPU (MuJoCo stays on the CPU's cores, as ``mujoco.rollout`` runs).
 
@@ -21,7 +22,7 @@ diffsim's step, the controls entering as joint forces (``gear x ctrl``), contact
 ``CollisionPipeline`` every step; ``finite`` says whether every world's state stayed finite.
 
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
-[--device cuda] [--structure generated loops] [--integrator rk4 implicit_contacts]``
+[--device cuda] [--structure generated loops] [--integrator rk4 implicit_contacts:1]``
 """
 from __future__ import annotations
 
@@ -74,9 +75,17 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="diffsim's device (cpu, cuda, cuda:1, ...)")
     parser.add_argument("--structure", nargs="+", default=["auto"], choices=("auto", "generated", "loops"),
                         help="Model.structure(s) to run: each gets its rows")
-    parser.add_argument("--integrator", nargs="+", default=["rk4"], choices=INTEGRATORS,
-                        help="diffsim integrator(s) to run: each gets its rows (at --substeps)")
+    parser.add_argument("--integrator", nargs="+", default=["rk4"], metavar="NAME[:SUBSTEPS]",
+                        help=f"diffsim integrator(s) to run, each with its rows: one of {INTEGRATORS}, optionally "
+                             "with its own steps per file step (default: --substeps or the env's)")
     args = parser.parse_args(argv)
+    runs = []
+    for item in args.integrator:
+        name, _, sub = item.partition(":")
+        if name not in INTEGRATORS or (sub and not (sub.isdigit() and int(sub) >= 1)):
+            parser.error(f"--integrator takes NAME[:SUBSTEPS] with NAME one of {INTEGRATORS} and SUBSTEPS >= 1, "
+                         f"got {item!r}")
+        runs.append((name, int(sub) if sub else None))
     print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, mujoco {mujoco.__version__}, "
           f"torch {torch.__version__}; {args.steps} file steps; MuJoCo threads: {args.threads}; diffsim on "
           f"{_device_name(args.device)}")
@@ -88,7 +97,7 @@ def main(argv=None):
     for name in args.models:
         path = gymnasium_asset(name)
         mj = mujoco.MjModel.from_xml_path(path)
-        sub = args.substeps or SUBSTEPS[name]
+        default_sub = args.substeps or SUBSTEPS[name]
         for n in args.worlds:
             q0, v0, ctrl = _inputs(mj, n, args.steps, rng)
             datas = [mujoco.MjData(mj) for _ in range(args.threads)]
@@ -99,10 +108,11 @@ def main(argv=None):
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
             states, _ = mujoco.rollout.rollout(mj, datas, state0, ctrl)
             mj_q = states[:, :, 1:1 + mj.nq]  # (n, steps, nq): after each file step
-            newton = _newton_time(path, mj, n, q0, v0, ctrl, sub, args.repeats, args.device)
+            newton = _newton_time(path, mj, n, q0, v0, ctrl, default_sub, args.repeats, args.device)
             for structure in args.structure:
-                for integrator in args.integrator:
-                    _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q, newton)
+                for integrator, sub in runs:
+                    _row(args, name, path, mj, sub or default_sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q,
+                         newton if (sub or default_sub) == default_sub else None)
 
 
 def _newton_time(path, mj, n, q0, v0, ctrl, sub, repeats, device):

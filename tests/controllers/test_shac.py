@@ -233,7 +233,8 @@ def test_bad_configuration_is_refused():
         TrainConfig(substeps=0)
     assert TrainConfig(friction_smoothing=0.1, substeps=4).env_kwargs() == dict(friction_smoothing=0.1, substeps=4)
     assert TrainConfig(integrator="euler").env_kwargs() == dict(integrator="euler")
-    with pytest.raises(ValueError, match=r"integrator must be None or one of \('rk4', 'euler'\), got 'rk45'"):
+    with pytest.raises(ValueError, match=r"integrator must be None or one of "
+                                         r"\('rk4', 'euler', 'implicit_contacts'\), got 'rk45'"):
         TrainConfig(integrator="rk45")
     assert TrainConfig(structure="loops").env_kwargs() == dict(structure="loops")
     with pytest.raises(ValueError,

@@ -351,7 +351,8 @@ def test_integrator_and_structure_are_env_arguments():
     torch.testing.assert_close(next_state, torch.cat([qs[:, -1], vs[:, -1]], 1), rtol=0, atol=0)
     rk4 = InvertedPendulumDynamics(substeps=2).step(state, action)[0]
     assert (next_state - rk4).abs().max() > 1e-6  # the two integrators differ at this step
-    with pytest.raises(ValueError, match=r"integrator must be None or one of \('rk4', 'euler'\), got 'verlet'"):
+    with pytest.raises(ValueError, match=r"integrator must be None or one of "
+                                         r"\('rk4', 'euler', 'implicit_contacts'\), got 'verlet'"):
         InvertedPendulumDynamics(integrator="verlet")
     # ``structure``: the same dynamics as loops (what large models run by default) as in generated code
     as_loops = InvertedPendulumDynamics(substeps=2, structure="loops").step(state, action)[0]

@@ -71,39 +71,55 @@ def softplus(x: S, scale: S):
 
 
 @wp.func
-def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
-    """World force on a point p (velocity v) against the half-space n.x >= offset."""
-    pen = offset - wp.dot(n, p)
-    depth = softplus(pen, S({depth_smoothing}))
-    vn = wp.dot(n, v)
-    active = S(0.5) + S(0.5) * wp.tanh(S(0.5) * pen / S({depth_smoothing}))  # sigmoid, no overflow
-    fn = active * softplus(k * depth - c * vn * active, S({force_smoothing}))  # zero when separated
-    vt = v - vn * n
-    ft = (-mu * fn / wp.sqrt(wp.dot(vt, vt) + S({friction_smoothing}) * S({friction_smoothing}))) * vt
-    return fn * n + ft
+def contact_normal(pen: S, vn: S, k: S, c: S):
+    """Normal force (N, >= 0) at penetration ``pen`` (m) and normal velocity ``vn`` (m/s, positive separating),
+    with the depth gate ``active`` (= d depth / d pen) and the softplus argument ``z`` it was taken of."""
+    ds = S({depth_smoothing})
+    depth = softplus(pen, ds)
+    active = S(0.5) + S(0.5) * wp.tanh(S(0.5) * pen / ds)  # sigmoid, no overflow
+    z = k * depth - c * vn * active
+    return active * softplus(z, S({force_smoothing})), active, z  # zero when separated
 
 
 @wp.func
-def contact_derivatives(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
-    """Damping ``B`` and stiffness ``K`` (3 x 3, symmetric, positive semi-definite) of :func:`contact_force` at
-    (p, v) for a linearly implicit step: the normal force's derivatives ``-dF/dv``, ``-dF/dp`` along n n^T, and
-    for the friction its secant ``mu fn / sqrt(|vt|^2 + eps^2)`` on the tangent plane. The friction's exact
+def contact_force(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S):
+    """World force on a point p (velocity v) against the half-space n.x >= offset. Beyond the cutoff
+    (separated by more than {cutoff} m) the force is exactly zero and is not evaluated."""
+    f = V3(S(0.0), S(0.0), S(0.0))
+    pen = offset - wp.dot(n, p)
+    if pen > S(-{cutoff}):
+        vn = wp.dot(n, v)
+        fn, active, z = contact_normal(pen, vn, k, c)
+        vt = v - vn * n
+        ft = (-mu * fn / wp.sqrt(wp.dot(vt, vt) + S({friction_smoothing}) * S({friction_smoothing}))) * vt
+        f = fn * n + ft
+    return f
+
+
+@wp.func
+def contact_force_implicit(p: V3, v: V3, n: V3, offset: S, mu: S, k: S, c: S, hd: S):
+    """:func:`contact_force` linearised for a linearly implicit step of size ``hd``: the force taken at ``p + hd v``
+    (``F - hd K v``) and ``hd B + hd^2 K`` for the mass matrix, with ``B`` and ``K`` (3 x 3, symmetric, positive
+    semi-definite) its damping and stiffness: the normal force's derivatives ``-dF/dv``, ``-dF/dp`` along n n^T,
+    and for the friction its secant ``mu fn / sqrt(|vt|^2 + eps^2)`` on the tangent plane. The friction's exact
     derivative vanishes along a fast slip (Coulomb's force does not grow with speed), so a step would apply the
     whole ``mu fn`` impulse explicitly and could reverse the slip; with the secant it only brakes the slip
-    towards zero. Left out: the friction's dependence on the normal force and the gates' derivatives."""
+    towards zero. Left out: the friction's dependence on the normal force and the gates' derivatives. Both zero
+    beyond the cutoff."""
+    f = V3(S(0.0), S(0.0), S(0.0))
+    cm = M33(S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0))
     pen = offset - wp.dot(n, p)
-    ds = S({depth_smoothing})
-    depth = softplus(pen, ds)
-    active = S(0.5) + S(0.5) * wp.tanh(S(0.5) * pen / ds)  # also d depth / d pen
-    vn = wp.dot(n, v)
-    z = k * depth - c * vn * active
-    gate = S(0.5) + S(0.5) * wp.tanh(S(0.5) * z / S({force_smoothing}))
-    fn = active * softplus(z, S({force_smoothing}))
-    nn = wp.outer(n, n)
-    vt = v - vn * n
-    eps = S({friction_smoothing})
-    s = wp.sqrt(wp.dot(vt, vt) + eps * eps)
-    return (c * active * active * gate) * nn + (mu * fn / s) * (ID3 - nn), (active * gate * k * active) * nn
+    if pen > S(-{cutoff}):
+        vn = wp.dot(n, v)
+        fn, active, z = contact_normal(pen, vn, k, c)
+        vt = v - vn * n
+        s = wp.sqrt(wp.dot(vt, vt) + S({friction_smoothing}) * S({friction_smoothing}))
+        gate = S(0.5) + S(0.5) * wp.tanh(S(0.5) * z / S({force_smoothing}))  # d softplus(z) / dz
+        nn = wp.outer(n, n)
+        kn = active * gate * k * active
+        f = fn * n - (mu * fn / s) * vt - (hd * kn * vn) * n
+        cm = (hd * c * active * active * gate + hd * hd * kn) * nn + (hd * mu * fn / s) * (ID3 - nn)
+    return f, cm
 
 
 @wp.func
@@ -321,7 +337,7 @@ def generate(model, scalar: str, part: str = "dynamics") -> str:
     options = runtime.rigid_module_options(backward=not part.endswith("_forward"))
     lines = [_HEADER.format(scalar=scalar, options=options, nq=nq, nv=nv, nu=max(nu, 1),
                             depth_smoothing=CONTACT_DEPTH_SMOOTHING, force_smoothing=CONTACT_FORCE_SMOOTHING,
-                            friction_smoothing=float(model.friction_smoothing))]
+                            cutoff=CONTACT_CUTOFF, friction_smoothing=float(model.friction_smoothing))]
     base = part.removesuffix("_forward")
     if base in ("kinematics", "kinematics_contacts"):
         return "\n".join(lines + _kinematics(model, o, contacts=base == "kinematics_contacts")
@@ -451,12 +467,19 @@ def dof_ancestors(model, dof_body: dict, body_dofs: list) -> list[list[int]]:
         if body_dofs[b][0] != i:
             anc.append(anc[i - 1] + [i - 1])
             continue
-        p = model.body_parent[b]
-        while p >= 0 and not body_dofs[p]:
-            p = model.body_parent[p]
-        last = body_dofs[p][-1] if p >= 0 else None
-        anc.append([] if last is None else anc[last] + [last])
+        anc.append(_dofs_moving(model, model.body_parent[b], body_dofs, anc))
     return anc
+
+
+def _dofs_moving(model, b: int, body_dofs: list, anc: list) -> list[int]:
+    """The dofs that move body ``b`` (-1: the world), ascending: those of the nearest body from ``b`` up with
+    dofs, and their ancestors ``anc`` (filled at least that far)."""
+    while b >= 0 and not body_dofs[b]:
+        b = model.body_parent[b]
+    if b < 0:
+        return []
+    last = body_dofs[b][-1]
+    return anc[last] + [last]
 
 
 def _motion_subspace(b: int, kind: int, k: int) -> tuple[str | None, str]:
@@ -568,6 +591,8 @@ def _derive(model, o) -> list[str]:
 
 CONTACT_DEPTH_SMOOTHING = 2e-5  # m: penetration enters as a softplus at this scale
 CONTACT_FORCE_SMOOTHING = 1e-2  # N: the normal force is a softplus (never pulls) at this scale
+CONTACT_CUTOFF = 40 * CONTACT_DEPTH_SMOOTHING  # m: separated further, the depth gate's tanh(-20) is -1 in float32
+# and float64 alike, so the contact's force and every derivative of it are exactly zero: its code is skipped there
 CYLINDER_RIM_POINTS = 8  # fixed points on each rim of a cylinder against a plane, besides each rim's deepest point
 
 
@@ -632,17 +657,15 @@ def _contacts(model, o, ext: dict, stiff: list | None = None) -> list[str]:
                         f"wp.sqrt(wp.dot(low{b}_{gi}_{pi}, low{b}_{gi}_{pi}) + S(1e-12))"]
                 where += [f"x{b} + R{b} @ {_const3(np.array(pos) + z * float(size[1]) * axis)} + low{b}_{gi}_{pi} "
                           f"- S({reach!r}) * {nrm}" for z in (-1, 1)]
+            args = f"{nrm}, S({offset!r}), {mu}, {k}, {c}"
             for point in where:
-                out += [f"    pc{n} = {point}",
-                        f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {nrm}, "
-                        f"S({offset!r}), {mu}, {k}, {c})"]
-                if stiff is not None:
-                    out += [f"    ivp{n} = v{b} + wp.cross(om{b}, pc{n} - c{b})",
-                            f"    iB{n}, iK{n} = contact_derivatives(pc{n}, ivp{n}, {nrm}, S({offset!r}), "
-                            f"{mu}, {k}, {c})",
-                            f"    F{n}c = F{n}c - hd * (iK{n} @ ivp{n})",
-                            f"    iC{n} = hd * iB{n} + (hd * hd) * iK{n}"]
-                    stiff.append((b, n))
+                out.append(f"    pc{n} = {point}")
+                if stiff is None:
+                    out.append(f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {args})")
+                else:
+                    out.append(f"    F{n}c, iC{n} = contact_force_implicit(pc{n}, v{b} + wp.cross(om{b}, "
+                               f"pc{n} - c{b}), {args}, hd)")
+                    stiff.append((b, n, nrm, offset))
                 ext[b].append((1, f"F{n}c", f"pc{n}", None))
                 n += 1
     for pi, (g1, g2) in enumerate(model.geom_pairs):  # closest points of segments (axes), or against a cylinder
@@ -680,21 +703,18 @@ def _implicit_contact_terms(model, stiff: list, dof_body: dict, body_dofs: list,
     ``i <= j`` moving ``b`` (``J_i``: the contact point's velocity per unit rate of dof ``i``). The dofs moving
     one body lie on one path of the tree, so every term falls inside the mass matrix's tree sparsity."""
     out = []
-    for b, n in stiff:
-        d = b
-        while d >= 0 and not body_dofs[d]:
-            d = model.body_parent[d]
-        if d < 0:
+    for b, n, normal, offset in stiff:
+        chain = _dofs_moving(model, b, body_dofs, anc)
+        if not chain:
             continue
-        last = body_dofs[d][-1]
-        chain = anc[last] + [last]
+        out.append(f"    if wp.dot({normal}, pc{n}) < S({offset + CONTACT_CUTOFF!r}):  # iC{n} is zero beyond")
         for i in chain:
             has_w = dof_body[i][1] in (HINGE, FREE_ROT)
-            out += [f"    iJ{n}_{i} = " + (f"wp.cross(sw{i}, pc{n} - org) + " if has_w else "") + f"sv{i}",
-                    f"    iCJ{n}_{i} = iC{n} @ iJ{n}_{i}"]
+            out += [f"        iJ{n}_{i} = " + (f"wp.cross(sw{i}, pc{n} - org) + " if has_w else "") + f"sv{i}",
+                    f"        iCJ{n}_{i} = iC{n} @ iJ{n}_{i}"]
         for jj, j in enumerate(chain):
             for i in chain[:jj + 1]:
-                out.append(f"    Mm{i}_{j} = Mm{i}_{j} + wp.dot(iJ{n}_{i}, iCJ{n}_{j})")
+                out.append(f"        Mm{i}_{j} = Mm{i}_{j} + wp.dot(iJ{n}_{i}, iCJ{n}_{j})")
     return out
 
 

@@ -615,7 +615,7 @@ def _helpers(friction_smoothing: float) -> str:
     start = src.index("@wp.func\ndef softplus")
     body = src[start:]
     return body.format(depth_smoothing=codegen.CONTACT_DEPTH_SMOOTHING, force_smoothing=codegen.CONTACT_FORCE_SMOOTHING,
-                       friction_smoothing=float(friction_smoothing))
+                       cutoff=codegen.CONTACT_CUTOFF, friction_smoothing=float(friction_smoothing))
 
 
 def source(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING) -> str:

@@ -40,7 +40,8 @@ RECIPES: dict[str, dict] = {
     # contacts at 5 ms (integrator="implicit_contacts", substeps=2: 8x fewer dynamics evaluations than Euler at
     # 0.625 ms, ~0.31 s per iteration on one core of a 2-core Xeon), 2 500 iterations in ~13 minutes: 3 762, 4 169,
     # 3 099, 5 130, 3 399, 5 364 in MuJoCo (seeds 0-5, mean 4 154) against SAC's 3 385, 4 242, 4 629, 3 711 (mean
-    # 3 992) trained in MuJoCo for 20 minutes on the same machine (BENCHMARKS.md)
+    # 3 992) trained in MuJoCo for 20 minutes on the same machine (BENCHMARKS.md). 3 800 iterations (the decay
+    # spread over the whole 20 minutes): 3 568, 5 126, 3 844, 4 780, 3 849, 3 889 (mean 4 176), no better
     "diffsim/HalfCheetah-v0":      dict(algo="sapo", iterations=2500, window=16, friction_smoothing=0.1, substeps=2,
                                         integrator="implicit_contacts", actor_lr=5e-4, world_clip=3.0,
                                         hidden=(128, 64, 32), mean_init_scale=0.01, randomize=HOPPER_RANDOMIZE,

@@ -633,7 +633,8 @@ def _contacts(model, o, ext: dict, stiff: list | None = None) -> list[str]:
     """Soft spring-damper normal forces with smooth Coulomb friction, added to ``ext`` as forces at points. With
     ``stiff`` (a list) each plane contact is also linearised for a linearly implicit step of size ``hd``: its
     force is taken at ``p + hd v`` (``F - hd K v``), ``iC{n} = hd B + hd^2 K`` is formed for the mass matrix
-    (:func:`_implicit_contact_terms`) and ``(body, n)`` appended to ``stiff``."""
+    (:func:`_implicit_contact_terms`; :func:`contact_force_implicit`) and ``(body, n, normal, offset)`` appended to
+    ``stiff``."""
     out = []
     n = 0
     for gi, (b, gtype, size, pos, quat) in enumerate(model.geoms):

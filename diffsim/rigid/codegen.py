@@ -61,6 +61,7 @@ E0 = wp.constant(V3(S(1.0), S(0.0), S(0.0)))
 E1 = wp.constant(V3(S(0.0), S(1.0), S(0.0)))
 E2 = wp.constant(V3(S(0.0), S(0.0), S(1.0)))
 ID3 = wp.constant(M33(S(1.0), S(0.0), S(0.0), S(0.0), S(1.0), S(0.0), S(0.0), S(0.0), S(1.0)))
+Z33 = wp.constant(M33(S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0), S(0.0)))
 
 
 @wp.func
@@ -554,7 +555,8 @@ def _kinematics(model, o, contacts: bool) -> list[str]:
         if ext[b]:
             sgn = {1: "+", -1: "-"}
             out += [f"    fx{b} = zero" + "".join(f" {sgn[sign]} {f}" for sign, f, _, _ in ext[b]),
-                    f"    tx{b} = zero" + "".join(f" {sgn[sign]} wp.cross({p}, {f})" for sign, f, p, _ in ext[b])]
+                    f"    tx{b} = zero" + "".join(f" {sgn[sign]} wp.cross({p}, {f})"
+                                              + (f" {sgn[sign]} {t}" if t else "") for sign, f, p, t in ext[b])]
             vals += [f"fx{b}[{k}]" for k in range(3)] + [f"tx{b}[{k}]" for k in range(3)]
         else:
             vals += ["S(0.0)"] * 6
@@ -637,6 +639,7 @@ def _contacts(model, o, ext: dict, stiff: list | None = None) -> list[str]:
     ``stiff``."""
     out = []
     n = 0
+    touching = []  # bodies with plane contacts
     for gi, (b, gtype, size, pos, quat) in enumerate(model.geoms):
         if not model.planes:
             break
@@ -659,16 +662,24 @@ def _contacts(model, o, ext: dict, stiff: list | None = None) -> list[str]:
                 where += [f"x{b} + R{b} @ {_const3(np.array(pos) + z * float(size[1]) * axis)} + low{b}_{gi}_{pi} "
                           f"- S({reach!r}) * {nrm}" for z in (-1, 1)]
             args = f"{nrm}, S({offset!r}), {mu}, {k}, {c}"
-            for point in where:
+            if b not in touching:  # the body's plane-contact force and its torque about its centre of mass
+                touching.append(b)
+                out += [f"    Fp{b} = zero", f"    Np{b} = zero"]
+            for point in where:  # a point separated beyond the cutoff is skipped (its force is exactly zero)
                 out.append(f"    pc{n} = {point}")
+                if stiff is not None:
+                    out.append(f"    iC{n} = Z33")
+                out.append(f"    if wp.dot({nrm}, pc{n}) < S({offset + CONTACT_CUTOFF!r}):")
                 if stiff is None:
-                    out.append(f"    F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {args})")
+                    out.append(f"        F{n}c = contact_force(pc{n}, v{b} + wp.cross(om{b}, pc{n} - c{b}), {args})")
                 else:
-                    out.append(f"    F{n}c, iC{n} = contact_force_implicit(pc{n}, v{b} + wp.cross(om{b}, "
+                    out.append(f"        F{n}c, iC{n} = contact_force_implicit(pc{n}, v{b} + wp.cross(om{b}, "
                                f"pc{n} - c{b}), {args}, hd)")
                     stiff.append((b, n, nrm, offset))
-                ext[b].append((1, f"F{n}c", f"pc{n}", None))
+                out += [f"        Fp{b} = Fp{b} + F{n}c", f"        Np{b} = Np{b} + wp.cross(pc{n} - c{b}, F{n}c)"]
                 n += 1
+    for b in touching:
+        ext[b].append((1, f"Fp{b}", f"c{b}", f"Np{b}"))
     for pi, (g1, g2) in enumerate(model.geom_pairs):  # closest points of segments (axes), or against a cylinder
         if model.geoms[g1][1] == "cylinder":
             g1, g2 = g2, g1

@@ -273,7 +273,6 @@ def test_gradients_through_cylinder_contacts_match_finite_differences():
     assert torch.autograd.gradcheck(final, (q0, v0), eps=1e-8, atol=1e-5, rtol=1e-5)
 
 
-
 # a free capsule over the floor and a free sphere over the capsule, each a small gap apart: plane and pair contacts
 GAPS = """<mujoco><option timestep="0.002"/><worldbody><geom type="plane" size="5 5 .1"/>
 <body pos="0 0 0.3"><freejoint/><geom type="capsule" fromto="-0.2 0 0 0.2 0 0" size="0.05" mass="1"/></body>

@@ -166,8 +166,6 @@ def _newton_time(path, mj, n, q0, v0, ctrl, sub, repeats, device):
 
 def _row(args, name, path, mj, sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q, newton=None):
     res = {}
-    if integrator == "implicit_contacts" and structure == "auto":
-        structure = "generated"  # the implicit contacts exist in the generated code only
     for dtype in (torch.float64, torch.float32):
         model = load_mjcf(path, num_worlds=n, dtype=dtype, device=args.device, structure=structure)
         structure = "loops" if loops.use_loops(model) else "generated"

@@ -39,7 +39,8 @@ def smooth_controls(nu: int, steps: int, dt: float, seed: int) -> np.ndarray:
     return out
 
 
-def run(name: str, seconds: float, substeps: int, controls: str, seed: int, friction_smoothing: float) -> dict:
+def run(name: str, seconds: float, substeps: int, controls: str, seed: int, friction_smoothing: float,
+        integrator: str = "rk4") -> dict:
     import gymnasium
     import mujoco
 
@@ -59,7 +60,7 @@ def run(name: str, seconds: float, substeps: int, controls: str, seed: int, fric
     model = load_mjcf(path, dtype=torch.float64, friction_smoothing=friction_smoothing)
     ctrl = torch.tensor(np.repeat(u, substeps, axis=0), dtype=torch.float64)[None]
     q0, v0 = torch.tensor(mj.qpos0, dtype=torch.float64)[None], torch.zeros(1, mj.nv, dtype=torch.float64)
-    qs, vs = rollout(model, q0, v0, ctrl, integrator="rk4", timestep=mj.opt.timestep / substeps)
+    qs, vs = rollout(model, q0, v0, ctrl, integrator=integrator, timestep=mj.opt.timestep / substeps)
     ours = qs[0, ::substeps].numpy()
     free = mj.jnt_type[0] == mujoco.mjtJoint.mjJNT_FREE
     height = 2 if free else 1  # the root's z: free joint qpos[2], planar roots (rootx, rootz, rooty) qpos[1]
@@ -75,11 +76,12 @@ def run(name: str, seconds: float, substeps: int, controls: str, seed: int, fric
     ax.axhline(0.01, color="gray", lw=0.5, ls="--")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("|diffsim - MuJoCo|")
-    ax.set_title(f"{name}, {controls} controls, diffsim RK4 at dt/{substeps}, friction smoothing "
+    ax.set_title(f"{name}, {controls} controls, diffsim {integrator} at dt/{substeps}, friction smoothing "
                  f"{model.friction_smoothing:g} m/s")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(OUT / f"{name}_{controls}.png", dpi=120)
+    suffix = "" if integrator == "rk4" else f"_{integrator}"
+    fig.savefig(OUT / f"{name}_{controls}{suffix}.png", dpi=120)
     plt.close(fig)
     return dict(model=name, steps=steps, height=(ref[-1, height], ours[-1, height]),
                 angle_diff=float(diff[-1, angles].max()), height_diff=float(diff[-1, height]),
@@ -98,14 +100,18 @@ def main() -> None:
 
     parser.add_argument("--friction-smoothing", type=float, default=FRICTION_SMOOTHING,
                         help="slip speed eps of diffsim's smooth Coulomb friction, m/s")
+    parser.add_argument("--integrator", choices=("rk4", "implicit_contacts"), default="rk4",
+                        help="diffsim's integrator")
     args = parser.parse_args()
-    print(f"# {platform.processor() or platform.machine()}; {args.seconds} s, {args.controls} controls, diffsim RK4 "
+    print(f"# {platform.processor() or platform.machine()}; {args.seconds} s, {args.controls} controls, diffsim "
+          f"{args.integrator} "
           f"at dt/{args.substeps}, float64, friction smoothing {args.friction_smoothing:g} m/s")
     print("| model | root height MuJoCo / diffsim (m) | height diff (mm) | largest joint angle diff (rad) | "
           "final speed MuJoCo / diffsim | first apart by 5 mm / 0.01 rad (s) |")
     print("|---|---|---|---|---|---|")
     for name in args.models:
-        r = run(name, args.seconds, args.substeps, args.controls, args.seed, args.friction_smoothing)
+        r = run(name, args.seconds, args.substeps, args.controls, args.seed, args.friction_smoothing,
+                args.integrator)
         apart = "never" if r["apart"] is None else f"{r['apart']:.2f}"
         print(f"| {name} | {r['height'][0]:.4f} / {r['height'][1]:.4f} | {1e3 * r['height_diff']:.1f} | "
               f"{r['angle_diff']:.4f} | {r['speed'][0]:.2g} / {r['speed'][1]:.2g} | {apart} |", flush=True)

@@ -22,7 +22,9 @@ the step calls, which recomputes ``X`` for that step, and the adjoint of each st
 element it reads (Warp 1.19), so ``X``'s gradient is back to zero for the step before.
 
 Supported: hinge, slide and free joints, welded bodies, damping, armature, joint springs and soft limits,
-joint motors, contacts of spheres, capsules and boxes with planes and of sphere/capsule pairs. Models that
+joint motors, contacts of spheres, capsules and boxes with planes and of sphere/capsule pairs, and the linearly
+implicit step (``step_implicit``: the plane contacts' and limits' ``hd B + hd^2 K`` added to the mass matrix through
+each contact point's Jacobian, kept per contact in ``X``). Models that
 need more (site motors, fluid drag, cylinders) use the generated code (:func:`supports` says which).
 """
 from __future__ import annotations
@@ -38,8 +40,8 @@ from diffsim.rigid.model import FRICTION_SMOOTHING, STRUCTURES
 _HEADER = ("NB", "NQ", "NV", "NU", "NX", "NCP", "NPAIR", "NOPS",
            "T_PARENT", "T_JTYPE", "T_QADR", "T_DADR", "T_DOFBODY", "T_DOFKIND", "T_DOFCOMP", "T_DOFQADR",
            "T_DOFFLAG", "T_ACTDOF", "T_MSTART", "T_MANC", "T_MSLOT", "T_FSLOT", "T_QASLOT", "T_CP",
-           "T_PAIR",
-           "X_Q", "X_V", "X_KQ", "X_KV", "X_BODY", "X_DOF", "X_VAL",
+           "T_PAIR", "T_BODYDOF",
+           "X_Q", "X_V", "X_KQ", "X_KV", "X_BODY", "X_DOF", "X_VAL", "X_CP",
            "C_REF",
            "P_BODY_POS", "P_BODY_MASS", "P_BODY_IPOS", "P_BODY_INERTIA", "P_JOINT_POS", "P_DOF_DAMPING",
            "P_DOF_ARMATURE", "P_ACTUATOR_GEAR", "P_GRAVITY", "P_GEOM_CONTACT", "P_DOF_RANGE", "P_DOF_STIFFNESS",
@@ -55,6 +57,7 @@ DOF_STRIDE = 6  # per dof: angular and linear motion subspace about the point or
 CP_STRIDE = 3  # per geom-plane contact point in T: body, geom, offset into C (local point 3, reach, normal 3,
 # plane offset)
 PAIR_STRIDE = 4  # per geom pair in T: body 1, body 2, pair index, offset into C (u0, u1, w0, w1, reach, radius 2)
+CP_X_STRIDE = 12  # per geom-plane contact point in X (implicit step): its world point, then hd B + hd^2 K (3 x 3)
 FLAG_LIMITED, FLAG_SPRUNG = 1, 2
 
 _SOURCE = '''"""diffsim.rigid.loops: the rigid-body dynamics of any model, as loops over its arrays."""
@@ -244,7 +247,10 @@ def push_force(b: int, f: V3, point: V3, X: wp.array3d(dtype=S), s: int, w: int,
 
 @wp.func
 def plane_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.array(dtype=S),
-                  P: wp.array2d(dtype=S), pi: int):
+                  P: wp.array2d(dtype=S), pi: int, hd: S, implicit: int):
+    """Plane contact point i's force on its body; ``implicit`` != 0: linearised for a step of size hd
+    (codegen's ``contact_force_implicit``), its point and ``hd B + hd^2 K`` stored for
+    :func:`implicit_contact_terms`."""
     e = T[T_CP] + CP_STRIDE * i
     b = T[e]
     g = T[e + 1]
@@ -256,7 +262,14 @@ def plane_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dt
     pc = x + R @ c3(C, o) - C[o + 3] * n
     vel = ld3(X, s, w, ob + B_V) + wp.cross(ld3(X, s, w, ob + B_OM), pc - ld3(X, s, w, ob + B_C))
     gp = T[P_GEOM_CONTACT] + 3 * g
-    f = contact_force(pc, vel, n, C[o + 7], P[pi, gp], P[pi, gp + 1], P[pi, gp + 2])
+    f = V3(S(0.0), S(0.0), S(0.0))
+    if implicit != 0:
+        f, cm = contact_force_implicit(pc, vel, n, C[o + 7], P[pi, gp], P[pi, gp + 1], P[pi, gp + 2], hd)
+        oc = T[X_CP] + CP_X_STRIDE * i
+        st3(X, s, w, oc, pc)
+        st33(X, s, w, oc + 3, cm)
+    else:
+        f = contact_force(pc, vel, n, C[o + 7], P[pi, gp], P[pi, gp + 1], P[pi, gp + 2])
     push_force(b, f, pc, X, s, w, T)
 
 
@@ -284,6 +297,43 @@ def pair_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dty
     f = contact_force(pc, vrel, -nn, wp.dot(-nn, s2) + C[o + 13], P[pi, pr], P[pi, pr + 1], P[pi, pr + 2])
     push_force(b1, f, pc, X, s, w, T)
     push_force(b2, -f, pc, X, s, w, T)
+
+
+@wp.func
+def implicit_contact_terms(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                           C: wp.array(dtype=S)):
+    """M_ij += J_i . (iC J_j) for plane contact point i, iC = hd B + hd^2 K, over every pair of dofs i <= j moving its
+    body (codegen._implicit_contact_terms); nothing beyond the contact cutoff, where iC is zero."""
+    e = T[T_CP] + CP_STRIDE * i
+    o = T[e + 2]
+    d = T[T[T_BODYDOF] + T[e]]
+    oc = T[X_CP] + CP_X_STRIDE * i
+    pc = ld3(X, s, w, oc)
+    if d >= 0 and wp.dot(c3(C, o + 4), pc) < C[o + 7] + S({cutoff}):
+        iC = ld33(X, s, w, oc + 3)
+        r = pc - ld3(X, s, w, T[X_BODY] + B_C)
+        for e1 in range(T[T[T_MSTART] + d], T[T[T_MSTART] + d + 1]):  # d and its ancestors: the dofs moving it
+            j = T[T[T_MANC] + e1]
+            oj = T[X_DOF] + DOF_STRIDE * j
+            cj = iC @ (wp.cross(ld3(X, s, w, oj), r) + ld3(X, s, w, oj + 3))
+            for e2 in range(T[T[T_MSTART] + j], T[T[T_MSTART] + j + 1]):
+                oi = T[X_DOF] + DOF_STRIDE * T[T[T_MANC] + e2]
+                ji = wp.cross(ld3(X, s, w, oi), r) + ld3(X, s, w, oi + 3)
+                wp.atomic_add(X, s, w, T[X_VAL] + T[T[T_MSLOT] + e2], wp.dot(ji, cj))
+
+
+@wp.func
+def implicit_limit_terms(j: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                         P: wp.array2d(dtype=S), pi: int, hd: S):
+    """Dof j's soft limit linearised for a step of size hd: M_jj += hd b + hd^2 k, f_j -= hd k qd_j."""
+    if (T[T[T_DOFFLAG] + j] & FLAG_LIMITED) != 0:
+        lr = T[P_DOF_RANGE] + 2 * j
+        ll = T[P_DOF_LIMIT] + 2 * j
+        lb, lk = limit_derivatives(X[s, w, T[X_Q] + T[T[T_DOFQADR] + j]], P[pi, lr], P[pi, lr + 1], P[pi, ll],
+                                   P[pi, ll + 1])
+        ov = T[X_VAL]
+        wp.atomic_add(X, s, w, ov + T[T[T_MSLOT] + T[T[T_MSTART] + j + 1] - 1], hd * lb + hd * hd * lk)
+        wp.atomic_add(X, s, w, ov + T[T[T_FSLOT] + j], -hd * lk * X[s, w, T[X_V] + j])
 
 
 @wp.func
@@ -383,7 +433,19 @@ def replay_body_own(b: int, m: S, X: wp.array3d(dtype=S), s: int, w: int, T: wp.
 
 @wp.func_replay(plane_contact)
 def replay_plane_contact(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
-                         C: wp.array(dtype=S), P: wp.array2d(dtype=S), pi: int):
+                         C: wp.array(dtype=S), P: wp.array2d(dtype=S), pi: int, hd: S, implicit: int):
+    pass
+
+
+@wp.func_replay(implicit_contact_terms)
+def replay_implicit_contact_terms(i: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                                  C: wp.array(dtype=S)):
+    pass
+
+
+@wp.func_replay(implicit_limit_terms)
+def replay_implicit_limit_terms(j: int, X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int),
+                                P: wp.array2d(dtype=S), pi: int, hd: S):
     pass
 
 
@@ -407,14 +469,15 @@ def replay_mass_entry(i: int, j: int, slot: int, Lm: V3, pm: V3, X: wp.array3d(d
 @wp.func
 def qacc(X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.array(dtype=S),
          O: wp.array(dtype=wp.vec4i), P: wp.array2d(dtype=S), D: wp.array2d(dtype=S), U: wp.array3d(dtype=S),
-         k: int, nu: int, pi: int, hd: S):
+         k: int, nu: int, pi: int, hd: S, implicit: int):
     """Stage s's accelerations into X[s, w, X_KV:]: M^-1 (f - c) as codegen's qacc, with hd the step of
-    implicit joint damping (0 for an explicit evaluation)."""
+    implicit joint damping (0 for an explicit evaluation); ``implicit`` != 0: the plane contacts and joint limits
+    linearly implicit too (codegen's ``dynamics_implicit``)."""
     for b in range(T[NB]):
         m = body_kinematics(b, X, s, w, T, C, P, D, pi)
         body_own(b, m, X, s, w, T, P, pi)
     for i in range(T[NCP]):
-        plane_contact(i, X, s, w, T, C, P, pi)
+        plane_contact(i, X, s, w, T, C, P, pi, hd, implicit)
     for i in range(T[NPAIR]):
         pair_contact(i, X, s, w, T, C, P, pi)
     for bb in range(T[NB] - 1):  # children (higher index) into parents, leaves first
@@ -433,6 +496,11 @@ def qacc(X: wp.array3d(dtype=S), s: int, w: int, T: wp.array(dtype=int), C: wp.a
         Lm, pm = dof_force(j, X, s, w, T, P, pi)
         for e in range(T[T[T_MSTART] + j], T[T[T_MSTART] + j + 1]):
             mass_entry(T[T[T_MANC] + e], j, T[T[T_MSLOT] + e], Lm, pm, X, s, w, T, P, pi, hd)
+    if implicit != 0:
+        for i in range(T[NCP]):
+            implicit_contact_terms(i, X, s, w, T, C)
+        for j in range(T[NV]):
+            implicit_limit_terms(j, X, s, w, T, P, pi, hd)
     for a in range(nu):
         d = T[T[T_ACTDOF] + a]
         if d >= 0:
@@ -496,16 +564,16 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
     pi = w * pw
     stage_state(X, 0, -1, w, T, Q, QD, k, S(0.0))
     qpos_rate(X, 0, w, T)
-    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, S(0.0), 0)
     stage_state(X, 1, 0, w, T, Q, QD, k, S(0.5) * h)
     qpos_rate(X, 1, w, T)
-    qacc(X, 1, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 1, w, T, C, O, P, D, U, k, nu, pi, S(0.0), 0)
     stage_state(X, 2, 1, w, T, Q, QD, k, S(0.5) * h)
     qpos_rate(X, 2, w, T)
-    qacc(X, 2, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 2, w, T, C, O, P, D, U, k, nu, pi, S(0.0), 0)
     stage_state(X, 3, 2, w, T, Q, QD, k, h)
     qpos_rate(X, 3, w, T)
-    qacc(X, 3, w, T, C, O, P, D, U, k, nu, pi, S(0.0))
+    qacc(X, 3, w, T, C, O, P, D, U, k, nu, pi, S(0.0), 0)
     for i in range(T[NQ]):
         o = T[X_KQ] + i
         Q[k + 1, w, i] = Q[k, w, i] + h * (b0 * X[0, w, o] + b1 * X[1, w, o] + b2 * X[2, w, o] + b3 * X[3, w, o])
@@ -515,16 +583,14 @@ def step_rk4(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtyp
                                              + b3 * X[3, w, o])
 
 
-@wp.kernel
-def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
+@wp.func
+def euler_step(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
                D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), O: wp.array(dtype=wp.vec4i),
-               X: wp.array3d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+               X: wp.array3d(dtype=S), pi: int, nu: int, k: int, h: S, w: int, implicit: int):
     # MuJoCo's Euler: qd' = qd + h (M + h diag(damping))^-1 f(q, qd); q' = q + h qd' (exponential map for
-    # quaternions)
-    w = wp.tid() + w0
-    pi = w * pw
+    # quaternions); implicit != 0: linearly implicit in the plane contacts and joint limits too
     stage_state(X, 0, -1, w, T, Q, QD, k, S(0.0))
-    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, h)
+    qacc(X, 0, w, T, C, O, P, D, U, k, nu, pi, h, implicit)
     for i in range(T[NV]):
         QD[k + 1, w, i] = QD[k, w, i] + h * X[0, w, T[X_KV] + i]
     for b in range(T[NB]):
@@ -542,6 +608,22 @@ def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dt
             Q[k + 1, w, a + 4] = qn[0]
             Q[k + 1, w, a + 5] = qn[1]
             Q[k + 1, w, a + 6] = qn[2]
+
+
+@wp.kernel
+def step_euler(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
+               D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), O: wp.array(dtype=wp.vec4i),
+               X: wp.array3d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+    w = wp.tid() + w0
+    euler_step(Q, QD, U, P, D, T, C, O, X, w * pw, nu, k, h, w, 0)
+
+
+@wp.kernel
+def step_implicit(Q: wp.array3d(dtype=S), QD: wp.array3d(dtype=S), U: wp.array3d(dtype=S), P: wp.array2d(dtype=S),
+                  D: wp.array2d(dtype=S), T: wp.array(dtype=int), C: wp.array(dtype=S), O: wp.array(dtype=wp.vec4i),
+                  X: wp.array3d(dtype=S), pw: int, nu: int, k: int, h: S, b0: S, b1: S, b2: S, b3: S, w0: int):
+    w = wp.tid() + w0
+    euler_step(Q, QD, U, P, D, T, C, O, X, w * pw, nu, k, h, w, 1)
 
 
 @wp.kernel
@@ -563,7 +645,7 @@ def kinematics(Q: wp.array2d(dtype=S), QD: wp.array2d(dtype=S), P: wp.array2d(dt
         st3(X, 0, w, ob + B_TN, zero)
     if contacts != 0:
         for i in range(T[NCP]):
-            plane_contact(i, X, 0, w, T, C, P, w)
+            plane_contact(i, X, 0, w, T, C, P, w, S(0.0), 0)
         for i in range(T[NPAIR]):
             pair_contact(i, X, 0, w, T, C, P, w)
     org = ld3(X, 0, w, T[X_BODY] + B_C)
@@ -622,13 +704,13 @@ def source(scalar: str, friction_smoothing: float = FRICTION_SMOOTHING) -> str:
     consts = dict(H)
     consts.update(B_X=B_X, B_R=B_R, B_C=B_C, B_I=B_I, B_OM=B_OM, B_V=B_V, B_AL=B_AL, B_ACC=B_ACC, B_AX=B_AX,
                   B_RJ=B_RJ, B_TM=B_TM, B_TH=B_TH, B_TJ=B_TJ, B_TF=B_TF, B_TN=B_TN, BODY_STRIDE=BODY_STRIDE,
-                  DOF_STRIDE=DOF_STRIDE, CP_STRIDE=CP_STRIDE, PAIR_STRIDE=PAIR_STRIDE, FLAG_LIMITED=FLAG_LIMITED,
-                  FLAG_SPRUNG=FLAG_SPRUNG, JOINT_HINGE=codegen.HINGE,
+                  DOF_STRIDE=DOF_STRIDE, CP_STRIDE=CP_STRIDE, CP_X_STRIDE=CP_X_STRIDE, PAIR_STRIDE=PAIR_STRIDE,
+                  FLAG_LIMITED=FLAG_LIMITED, FLAG_SPRUNG=FLAG_SPRUNG, JOINT_HINGE=codegen.HINGE,
                   JOINT_SLIDE=codegen.SLIDE, JOINT_FREE=codegen.FREE, DOF_FREE_LIN=codegen.FREE_LIN,
                   DERIVED_PER_BODY=codegen.DERIVED_PER_BODY)
     header = "\n".join(f"{k} = wp.constant({v})" for k, v in consts.items())
     return _SOURCE.format(options=runtime.rigid_module_options(), scalar=scalar, header=header,
-                          helpers=_helpers(friction_smoothing))
+                          helpers=_helpers(friction_smoothing), cutoff=codegen.CONTACT_CUTOFF)
 
 
 _MODULES: dict = {}
@@ -754,7 +836,8 @@ class Program:
                     ("T_ACTDOF", list(model.actuator_dof) or [0]), ("T_MSTART", mstart), ("T_MANC", manc),
                     ("T_MSLOT", mslot), ("T_FSLOT", fslot), ("T_QASLOT", [qa[i] for i in range(nv)]),
                     ("T_CP", [x for c in cps for x in c] or [0]),
-                    ("T_PAIR", [x for p in pairs for x in p] or [0])]
+                    ("T_PAIR", [x for p in pairs for x in p] or [0]),
+                    ("T_BODYDOF", [(codegen._dofs_moving(model, b, body_dofs, anc) or [-1])[-1] for b in range(nb)])]
         head = {"NB": nb, "NQ": nq, "NV": nv, "NU": nu, "NCP": len(cps), "NPAIR": len(pairs), "NOPS": len(ops),
                 "C_REF": 0}
         for name in ("body_pos", "body_mass", "body_ipos", "body_inertia", "joint_pos", "dof_damping",
@@ -763,7 +846,7 @@ class Program:
             head["P_" + name.upper()] = layout.offset[name]
         xo = 0
         for name, n in (("X_Q", nq), ("X_V", nv), ("X_KQ", nq), ("X_KV", nv), ("X_BODY", BODY_STRIDE * nb),
-                        ("X_DOF", DOF_STRIDE * nv), ("X_VAL", nval)):
+                        ("X_DOF", DOF_STRIDE * nv), ("X_VAL", nval), ("X_CP", CP_X_STRIDE * len(cps))):
             head[name] = xo
             xo += n
         head["NX"] = xo

@@ -9,11 +9,12 @@ same MJCF. Controls are clamped to each actuator's ``ctrlrange`` as MuJoCo does.
 advance with the new velocities) and implicit in joint damping, ``qvel' = qvel + h (M + h
 diag(damping))^-1 f``, which keeps strongly damped joints stable at large steps. ``"implicit_contacts"`` is that
 Euler step made linearly implicit in the plane contacts and joint limits as well (backward Euler linearised
-about the current state, in the generated code only): ``qvel' = qvel + h (M + h D + h B + h^2 K)^-1 f(q + h qvel)``
-with ``B``, ``K`` the contacts' and limits' damping and stiffness mapped through their Jacobians (symmetric: the
-friction's dependence on the normal force is left out) and ``f(q + h qvel)`` their forces extrapolated to the
-step's end to first order; its rest states are the explicit steps', and stiff contacts stay stable at steps
-several times larger. Contacts between two bodies (``geom_pairs``) stay explicit.
+about the current state; in both structures, generated code and loops):
+``qvel' = qvel + h (M + h D + h B + h^2 K)^-1 f(q + h qvel)`` with ``B``, ``K`` the contacts' and limits'
+damping and stiffness mapped through their Jacobians (symmetric: the friction's dependence on the normal force is
+left out) and ``f(q + h qvel)`` their forces extrapolated to the step's end to first order; its rest states are
+the explicit steps', and stiff contacts stay stable at steps several times larger. Contacts between two bodies
+(``geom_pairs``) stay explicit.
 Gradients flow to ``qpos``, ``qvel``, ``ctrl`` and every physical parameter tensor of
 the model that requires grad (``model.body_mass``, ``model.dof_damping``, ...).
 
@@ -103,9 +104,6 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     else:
         u = torch.zeros(T, W, 1, dtype=dtype, device=qpos.device)
     if loops.use_loops(model, topo):
-        if integrator == "implicit_contacts":
-            raise ValueError("integrator 'implicit_contacts' needs the generated dynamics (build the model with "
-                             "structure='generated'); this model runs as loops")
         dyn, program = loops.module(scalar, model.friction_smoothing), loops.program(model, topo)
     else:
         part = "dynamics_implicit" if integrator == "implicit_contacts" else "dynamics"
@@ -113,7 +111,9 @@ def rollout(model: Model, qpos: torch.Tensor, qvel: torch.Tensor, ctrl: torch.Te
     key = (topo, dtype, str(qpos.device), W, T, integrator, h, dyn.__name__)
 
     def make():
-        kernel = dyn.step_rk4 if integrator == "rk4" else dyn.step_euler
+        # the generated implicit module's Euler step is the linearly implicit one; the loops have a kernel of its own
+        kernel = (dyn.step_rk4 if integrator == "rk4" else
+                  dyn.step_implicit if integrator == "implicit_contacts" and program is not None else dyn.step_euler)
         scalars = [S(h), *(S(x) for x in RK4.b)]
         return _Workspace(dyn, kernel, (W, T, nq, nv, nu, u.shape[2], P.shape[1], codegen.num_derived(model)),
                           scalars, dtype, qpos.device, program)

@@ -2,8 +2,13 @@
 
 Held to: stable at steps where the explicit Euler step blows up; the same rest state (penetration) as the
 explicit integrators; the sliding distance of Coulomb friction (analytic ``v0^2 / (2 mu g)``); first-order
-convergence to the RK4 solution; gradients equal to central finite differences in float64.
+convergence to the RK4 solution; gradients equal to central finite differences in float64; the loops structure
+equal to the generated code.
 """
+import dataclasses
+import os
+
+import numpy as np
 import pytest
 import torch
 
@@ -25,16 +30,16 @@ LINKAGE = """<mujoco><option timestep="0.005"/><worldbody><geom type="plane" siz
 <actuator><motor joint="knee" gear="2" ctrlrange="-1 1"/></actuator></mujoco>"""
 
 
-def _slide(mu, v0, integrator, h, seconds=3.0):
-    model = load_mjcf(BOX.format(mu=mu), dtype=F64)
+def _slide(mu, v0, integrator, h, seconds=3.0, structure="auto"):
+    model = load_mjcf(BOX.format(mu=mu), dtype=F64, structure=structure)
     return rollout(model, torch.tensor([[0, 0, 0.1, 1, 0, 0, 0]], dtype=F64),
                    torch.tensor([[v0, 0, 0, 0, 0, 0]], dtype=F64), torch.zeros(1, round(seconds / h), 0, dtype=F64),
                    integrator=integrator, timestep=h)
 
 
-@pytest.mark.parametrize("mu,v0", [(0.5, 2.0), (0.3, 1.5)])
-def test_box_slides_v0_squared_over_2_mu_g_at_5_ms_where_explicit_euler_flies_off(mu, v0):
-    qs, vs = _slide(mu, v0, "implicit_contacts", 0.005)
+@pytest.mark.parametrize("mu,v0,structure", [(0.5, 2.0, "generated"), (0.3, 1.5, "generated"), (0.5, 2.0, "loops")])
+def test_box_slides_v0_squared_over_2_mu_g_at_5_ms_where_explicit_euler_flies_off(mu, v0, structure):
+    qs, vs = _slide(mu, v0, "implicit_contacts", 0.005, structure=structure)
     expected = v0 ** 2 / (2 * mu * G)
     assert abs(float(qs[0, -1, 0]) - expected) < 0.01 * expected
     assert float(vs[0, -1].abs().max()) < 1e-9  # stopped, and held by the friction
@@ -54,9 +59,9 @@ def test_converges_to_the_rk4_solution_at_first_order():
         assert 1.7 < coarse / fine < 2.3, errors
 
 
-def _linkage_inputs(worlds, steps, seed=0):
+def _linkage_inputs(worlds, steps, seed=0, structure="generated"):
     g = torch.Generator().manual_seed(seed)
-    model = load_mjcf(LINKAGE, num_worlds=worlds, dtype=F64, structure="generated")
+    model = load_mjcf(LINKAGE, num_worlds=worlds, dtype=F64, structure=structure)
     q0 = torch.tensor([[0, 0, 0.3, 1, 0, 0, 0, 0]], dtype=F64).repeat(worlds, 1)
     v0 = 2 * torch.randn(worlds, model.nv, generator=g, dtype=F64)
     ctrl = torch.sign(torch.randn(worlds, steps, 1, generator=g, dtype=F64))
@@ -74,8 +79,9 @@ def test_tumbling_linkage_stays_finite_at_5_ms_and_comes_to_rest_on_the_floor():
     assert not bool(torch.isfinite(ve).all()) or float(ve.abs().max()) > 1e3  # explicit Euler blows up
 
 
-def test_gradients_through_implicit_contacts_and_limits_match_finite_differences():
-    model, q0, v0, ctrl = _linkage_inputs(2, 12, seed=1)
+@pytest.mark.parametrize("structure", ["generated", "loops"])
+def test_gradients_through_implicit_contacts_and_limits_match_finite_differences(structure):
+    model, q0, v0, ctrl = _linkage_inputs(2, 12, seed=1, structure=structure)
     q0[:, 2] = 0.045  # lying on the floor, in contact from the first step
     q0[:, 7] = 0.5  # the knee beyond its 30 degree limit
     v0, ctrl = 0.3 * v0, 0.5 * ctrl  # inside the control range (its clamp has no derivative at the edge)
@@ -89,8 +95,29 @@ def test_gradients_through_implicit_contacts_and_limits_match_finite_differences
     assert torch.autograd.gradcheck(final, (q0, v0, ctrl), eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
-def test_needs_the_generated_dynamics():
-    model = load_mjcf(BOX.format(mu=0.5), dtype=F64, structure="loops")
-    with pytest.raises(ValueError, match="'implicit_contacts' needs the generated dynamics"):
-        rollout(model, torch.tensor([[0, 0, 0.1, 1, 0, 0, 0]], dtype=F64), torch.zeros(1, 6, dtype=F64),
-                torch.zeros(1, 2, 0, dtype=F64), integrator="implicit_contacts")
+def test_loops_equal_the_generated_code_on_hopper():
+    """Gymnasium's hopper (plane contacts, soft limits, capsule pairs) falling under random controls, 200 implicit
+    steps of 5 ms in float64: the loops structure gives the generated code's states to 1e-10 and its gradients
+    w.r.t. the initial state and the controls to 1e-9 (relative)."""
+    import gymnasium
+
+    path = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "hopper.xml")
+    model = load_mjcf(path, num_worlds=2, dtype=F64, structure="generated")
+    rng = np.random.default_rng(2)
+    q0 = torch.tensor([[0.0, 1.25, 0.1, -0.3, -0.5, 0.2], [0.1, 1.3, -0.2, 0.1, -0.1, 0.4]], dtype=F64)
+    v0 = torch.tensor(rng.normal(size=(2, 6)), dtype=F64)
+    ctrl = torch.tensor(rng.uniform(-0.9, 0.9, (2, 200, 3)), dtype=F64)
+    weights = torch.tensor(rng.normal(size=(2, 6)), dtype=F64)
+    out = []
+    for m in (model, dataclasses.replace(model, structure="loops")):
+        inputs = [x.clone().requires_grad_(True) for x in (q0, v0, ctrl)]
+        qs, vs = rollout(m, *inputs, integrator="implicit_contacts", timestep=0.005)
+        (qs[:, -1] * weights).sum().add((vs[:, 100] * weights).sum()).backward()
+        out.append((qs.detach(), vs.detach(), *(x.grad for x in inputs)))
+    (qa, va, *ga), (qb, vb, *gb) = out
+    assert float(va.abs().max()) > 1.0 and float(qa[:, :, 1].min()) < 0.3  # moving; fell from 1.25 m onto the floor
+    assert float((qa - qb).abs().max()) < 1e-10
+    assert float((va - vb).abs().max()) < 1e-10 * float(va.abs().max())
+    for a, b in zip(ga, gb):
+        assert float(a.abs().max()) > 0
+        assert float((a - b).abs().max()) < 1e-9 * float(a.abs().max())

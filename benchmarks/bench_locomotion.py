@@ -22,7 +22,7 @@ diffsim's step, the controls entering as joint forces (``gear x ctrl``), contact
 ``CollisionPipeline`` every step; ``finite`` says whether every world's state stayed finite.
 
 Usage: ``python -m benchmarks.bench_locomotion [--models half_cheetah ant] [--worlds 64 1024] [--steps 200]
-[--device cuda] [--structure generated loops] [--integrator rk4 implicit_contacts:1]``
+[--device cuda] [--structure generated loops] [--integrator rk4 implicit_contacts:1] [--no-newton]``
 """
 from __future__ import annotations
 
@@ -42,11 +42,13 @@ from diffsim.rigid.rollout import INTEGRATORS
 from envs.ant import AntDynamics
 from envs.half_cheetah import HalfCheetahDynamics
 from envs.hopper import HopperDynamics
+from envs.humanoid import HumanoidDynamics
 from envs.rigid_core import gymnasium_asset
 from envs.walker2d import Walker2dDynamics
 
 SUBSTEPS = {"half_cheetah": HalfCheetahDynamics.substeps, "ant": AntDynamics.substeps,  # as the envs run them
-            "hopper": HopperDynamics.substeps, "walker2d_v5": Walker2dDynamics.substeps}
+            "hopper": HopperDynamics.substeps, "walker2d_v5": Walker2dDynamics.substeps,
+            "humanoid": HumanoidDynamics.substeps}
 
 
 def _inputs(mj, n, steps, rng):
@@ -78,6 +80,8 @@ def main(argv=None):
     parser.add_argument("--integrator", nargs="+", default=["rk4"], metavar="NAME[:SUBSTEPS]",
                         help=f"diffsim integrator(s) to run, each with its rows: one of {INTEGRATORS}, optionally "
                              "with its own steps per file step (default: --substeps or the env's)")
+    parser.add_argument("--newton", action=argparse.BooleanOptionalAction, default=True,
+                        help="time Newton's Featherstone solver on the same file where it is installed")
     args = parser.parse_args(argv)
     runs = []
     for item in args.integrator:
@@ -108,7 +112,8 @@ def main(argv=None):
             t_mj = best_time(lambda: mujoco.rollout.rollout(mj, datas, state0, ctrl), args.repeats)
             states, _ = mujoco.rollout.rollout(mj, datas, state0, ctrl)
             mj_q = states[:, :, 1:1 + mj.nq]  # (n, steps, nq): after each file step
-            newton = _newton_time(path, mj, n, q0, v0, ctrl, default_sub, args.repeats, args.device)
+            newton = (_newton_time(path, mj, n, q0, v0, ctrl, default_sub, args.repeats, args.device)
+                      if args.newton else None)
             for structure in args.structure:
                 for integrator, sub in runs:
                     _row(args, name, path, mj, sub or default_sub, n, q0, v0, ctrl, t_mj, structure, integrator, mj_q,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffsim.rigid import load_mjcf
+from diffsim.rigid import codegen, load_mjcf
 from diffsim.rigid.rollout import rollout
 
 F64 = torch.float64
@@ -95,10 +95,11 @@ def test_gradients_through_implicit_contacts_and_limits_match_finite_differences
     assert torch.autograd.gradcheck(final, (q0, v0, ctrl), eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
-def test_loops_equal_the_generated_code_on_hopper():
+def test_loops_equal_the_generated_code_on_hopper(monkeypatch):
     """Gymnasium's hopper (plane contacts, soft limits, capsule pairs) falling under random controls, 200 implicit
     steps of 5 ms in float64: the loops structure gives the generated code's states to 1e-10 and its gradients
-    w.r.t. the initial state and the controls to 1e-9 (relative)."""
+    w.r.t. the initial state and the controls to 1e-9 (relative); the generated module compiled without adjoints
+    (its step calls the dynamics, the one with adjoints has them written out in the kernel) the same states."""
     import gymnasium
 
     path = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "hopper.xml")
@@ -115,6 +116,11 @@ def test_loops_equal_the_generated_code_on_hopper():
         (qs[:, -1] * weights).sum().add((vs[:, 100] * weights).sum()).backward()
         out.append((qs.detach(), vs.detach(), *(x.grad for x in inputs)))
     (qa, va, *ga), (qb, vb, *gb) = out
+    monkeypatch.setattr(codegen, "_WITH_ADJOINTS", set())  # a call without gradients then loads the forward module
+    with torch.no_grad():
+        qf, vf = rollout(model, q0, v0, ctrl, integrator="implicit_contacts", timestep=0.005)
+    assert float((qa - qf).abs().max()) < 1e-10
+    assert float((va - vf).abs().max()) < 1e-10 * float(va.abs().max())
     assert float(va.abs().max()) > 1.0 and float(qa[:, :, 1].min()) < 0.3  # moving; fell from 1.25 m onto the floor
     assert float((qa - qb).abs().max()) < 1e-10
     assert float((va - vb).abs().max()) < 1e-10 * float(va.abs().max())
